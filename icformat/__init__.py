@@ -1,0 +1,23 @@
+"""icformat: the data side of SageMaker/MXNet image classification (RecordIO, .lst, manifests)."""
+from importlib.metadata import PackageNotFoundError, version
+
+from .errors import FormatError, IcformatError, RecordIOError
+from .recordio import IndexedRecordFile, IRHeader, RecordReader, RecordWriter, pack, unpack
+
+try:
+    __version__ = version("icformat")
+except PackageNotFoundError:  # running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "IcformatError",
+    "FormatError",
+    "RecordIOError",
+    "IRHeader",
+    "pack",
+    "unpack",
+    "RecordReader",
+    "RecordWriter",
+    "IndexedRecordFile",
+    "__version__",
+]

@@ -1,0 +1,4 @@
+"""``python -m icformat`` runs the CLI."""
+from .cli import run
+
+run()

@@ -1,0 +1,57 @@
+"""dmlc RecordIO framing constants and helpers (``dmlc-core/include/dmlc/recordio.h``).
+
+A record is ``magic (u32 0xced7230a) | lrec (u32: cflag << 29 | length) | data | zero pad to 4``.
+A payload holding the magic at a 4-byte-aligned offset is split there into parts (cflag 1 = first,
+2 = middle, 3 = last; 0 = whole), the magic itself being dropped and re-inserted by readers.
+"""
+from __future__ import annotations
+
+import struct
+
+MAGIC = 0xCED7230A
+MAGIC_BYTES = struct.pack("<I", MAGIC)
+FRAME = struct.Struct("<II")
+FRAME_SIZE = FRAME.size  # 8
+LENGTH_MASK = (1 << 29) - 1
+MAX_LENGTH = 1 << 29  # payloads must be strictly smaller
+
+CFLAG_WHOLE, CFLAG_START, CFLAG_MIDDLE, CFLAG_END = 0, 1, 2, 3
+
+
+def padding(length: int) -> int:
+    """Zero bytes that follow ``length`` data bytes to reach a 4-byte boundary."""
+    return -length & 3
+
+
+def aligned_magic_positions(payload: bytes | memoryview) -> list[int]:
+    """Offsets ``i`` (multiples of 4, ``i + 4 <= len``) where ``payload`` holds the magic bytes."""
+    data = payload if isinstance(payload, (bytes, bytearray)) else bytes(payload)
+    found = []
+    i = data.find(MAGIC_BYTES)
+    while i >= 0:
+        if i & 3 == 0:
+            found.append(i)
+            i = data.find(MAGIC_BYTES, i + 4)
+        else:
+            i = data.find(MAGIC_BYTES, i + 1)
+    return found
+
+
+def encode_record(payload: bytes | memoryview) -> list[bytes | memoryview]:
+    """The byte pieces of one framed record, split into parts exactly as dmlc's writer does."""
+    length = len(payload)
+    if length >= MAX_LENGTH:
+        raise ValueError(f"RecordIO payloads must be smaller than 2^29 bytes (512 MiB); got {length} bytes")
+    hits = aligned_magic_positions(payload)
+    if not hits:
+        return [FRAME.pack(MAGIC, length), payload, b"\0" * padding(length)]
+    view = memoryview(payload)
+    pieces: list[bytes | memoryview] = []
+    start = 0
+    for i in hits:
+        pieces.append(FRAME.pack(MAGIC, ((CFLAG_START if start == 0 else CFLAG_MIDDLE) << 29) | (i - start)))
+        pieces.append(view[start:i])
+        start = i + 4
+    tail = length - start
+    pieces += [FRAME.pack(MAGIC, (CFLAG_END << 29) | tail), view[start:], b"\0" * padding(tail)]
+    return pieces

@@ -1,0 +1,130 @@
+"""Real sample photos (shipped inside scikit-image and scikit-learn) and corpora made from them.
+
+Used by the demo, the tests and the benchmarks. Needs scikit-image and/or scikit-learn installed
+(the ``dev`` extra); nothing is downloaded.
+"""
+from __future__ import annotations
+
+import os
+import random
+from typing import Iterator
+
+import numpy as np
+
+from .errors import MissingDependencyError
+
+# colour photographs that scikit-image ships in its wheel (no download needed)
+_SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "retina")
+_SKIMAGE_GRAY = ("camera", "coins", "moon", "page", "grass", "gravel", "brick")
+
+
+def sample_photos(gray: bool = False) -> dict[str, np.ndarray]:
+    """Real photos as ``name -> HxWx3 uint8 RGB`` (``HxW`` when ``gray``)."""
+    photos: dict[str, np.ndarray] = {}
+    try:
+        import skimage.data as data
+
+        for name in _SKIMAGE_GRAY if gray else _SKIMAGE_PHOTOS:
+            photos[name] = np.ascontiguousarray(getattr(data, name)())
+    except ImportError:
+        pass
+    if not gray:
+        try:
+            from sklearn.datasets import load_sample_images
+
+            bunch = load_sample_images()
+            for path, image in zip(bunch.filenames, bunch.images):
+                photos[os.path.splitext(os.path.basename(path))[0]] = np.ascontiguousarray(image)
+        except ImportError:
+            pass
+    if not photos:
+        raise MissingDependencyError("sample photos need scikit-image or scikit-learn: pip install 'icformat[dev]'")
+    return photos
+
+
+def _variant(photo: np.ndarray, rng: random.Random, size: tuple[int, int] | None) -> np.ndarray:
+    """A random crop (50-100% of each side), maybe mirrored, resized to ``size`` (w, h) when given."""
+    from PIL import Image
+
+    h, w = photo.shape[:2]
+    ch, cw = int(h * rng.uniform(0.5, 1.0)), int(w * rng.uniform(0.5, 1.0))
+    y, x = rng.randint(0, h - ch), rng.randint(0, w - cw)
+    crop = photo[y : y + ch, x : x + cw]
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    image = Image.fromarray(np.ascontiguousarray(crop))
+    if size is not None:
+        image = image.resize(size, Image.BILINEAR)
+    return np.asarray(image)
+
+
+def iter_variants(count: int, *, seed: int = 0, size: tuple[int, int] | None = None) -> Iterator[tuple[str, np.ndarray]]:
+    """``count`` distinct images ``(source_name, RGB array)`` cut from the real photos."""
+    photos = sample_photos()
+    names = sorted(photos)
+    rng = random.Random(seed)
+    for i in range(count):
+        name = names[i % len(names)]
+        yield name, _variant(photos[name], rng, size)
+
+
+def write_photo_tree(
+    root: str,
+    *,
+    classes: int = 3,
+    per_class: int = 4,
+    seed: int = 0,
+    size: tuple[int, int] | None = None,
+    quality: int = 90,
+    ext: str = ".jpg",
+) -> list[str]:
+    """Write ``classes`` folders (``class_0``...) of ``per_class`` JPEG (or PNG) images made from real
+    photos; returns the relative paths in sorted order."""
+    import simplejpeg
+    from PIL import Image
+
+    rng = random.Random(seed)
+    photos = sample_photos()
+    names = sorted(photos)
+    paths = []
+    for c in range(classes):
+        folder = os.path.join(root, f"class_{c}")
+        os.makedirs(folder, exist_ok=True)
+        for i in range(per_class):
+            photo = photos[names[(c * per_class + i) % len(names)]]
+            array = _variant(photo, rng, size)
+            rel = os.path.join(f"class_{c}", f"img_{i:05d}{ext}")
+            target = os.path.join(root, rel)
+            if ext.lower() in (".jpg", ".jpeg"):
+                with open(target, "wb") as f:
+                    f.write(simplejpeg.encode_jpeg(np.ascontiguousarray(array), quality=quality, colorspace="RGB"))
+            else:
+                Image.fromarray(array).save(target)
+            paths.append(rel)
+    return sorted(paths)
+
+
+def imagenet_like_corpus(root: str, count: int, *, classes: int = 10, seed: int = 0) -> list[str]:
+    """JPEGs of ImageNet-like size (about 500x375, quality 90, 60-150 KB) in ``classes`` folders;
+    reuses files already there. Returns the sorted relative paths."""
+    per_class = -(-count // classes)
+    marker = os.path.join(root, f".corpus-{count}-{classes}-{seed}")
+    if not os.path.exists(marker):
+        rng = random.Random(seed)
+        sizes = [(500, 375), (500, 333), (375, 500), (500, 400), (640, 480), (333, 500)]
+        import simplejpeg
+
+        photos = sample_photos()
+        names = sorted(photos)
+        for c in range(classes):
+            os.makedirs(os.path.join(root, f"class_{c}"), exist_ok=True)
+        for i in range(per_class * classes):
+            c = i % classes
+            array = _variant(photos[names[i % len(names)]], rng, sizes[rng.randrange(len(sizes))])
+            with open(os.path.join(root, f"class_{c}", f"img_{i // classes:05d}.jpg"), "wb") as f:
+                f.write(simplejpeg.encode_jpeg(np.ascontiguousarray(array), quality=90, colorspace="RGB"))
+        open(marker, "w").close()
+    paths = []
+    for c in range(classes):
+        paths += [os.path.join(f"class_{c}", n) for n in sorted(os.listdir(os.path.join(root, f"class_{c}")))]
+    return sorted(paths)[: per_class * classes]
