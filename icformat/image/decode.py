@@ -1,0 +1,152 @@
+"""Decoding images: JPEG through libjpeg-turbo (simplejpeg), at reduced DCT scale when asked;
+everything else through Pillow. Knows nothing about containers."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from ..errors import ImageError
+
+JPEG_SOI = b"\xff\xd8"
+
+
+def is_jpeg(data: bytes | memoryview) -> bool:
+    """True when ``data`` starts like a JPEG file."""
+    return bytes(data[:2]) == JPEG_SOI
+
+
+def image_format(data: bytes | memoryview) -> str:
+    """A short format name from the magic bytes: jpeg, png, gif, bmp, tiff, webp, or unknown."""
+    head = bytes(data[:12])
+    if head.startswith(JPEG_SOI):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head.startswith(b"BM"):
+        return "bmp"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return "unknown"
+
+
+def image_size(data: bytes | memoryview) -> tuple[int, int]:
+    """``(height, width)`` read from the header only."""
+    if is_jpeg(data):
+        import simplejpeg
+
+        try:
+            h, w, _, _ = simplejpeg.decode_jpeg_header(data)
+            return h, w
+        except ValueError:
+            pass
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(bytes(data))) as im:
+            return im.height, im.width
+    except Exception as exc:
+        raise ImageError(f"cannot read image header: {exc}") from exc
+
+
+def exif_orientation(data: bytes | memoryview) -> int:
+    """The EXIF orientation tag (1..8) of a JPEG, 1 when absent. Reads the header only."""
+    if b"Exif" not in bytes(data[: 1 << 16]):
+        return 1
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(bytes(data))) as im:
+            value = im.getexif().get(0x0112, 1)
+    except Exception:
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Rotate/flip ``array`` (HxW[xC]) so that it displays upright, as OpenCV's imread does."""
+    if orientation == 2:
+        return array[:, ::-1]
+    if orientation == 3:
+        return array[::-1, ::-1]
+    if orientation == 4:
+        return array[::-1]
+    if orientation == 5:
+        return array.swapaxes(0, 1)
+    if orientation == 6:
+        return array.swapaxes(0, 1)[:, ::-1]
+    if orientation == 7:
+        return array.swapaxes(0, 1)[::-1, ::-1]
+    if orientation == 8:
+        return array.swapaxes(0, 1)[::-1]
+    return array
+
+
+def decode(
+    data: bytes | memoryview,
+    *,
+    color: int = 1,
+    min_height: int = 0,
+    min_width: int = 0,
+    apply_exif: bool = True,
+    fast: bool = False,
+) -> np.ndarray:
+    """Decode ``data`` to ``uint8``: ``color=1`` RGB (HxWx3, alpha dropped), ``0`` gray (HxW),
+    ``-1`` unchanged (channels as stored; 16-bit PNGs stay uint16).
+
+    For JPEGs with ``min_height``/``min_width`` set, libjpeg-turbo decodes at the smallest DCT scale
+    (1/2, 1/4, 1/8) that keeps both sides at least that large, which is several times faster than a
+    full decode followed by a resize. EXIF orientation is applied as OpenCV's ``imread`` does.
+    """
+    if len(data) == 0:
+        raise ImageError("empty image data (0 bytes)")
+    orientation = exif_orientation(data) if apply_exif else 1
+    if is_jpeg(data) and color in (0, 1):
+        array = _decode_jpeg(data, color, min_height, min_width, orientation, fast)
+        if array is not None:
+            return apply_orientation(array, orientation)
+    return apply_orientation(_decode_pillow(data, color), orientation)
+
+
+def _decode_jpeg(data, color, min_height, min_width, orientation, fast) -> np.ndarray | None:
+    import simplejpeg
+
+    if orientation in (5, 6, 7, 8):  # the stored image is transposed: swap the minimums
+        min_height, min_width = min_width, min_height
+    try:
+        array = simplejpeg.decode_jpeg(
+            data,
+            colorspace="GRAY" if color == 0 else "RGB",
+            fastdct=fast,
+            fastupsample=fast,
+            min_height=min_height,
+            min_width=min_width,
+            min_factor=1.0,
+            strict=False,
+        )
+    except ValueError as exc:
+        if "CMYK" in str(exc) or "colorspace" in str(exc).lower() or "Unsupported" in str(exc):
+            return None  # CMYK/YCCK JPEGs: Pillow converts them
+        raise ImageError(f"cannot decode JPEG: {exc}") from exc
+    return array[:, :, 0] if color == 0 and array.ndim == 3 else array
+
+
+def _decode_pillow(data, color) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(bytes(data))) as im:
+            im.load()
+            if color == 1:
+                im = im.convert("RGB")
+            elif color == 0:
+                im = im.convert("L")
+            elif im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1"):
+                im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
+            return np.asarray(im)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise ImageError(f"cannot decode image: {exc}") from exc
