@@ -57,7 +57,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+    except OSError as exc:  # missing file, permission, unreachable s3:// object...
+        click.echo(f"icformat: error: {_describe_os_error(exc)}", err=True)
+        return 1
     return _exit_status()
+
+
+def _describe_os_error(exc: OSError) -> str:
+    if exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}; check the path"
+    return " ".join(str(exc).split())
 
 
 _STATUS = {"code": 0}

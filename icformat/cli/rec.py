@@ -1,0 +1,125 @@
+"""``icformat rec``: inspect, index, verify and extract RecordIO files."""
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import click
+
+from ..recordio import default_index_path, scan_offsets, write_index
+from ..recordio.extract import extract_rec
+from ..recordio.inspect import iter_summaries, rec_info
+from ..recordio.verify import verify_rec
+from .common import echo_json, fail, json_option, progress
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(rec)
+
+
+@click.group()
+def rec() -> None:
+    """Inspect, index, verify and extract MXNet RecordIO (.rec/.idx) files."""
+
+
+@rec.command()
+@click.argument("file")
+@click.option("--decode", is_flag=True, help="Decode every image to report sizes and channel counts.")
+@json_option
+def info(file: str, decode: bool, as_json: bool) -> None:
+    """Summarise FILE: records, bytes, single/multi-label, label histogram, payload formats."""
+    with progress(desc="reading", unit="rec") as bar:
+        result = rec_info(file, decode=decode, progress=bar.update)
+    if as_json:
+        echo_json(dataclasses.asdict(result))
+        return
+    click.echo(f"{result.path}: {result.records} records, {result.file_bytes:,} bytes")
+    click.echo(f"  labels: {result.label_kind} (widths {result.label_widths})")
+    click.echo(f"  label histogram: {result.label_histogram}")
+    click.echo(f"  payload formats: {result.formats}")
+    click.echo(f"  index: {'yes' if result.has_index else 'no'}")
+    if decode:
+        click.echo(f"  image sizes (HxW, most common): {result.sizes}")
+        click.echo(f"  channels: {result.modes}; undecodable: {result.undecodable}")
+
+
+@rec.command(name="ls")
+@click.argument("file")
+@click.option("--limit", type=int, default=None, help="Show at most this many records.")
+@json_option
+def ls_(file: str, limit: int | None, as_json: bool) -> None:
+    """List FILE's records: key, offset, label(s), payload size, format."""
+    rows = []
+    for summary in iter_summaries(file):
+        if limit is not None and summary.position >= limit:
+            break
+        if as_json:
+            rows.append(dataclasses.asdict(summary))
+            continue
+        labels = "-" if summary.labels is None else ",".join(f"{v:g}" for v in summary.labels)
+        click.echo(f"{summary.key}\t{summary.offset}\t{labels}\t{summary.payload_bytes}\t{summary.format}")
+    if as_json:
+        echo_json(rows)
+
+
+@rec.command()
+@click.argument("file")
+@click.option("-o", "--output", help="Index to write (default: FILE with .idx).")
+@click.option(
+    "--key",
+    type=click.Choice(["auto", "id", "position"]),
+    default="auto",
+    show_default=True,
+    help="Key column: the image id (as im2rec writes), the position (as rec2idx.py), or auto (id when distinct).",
+)
+@json_option
+def index(file: str, output: str | None, key: str, as_json: bool) -> None:
+    """Rebuild the .idx of FILE by scanning it."""
+    keys, offsets = scan_offsets(file, key=key)
+    dest = output or default_index_path(file)
+    write_index(dest, keys, offsets)
+    if as_json:
+        echo_json({"index": dest, "records": len(offsets)})
+    else:
+        click.echo(f"wrote {dest}: {len(offsets)} records")
+
+
+@rec.command()
+@click.argument("file")
+@click.option("--index", "index_path", help="Index to check (default: FILE with .idx, when present).")
+@click.option("--no-index", is_flag=True, help="Do not check any index.")
+@click.option("--decode", is_flag=True, help="Decode every image.")
+@click.option("--raw", is_flag=True, help="Records are not image records: skip the 24-byte image-header checks.")
+@json_option
+def verify(file: str, index_path: str | None, no_index: bool, decode: bool, raw: bool, as_json: bool) -> None:
+    """Check FILE's framing, image headers and index; list every problem with its byte offset.
+
+    Exit status 1 when any problem is found."""
+    with progress(desc="verifying", unit="rec") as bar:
+        result = verify_rec(
+            file, index=False if no_index else index_path, decode=decode, image_headers=not raw, progress=bar.update
+        )
+    if as_json:
+        echo_json({"file": file, "records": result.records, "ok": result.ok, "problems": [dataclasses.asdict(p) for p in result.problems]})
+    else:
+        for problem in result.problems:
+            click.echo(str(problem))
+        status = "OK" if result.ok else f"{len(result.problems)} problem(s)"
+        click.echo(f"{file}: {result.records} records checked, {status}")
+    if not result.ok:
+        fail(1)
+
+
+@rec.command()
+@click.argument("file")
+@click.argument("outdir")
+@json_option
+def extract(file: str, outdir: str, as_json: bool) -> None:
+    """Write FILE's images to OUTDIR/images and a .lst that packs back to the same records."""
+    with progress(desc="extracting", unit="img") as bar:
+        result = extract_rec(file, outdir, progress=bar.update)
+    if as_json:
+        echo_json(dataclasses.asdict(result))
+        return
+    hint = " --pack-label" if result.multi_label else ""
+    click.echo(f"extracted {result.records} images to {outdir}; repack with: icformat im2rec {result.lst_path} {outdir} --pass-through{hint}")

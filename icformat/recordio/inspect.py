@@ -1,0 +1,159 @@
+"""Summaries of a ``.rec``: per-record listing (``rec ls``) and whole-file statistics (``rec info``)."""
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .. import streams
+from .header import HEADER, HEADER_SIZE
+from .index import read_index
+from .reader import RecordReader
+from .writer import default_index_path
+
+
+@dataclass
+class RecordSummary:
+    """One record as ``rec ls`` shows it."""
+
+    position: int
+    key: object
+    offset: int
+    id: int | None
+    labels: list[float] | None
+    payload_bytes: int
+    format: str
+
+
+def payload_format(image: bytes | memoryview) -> str:
+    """Image format of a payload from its magic bytes (jpeg, png, ...), ``empty`` or ``unknown``."""
+    from ..image.decode import image_format  # container code stays free of image code at import time
+
+    return image_format(image) if len(image) else "empty"
+
+
+def split_record(record: bytes | memoryview) -> tuple[int | None, list[float] | None, memoryview]:
+    """``(id, labels, image)`` of a record; ``(None, None, record)`` when it cannot hold an image header."""
+    view = memoryview(record)
+    if len(view) < HEADER_SIZE:
+        return None, None, view
+    flag, label, id_, _ = HEADER.unpack_from(view, 0)
+    if flag == 0:
+        return id_, [float(label)], view[HEADER_SIZE:]
+    end = HEADER_SIZE + 4 * flag
+    if end > len(view):
+        return None, None, view
+    return id_, np.frombuffer(view[HEADER_SIZE:end], dtype="<f4").tolist(), view[end:]
+
+
+def _keys_for(path) -> dict[int, object]:
+    idx = default_index_path(os.fspath(path)) if not hasattr(path, "read") else None
+    if idx and streams.exists(idx):
+        keys, offsets = read_index(idx)
+        return dict(zip(offsets, keys))
+    return {}
+
+
+def iter_summaries(path: streams.PathLike) -> Iterator[RecordSummary]:
+    """Describe each record: key (from the ``.idx`` when present, else position), offset, labels, size, format."""
+    keys = _keys_for(path)
+    with RecordReader(path) as reader:
+        for position, (offset, record) in enumerate(reader.iter_with_offsets(copy=False)):
+            id_, labels, image = split_record(record)
+            yield RecordSummary(position, keys.get(offset, position), offset, id_, labels, len(image), payload_format(image))
+
+
+@dataclass
+class RecInfo:
+    """Statistics of a whole ``.rec`` (``rec info``)."""
+
+    path: str
+    records: int = 0
+    file_bytes: int = 0
+    payload_bytes: int = 0
+    label_kind: str = "none"  # single, multi, mixed or none
+    label_widths: dict = field(default_factory=dict)
+    label_histogram: dict = field(default_factory=dict)
+    formats: dict = field(default_factory=dict)
+    sizes: dict | None = None  # with decode: "HxW" -> count
+    modes: dict | None = None  # with decode: channels -> count
+    undecodable: int | None = None
+    has_index: bool = False
+
+
+def rec_info(path: streams.PathLike, *, decode: bool = False, progress: Callable[[int], None] | None = None) -> RecInfo:
+    """Count records and bytes, label kinds and histogram, payload formats; ``decode`` adds image
+    sizes and channel counts (and counts undecodable images)."""
+    info = RecInfo(os.fspath(path))
+    widths: Counter = Counter()
+    histogram: Counter = Counter()
+    formats: Counter = Counter()
+    sizes: Counter = Counter()
+    modes: Counter = Counter()
+    bad = 0
+    end = 0
+    with RecordReader(path) as reader:
+        for offset, record in reader.iter_with_offsets(copy=False):
+            info.records += 1
+            _, labels, image = split_record(record)
+            info.payload_bytes += len(record)
+            end = offset + 8 + len(record)
+            if labels is None:
+                widths["none"] += 1
+            else:
+                widths[len(labels)] += 1
+                if len(labels) == 1:
+                    histogram[_label_key(labels[0])] += 1
+                else:
+                    for k, v in enumerate(labels):
+                        if v:
+                            histogram[k] += 1
+            formats[payload_format(image)] += 1
+            if decode:
+                shape = _decoded_shape(image)
+                if shape is None:
+                    bad += 1
+                else:
+                    sizes[f"{shape[0]}x{shape[1]}"] += 1
+                    modes[shape[2]] += 1
+            if progress is not None:
+                progress(1)
+    info.file_bytes = _size(path, end)
+    kinds = {"single" if w == 1 else "none" if w == "none" else "multi" for w in widths}
+    info.label_kind = kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else "none")
+    info.label_widths = {str(k): v for k, v in sorted(widths.items(), key=lambda kv: str(kv[0]))}
+    info.label_histogram = {str(k): v for k, v in sorted(histogram.items())}
+    info.formats = dict(formats.most_common())
+    info.has_index = streams.exists(default_index_path(os.fspath(path)))
+    if decode:
+        info.sizes = dict(sizes.most_common(20))
+        info.modes = {str(k): v for k, v in sorted(modes.items())}
+        info.undecodable = bad
+    return info
+
+
+def _label_key(value: float):
+    return int(value) if float(value).is_integer() else value
+
+
+def _decoded_shape(image) -> tuple[int, int, int] | None:
+    from ..errors import ImageError
+    from ..image.decode import decode
+
+    try:
+        array = decode(bytes(image), color=-1, apply_exif=False)
+    except ImageError:
+        return None
+    return array.shape[0], array.shape[1], 1 if array.ndim == 2 else array.shape[2]
+
+
+def _size(path, fallback: int) -> int:
+    if not streams.is_uri(path) and not hasattr(path, "read"):
+        try:
+            return os.path.getsize(streams.local_path(path))
+        except OSError:
+            pass
+    return fallback
