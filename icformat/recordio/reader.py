@@ -1,9 +1,10 @@
 """Streaming RecordIO reader: constant memory, from a path, an ``s3://`` URI, a FIFO or a file object."""
 from __future__ import annotations
 
+import itertools
 import mmap
 import os
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterable, Iterator
 
 from .. import streams
 from .scan import scan_fast, scan_sequential
@@ -84,26 +85,25 @@ class RecordReader:
         self._file = None
 
     def __iter__(self) -> Iterator[bytes]:
-        return self._windows(copy=True, with_offsets=False)
+        # chain keeps the per-record step in C: a window's records are handed out as a batch
+        return itertools.chain.from_iterable(self._windows(copy=True, with_offsets=False))
 
     def iter_views(self) -> Iterator[memoryview | bytes]:
         """Yield records without copying; each is valid only until the next one is requested."""
-        return self._windows(copy=False, with_offsets=False)
+        return itertools.chain.from_iterable(self._windows(copy=False, with_offsets=False))
 
     def iter_with_offsets(self, copy: bool = True) -> Iterator[tuple[int, bytes | memoryview]]:
         """Yield ``(offset, payload)`` pairs."""
-        return self._windows(copy=copy, with_offsets=True)
+        return itertools.chain.from_iterable(self._windows(copy=copy, with_offsets=True))
 
-    def _windows(self, copy: bool, with_offsets: bool) -> Iterator:
+    def _windows(self, copy: bool, with_offsets: bool) -> Iterator[Iterable]:
+        """One iterable of records per parsed window."""
         self.close()
         windows = self._mmap_windows(copy) if self._is_local_file() else self._stream_windows(copy)
         for offsets, payloads, lazy in windows:
             if lazy:
                 payloads = map(bytes, payloads)
-            if with_offsets:
-                yield from zip(offsets, payloads)
-            else:
-                yield from payloads
+            yield zip(offsets, payloads) if with_offsets else payloads
 
     def _is_local_file(self) -> bool:
         if hasattr(self.src, "read") or streams.is_uri(self.src):
