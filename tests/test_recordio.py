@@ -264,3 +264,25 @@ def test_fuzz_mutated_valid_files(tmp_path_factory, data):
             read()
         except RecordIOError:
             pass
+
+
+def test_reads_from_a_fifo(tmp_path):
+    import threading
+
+    source = tmp_path / "a.rec"
+    _write_ours(source, PAYLOADS)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+
+    def feed():
+        with open(fifo, "wb") as out:
+            data = source.read_bytes()
+            for i in range(0, len(data), 333):  # dribble: records arrive split across reads
+                out.write(data[i : i + 333])
+                out.flush()
+
+    thread = threading.Thread(target=feed)
+    thread.start()
+    got = list(RecordReader(fifo, chunk_bytes=256))
+    thread.join(timeout=10)
+    assert got == PAYLOADS
