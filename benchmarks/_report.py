@@ -43,11 +43,22 @@ class Report:
         print(f"\n== {self.title} ({machine()})")
         print(f"{'figure':<46} {'value':>12} {'anchor (same run)':>40} {'ratio':>8}  target")
         for r in self.rows:
-            anchor = f"{r.anchor} {r.anchor_value:,.1f}"
-            print(f"{r.name:<46} {r.value:>10,.1f} {r.unit:<4}{anchor:>36} {r.ratio:>7.2f}x  {r.target or ''}")
+            anchor = f"{r.anchor} {_num(r.anchor_value)}"
+            print(f"{r.name:<46} {_num(r.value):>10} {r.unit:<5}{anchor:>35} {r.ratio:>7.2f}x  {r.target or ''}")
 
     def to_json(self) -> dict:
         return {"title": self.title, "machine": machine(), "rows": [asdict(r) for r in self.rows]}
+
+
+def _num(value: float) -> str:
+    """Readable at any magnitude: 1,234,567 / 123.4 / 0.123."""
+    if value != value:
+        return "n/a"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3g}"
 
 
 def machine() -> str:

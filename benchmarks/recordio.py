@@ -180,6 +180,10 @@ def main() -> None:
         small_payloads = [rng.bytes(100) for _ in range(1000)]
         _write_file(small, small_payloads, small_count * 108)
         bench_sequential(report, small, "100-byte records", has_mx, repeat)
+        mixed = os.path.join(tmp, "mixed.rec")
+        mixed_payloads = [rng.bytes(int(n)) for n in rng.integers(50, 151, 1000)]
+        _write_file(mixed, mixed_payloads, small_count * 108)
+        bench_sequential(report, mixed, "50-150-byte records", has_mx, repeat)
         bench_write(report, tmp, images, "image records", (32 << 20) if args.quick else (256 << 20), has_mx)
         bench_write(report, tmp, small_payloads, "100-byte records", small_count * 108 // 4, has_mx)
     emit([report], args.json)

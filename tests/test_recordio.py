@@ -286,3 +286,18 @@ def test_reads_from_a_fifo(tmp_path):
     got = list(RecordReader(fifo, chunk_bytes=256))
     thread.join(timeout=10)
     assert got == PAYLOADS
+
+
+def test_uniform_runs_of_small_records(tmp_path):
+    rng = random.Random(5)
+    payloads = [rng.randbytes(99) + b"\x00" for _ in range(3000)]  # trailing NUL bytes must survive
+    payloads += [b"x" + MAGIC_BYTES + rng.randbytes(95) for _ in range(100)]  # unaligned magic, same size
+    payloads += [b"abcd" + MAGIC_BYTES + b"efgh"]  # a multi-part record breaks the run
+    payloads += [rng.randbytes(37) for _ in range(2000)] + [b""] * 50
+    path = tmp_path / "u.rec"
+    _write_ours(path, payloads)
+    assert list(RecordReader(path, chunk_bytes=8192)) == payloads
+    with open(path, "rb") as f:
+        assert list(RecordReader(f, chunk_bytes=8192)) == payloads
+    keys, offsets = read_index(tmp_path / "u.idx")
+    assert [o for o, _ in RecordReader(path, chunk_bytes=8192).iter_with_offsets()] == offsets

@@ -7,7 +7,7 @@ import os
 from typing import BinaryIO, Iterable, Iterator
 
 from .. import streams
-from .scan import scan_fast, scan_sequential
+from .scan import scan_fast, scan_sequential, scan_uniform
 
 CHUNK_BYTES = 8 << 20
 _SMALL_RECORD_BYTES = 4096  # below this average size the vectorised parser pays off
@@ -35,6 +35,10 @@ def parse_window(
     if source is not None:
         payloads = [p if isinstance(p, bytes) else bytes(p) for p in payloads]
     while True:
+        if source is not None:
+            got_offsets, got, pos = scan_uniform(view, pos, end, base)
+            offsets += got_offsets
+            payloads += got
         got_offsets, got, pos = scan_fast(view, pos, end, base, source=source, shift=shift)
         offsets += got_offsets
         payloads += got

@@ -123,6 +123,33 @@ def scan_sequential(
     return offsets, out, pos
 
 
+def scan_uniform(view: memoryview, pos: int, end: int, base: int, want_offsets: bool = True) -> Scan:
+    """Copy out a run of whole records that all have the same length, starting at ``pos``.
+
+    Files of small records (labels, features, embeddings) are usually uniform: the run is checked
+    by looking only at each record's two frame words at a fixed stride, and the payloads become
+    ``bytes`` objects in one numpy call. Stops at the first record that differs or is incomplete.
+    """
+    if end - pos < 16:
+        return [], [], pos
+    magic, lrec = _unpack_frame(view, pos)
+    if magic != MAGIC or lrec >> 29:
+        return [], [], pos
+    length = lrec & LENGTH_MASK
+    stride = 8 + length + (-length & 3)
+    rows = (end - pos) // stride
+    if rows < 2 or length == 0:
+        return [], [], pos
+    frames = np.ndarray((rows, 2), dtype="<u4", buffer=view, offset=pos, strides=(stride, 4))
+    same = (frames[:, 0] == MAGIC) & (frames[:, 1] == lrec)
+    count = rows if same.all() else int(np.argmin(same))
+    if count == 0:
+        return [], [], pos
+    payloads = np.ndarray((count,), dtype=f"V{length}", buffer=view, offset=pos + 8, strides=(stride,)).tolist()
+    offsets = list(range(base + pos, base + pos + count * stride, stride)) if want_offsets else []
+    return offsets, payloads, pos + count * stride
+
+
 def scan_fast(view: memoryview, pos: int, end: int, base: int, source=None, shift: int = 0) -> Scan:
     """Vectorised parse of consecutive whole records starting at ``pos`` (a record head, 4-aligned).
 
