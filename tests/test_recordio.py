@@ -301,3 +301,25 @@ def test_uniform_runs_of_small_records(tmp_path):
         assert list(RecordReader(f, chunk_bytes=8192)) == payloads
     keys, offsets = read_index(tmp_path / "u.idx")
     assert [o for o, _ in RecordReader(path, chunk_bytes=8192).iter_with_offsets()] == offsets
+
+
+def test_memory_stays_flat_on_a_large_file(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "large.rec"
+    blob = os.urandom(1 << 20)
+    with RecordWriter(path) as writer:
+        for _ in range(256):  # 256 MiB
+            writer.write(blob)
+    script = (
+        "import resource, sys\n"
+        "from icformat.recordio import RecordReader\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "n = sum(1 for _ in RecordReader(sys.argv[1]))\n"
+        "print(n, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True).stdout
+    count, growth_mib = map(int, out.split())
+    assert count == 256
+    assert growth_mib < 100, f"resident memory grew by {growth_mib} MiB reading a 256 MiB file"

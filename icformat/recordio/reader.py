@@ -124,7 +124,7 @@ class RecordReader:
         view = memoryview(mm)
         copy_source = (lambda: (mm, 0)) if copy else None  # slicing the mmap gives bytes: one copy
         try:
-            pos = 0
+            pos = dropped = 0
             while pos < size:
                 end = min(size, pos + self.chunk_bytes)
                 offsets, payloads, new_pos, lazy = parse_window(
@@ -135,8 +135,10 @@ class RecordReader:
                         view, pos, size, 0, final=True, path=self.path, max_records=1
                     )
                     lazy = copy
-                pos = new_pos
                 yield offsets, payloads, lazy
+                del offsets, payloads
+                dropped = _drop_pages(mm, dropped, new_pos)  # keep resident memory flat on huge files
+                pos = new_pos
         finally:
             view.release()
 
@@ -169,6 +171,16 @@ class RecordReader:
                 bigger = bytearray(2 * len(buf))
                 bigger[:filled] = buf[:filled]
                 buf = bigger
+
+
+def _drop_pages(mm: mmap.mmap, dropped: int, pos: int) -> int:
+    """Release the mapping's pages before ``pos`` (the page cache keeps them; views stay valid,
+    since a read-only file mapping faults them back in). Returns the new dropped mark."""
+    upto = pos - pos % mmap.PAGESIZE
+    if upto - dropped >= (32 << 20):
+        mm.madvise(mmap.MADV_DONTNEED, dropped, upto - dropped)
+        return upto
+    return dropped
 
 
 def _read_into(stream, readinto, buf: bytearray, filled: int) -> int:
