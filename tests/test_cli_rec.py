@@ -37,7 +37,7 @@ def test_info_json(photo_rec, capsys):
     assert info["label_kind"] == "single"
     assert info["label_histogram"] == {"0": 2, "1": 2, "2": 2}
     assert info["formats"] == {"jpeg": 6}
-    assert info["sizes"] == {"80x120": 6} and info["modes"] == {"3": 6}
+    assert info["sizes"] == {"80x120": 6} and info["modes"] == {"RGB": 6} and info["undecodable"] == 0
     assert info["has_index"] is True
 
 
@@ -110,3 +110,36 @@ def test_missing_file(capsys, tmp_path):
     code, _, err = run(capsys, "rec", "info", tmp_path / "nope.rec")
     assert code != 0
     assert "nope.rec" in err and "Traceback" not in err
+
+
+def test_info_decode_reports_modes_and_undecodable(tmp_path, photos, capsys):
+    import io
+
+    from PIL import Image
+
+    photo = Image.fromarray(np.ascontiguousarray(photos["astronaut"][:40, :50]))
+
+    def encoded(image, fmt):
+        buf = io.BytesIO()
+        image.save(buf, fmt)
+        return buf.getvalue()
+
+    good_jpeg = encoded(photo, "JPEG")
+    payloads = [
+        encoded(photo.convert("L"), "PNG"),
+        encoded(photo.convert("RGBA"), "PNG"),
+        encoded(photo.convert("CMYK"), "JPEG"),
+        good_jpeg,
+        good_jpeg[: len(good_jpeg) // 2],  # truncated
+    ]
+    path = tmp_path / "modes.rec"
+    with RecordWriter(path) as writer:
+        for i, p in enumerate(payloads):
+            writer.write(pack(IRHeader(0, 0.0, i, 0), p))
+    code, out, _ = run(capsys, "rec", "info", path, "--decode", "--json")
+    info = json.loads(out)
+    assert info["modes"] == {"L": 1, "RGBA": 1, "CMYK": 1, "RGB": 1}
+    assert info["undecodable"] == 1
+    assert info["formats"] == {"jpeg": 3, "png": 2}
+    code, out, _ = run(capsys, "rec", "verify", path, "--decode")
+    assert code == 1 and f"{path}@" in out and "does not decode" in out

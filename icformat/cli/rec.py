@@ -24,7 +24,7 @@ def rec() -> None:
 
 @rec.command()
 @click.argument("file")
-@click.option("--decode", is_flag=True, help="Decode every image to report sizes and channel counts.")
+@click.option("--decode", is_flag=True, help="Decode every image to report sizes and modes (RGB, L, CMYK...) and count undecodable ones.")
 @json_option
 def info(file: str, decode: bool, as_json: bool) -> None:
     """Summarise FILE: records, bytes, single/multi-label, label histogram, payload formats."""
@@ -40,7 +40,7 @@ def info(file: str, decode: bool, as_json: bool) -> None:
     click.echo(f"  index: {'yes' if result.has_index else 'no'}")
     if decode:
         click.echo(f"  image sizes (HxW, most common): {result.sizes}")
-        click.echo(f"  channels: {result.modes}; undecodable: {result.undecodable}")
+        click.echo(f"  modes: {result.modes}; undecodable: {result.undecodable}")
 
 
 @rec.command(name="ls")

@@ -79,7 +79,7 @@ class RecInfo:
     label_histogram: dict = field(default_factory=dict)
     formats: dict = field(default_factory=dict)
     sizes: dict | None = None  # with decode: "HxW" -> count
-    modes: dict | None = None  # with decode: channels -> count
+    modes: dict | None = None  # with decode: Pillow mode (RGB, L, CMYK, RGBA, I;16...) -> count
     undecodable: int | None = None
     has_index: bool = False
 
@@ -113,7 +113,7 @@ def rec_info(path: streams.PathLike, *, decode: bool = False, progress: Callable
                             histogram[k] += 1
             formats[payload_format(image)] += 1
             if decode:
-                shape = _decoded_shape(image)
+                shape = probe_image(image)
                 if shape is None:
                     bad += 1
                 else:
@@ -130,7 +130,7 @@ def rec_info(path: streams.PathLike, *, decode: bool = False, progress: Callable
     info.has_index = streams.exists(default_index_path(os.fspath(path)))
     if decode:
         info.sizes = dict(sizes.most_common(20))
-        info.modes = {str(k): v for k, v in sorted(modes.items())}
+        info.modes = dict(modes.most_common())
         info.undecodable = bad
     return info
 
@@ -139,15 +139,30 @@ def _label_key(value: float):
     return int(value) if float(value).is_integer() else value
 
 
-def _decoded_shape(image) -> tuple[int, int, int] | None:
-    from ..errors import ImageError
-    from ..image.decode import decode
+def probe_image(image) -> tuple[int, int, str] | None:
+    """``(height, width, mode)`` of a fully decoded image (mode as Pillow names it: RGB, L, CMYK,
+    RGBA, I;16...), or None when it does not decode cleanly."""
+    import io
 
+    from PIL import Image
+
+    data = bytes(image)
+    if data[:2] == b"\xff\xd8":
+        import simplejpeg
+
+        try:
+            h, w, colorspace, _ = simplejpeg.decode_jpeg_header(data)
+            if colorspace not in ("CMYK", "YCCK"):
+                simplejpeg.decode_jpeg(data, colorspace="GRAY" if colorspace == "Gray" else "RGB", strict=True)
+                return h, w, "L" if colorspace == "Gray" else "RGB"
+        except ValueError:
+            return None
     try:
-        array = decode(bytes(image), color=-1, apply_exif=False)
-    except ImageError:
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            return im.height, im.width, im.mode
+    except Exception:  # Pillow raises many types for broken files
         return None
-    return array.shape[0], array.shape[1], 1 if array.ndim == 2 else array.shape[2]
 
 
 def _size(path, fallback: int) -> int:

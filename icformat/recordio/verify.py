@@ -14,6 +14,7 @@ from ..errors import IcformatError, RecordIOError
 from .framing import FRAME, LENGTH_MASK, MAGIC
 from .header import HEADER, HEADER_SIZE
 from .index import read_index
+from .inspect import probe_image
 from .reader import RecordReader
 from .scan import scan_sequential
 from .writer import default_index_path
@@ -149,13 +150,8 @@ def _check_image_header(name: str, offset: int, record, decode: bool, problems: 
     if len(image) == 0:
         problems.append(Problem(name, offset, "empty image payload"))
         return
-    if decode:
-        from ..image.decode import decode as decode_image
-
-        try:
-            decode_image(bytes(image), color=-1, apply_exif=False)
-        except IcformatError as exc:
-            problems.append(Problem(name, offset, f"image does not decode: {exc}"))
+    if decode and probe_image(image) is None:
+        problems.append(Problem(name, offset, "image does not decode (corrupt, truncated or not an image)"))
 
 
 def _check_index(idx: str, offsets: list[int], problems: list[Problem]) -> None:
