@@ -93,11 +93,14 @@ class AtomicOutput:
                     os.unlink(self._tmp)
                 self._tmp = None
             return
-        terminate = getattr(self.file, "terminate", None)
+        raw = self.file
+        if isinstance(raw, io.TextIOWrapper):
+            raw = raw.detach()  # text mode: abort the binary writer underneath, uncommitted
+        terminate = getattr(raw, "terminate", None)
         if terminate is not None:
-            terminate()  # smart_open: abort the multipart upload
+            terminate()  # smart_open: abort the upload; no object appears
         else:
-            self.file.close()
+            raw.close()
 
     def __enter__(self) -> IO:
         return self.file
