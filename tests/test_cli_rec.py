@@ -43,7 +43,7 @@ def test_info_json(photo_rec, capsys):
 
 def test_ls(photo_rec, capsys):
     code, out, _ = run(capsys, "rec", "ls", photo_rec)
-    lines = [line.split("\t") for line in out.strip().splitlines()]
+    lines = [line.split("\t") for line in out.strip().splitlines() if not line.startswith("#")]
     assert code == 0 and len(lines) == 6
     keys, offsets = read_index(str(photo_rec).replace(".rec", ".idx"))
     assert [int(l[0]) for l in lines] == keys

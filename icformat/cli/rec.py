@@ -39,7 +39,12 @@ def info(file: str, decode: bool, as_json: bool) -> None:
     click.echo(f"  payload formats: {result.formats}")
     click.echo(f"  index: {'yes' if result.has_index else 'no'}")
     if decode:
-        click.echo(f"  image sizes (HxW, most common): {result.sizes}")
+        if result.min_hw:
+            click.echo(
+                f"  image sizes: {result.distinct_sizes} distinct; smallest side lengths {result.min_hw[0]}x{result.min_hw[1]}, "
+                f"largest {result.max_hw[0]}x{result.max_hw[1]} (HxW)"
+            )
+            click.echo(f"  most common sizes: {result.sizes}")
         click.echo(f"  modes: {result.modes}; undecodable: {result.undecodable}")
 
 
@@ -50,6 +55,8 @@ def info(file: str, decode: bool, as_json: bool) -> None:
 def ls_(file: str, limit: int | None, as_json: bool) -> None:
     """List FILE's records: key, offset, label(s), payload size, format."""
     rows = []
+    if not as_json:
+        click.echo("# key\toffset\tlabel(s)\timage_bytes\tformat")
     for summary in iter_summaries(file):
         if limit is not None and summary.position >= limit:
             break

@@ -78,7 +78,10 @@ class RecInfo:
     label_widths: dict = field(default_factory=dict)
     label_histogram: dict = field(default_factory=dict)
     formats: dict = field(default_factory=dict)
-    sizes: dict | None = None  # with decode: "HxW" -> count
+    sizes: dict | None = None  # with decode: the 10 most common "HxW" -> count
+    distinct_sizes: int | None = None
+    min_hw: list | None = None  # smallest height and smallest width seen
+    max_hw: list | None = None
     modes: dict | None = None  # with decode: Pillow mode (RGB, L, CMYK, RGBA, I;16...) -> count
     undecodable: int | None = None
     has_index: bool = False
@@ -129,7 +132,12 @@ def rec_info(path: streams.PathLike, *, decode: bool = False, progress: Callable
     info.formats = dict(formats.most_common())
     info.has_index = streams.exists(default_index_path(os.fspath(path)))
     if decode:
-        info.sizes = dict(sizes.most_common(20))
+        info.sizes = dict(sizes.most_common(10))
+        info.distinct_sizes = len(sizes)
+        if sizes:
+            hw = [tuple(map(int, k.split("x"))) for k in sizes]
+            info.min_hw = [min(h for h, _ in hw), min(w for _, w in hw)]
+            info.max_hw = [max(h for h, _ in hw), max(w for _, w in hw)]
         info.modes = dict(modes.most_common())
         info.undecodable = bad
     return info
