@@ -39,8 +39,9 @@ for _name in _COMMAND_MODULES:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 1 bad input or problems found, 2 usage, 130 Ctrl-C)."""
+    _exit_status()  # forget a status left by an earlier call in this process
     try:
-        cli.main(args=argv, prog_name="icformat", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="icformat", standalone_mode=False)
     except IcformatError as exc:
         click.echo(f"icformat: error: {exc}", err=True)
         return 1
@@ -60,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # missing file, permission, unreachable s3:// object...
         click.echo(f"icformat: error: {_describe_os_error(exc)}", err=True)
         return 1
-    return _exit_status()
+    status = _exit_status()
+    return code if isinstance(code, int) and code else status
 
 
 def _describe_os_error(exc: OSError) -> str:

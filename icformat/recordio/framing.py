@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import struct
 
+import numpy as np
+
 MAGIC = 0xCED7230A
 MAGIC_BYTES = struct.pack("<I", MAGIC)
 FRAME = struct.Struct("<II")
 FRAME_SIZE = FRAME.size  # 8
 LENGTH_MASK = (1 << 29) - 1
 MAX_LENGTH = 1 << 29  # payloads must be strictly smaller
+
+_NUMPY_SCAN_BYTES = 512
 
 CFLAG_WHOLE, CFLAG_START, CFLAG_MIDDLE, CFLAG_END = 0, 1, 2, 3
 
@@ -25,6 +29,9 @@ def padding(length: int) -> int:
 
 def aligned_magic_positions(payload: bytes | memoryview) -> list[int]:
     """Offsets ``i`` (multiples of 4, ``i + 4 <= len``) where ``payload`` holds the magic bytes."""
+    if len(payload) >= _NUMPY_SCAN_BYTES:  # a vectorised compare of aligned words: several times faster
+        words = np.frombuffer(payload, dtype="<u4", count=len(payload) >> 2)
+        return (np.flatnonzero(words == MAGIC) * 4).tolist()
     data = payload if isinstance(payload, (bytes, bytearray)) else bytes(payload)
     found = []
     i = data.find(MAGIC_BYTES)

@@ -104,10 +104,15 @@ class RecordReader:
         """One iterable of records per parsed window."""
         self.close()
         windows = self._mmap_windows(copy) if self._is_local_file() else self._stream_windows(copy)
-        for offsets, payloads, lazy in windows:
-            if lazy:
-                payloads = map(bytes, payloads)
-            yield zip(offsets, payloads) if with_offsets else payloads
+        try:
+            for offsets, payloads, lazy in windows:
+                if lazy:
+                    payloads = map(bytes, payloads)
+                yield zip(offsets, payloads) if with_offsets else payloads
+        finally:
+            windows.close()
+            if copy:  # nothing handed out points into the file: release it now
+                self.close()
 
     def _is_local_file(self) -> bool:
         if hasattr(self.src, "read") or streams.is_uri(self.src):
