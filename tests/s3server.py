@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import subprocess
 import threading
 import uuid
 
@@ -37,6 +38,34 @@ def start_server() -> str:
             _state["endpoint"] = f"http://{host}:{port}"
             atexit.register(server.stop)
         return _state["endpoint"]
+
+
+def start_server_process() -> tuple[str, subprocess.Popen]:
+    """Start moto's server in a separate process (benchmarks: no GIL shared with the client);
+    returns its endpoint and the process, which the caller terminates."""
+    import socket
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    atexit.register(process.terminate)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
+            return endpoint, process
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError(f"moto server exited with status {process.returncode}") from None
+            time.sleep(0.1)
+    process.terminate()
+    raise RuntimeError("moto server did not start within 30 s")
 
 
 def aws_environment(endpoint: str) -> dict[str, str]:

@@ -1,0 +1,58 @@
+"""``.lst`` -> augmented manifest: each image path becomes ``<prefix>/<path>``, each label a string."""
+from __future__ import annotations
+
+from typing import Callable
+
+from .. import streams
+from ..errors import IcformatError, LstError
+from ..lst import read_lst
+from ..manifest.labels import LabelError, check_label_format, label_text
+from ..manifest.parse import dump_record, is_ref_attribute
+from ..manifest.refs import join_uri
+
+
+def check_attribute_pair(ref_attribute: str, label_attribute: str) -> None:
+    """The image attribute must end in -ref (SageMaker fetches only those); the label must not."""
+    if not is_ref_attribute(ref_attribute):
+        raise IcformatError(f"the image attribute {ref_attribute!r} must end in -ref, e.g. source-ref, for SageMaker to fetch the image")
+    if is_ref_attribute(label_attribute) or label_attribute == ref_attribute:
+        raise IcformatError(f"the label attribute {label_attribute!r} must differ from the image attribute and not end in -ref")
+
+
+def lst_to_manifest(
+    lst: streams.PathLike,
+    dest: streams.PathLike,
+    *,
+    prefix: str,
+    ref_attribute: str = "source-ref",
+    label_attribute: str = "class",
+    label_format: str | None = None,
+    index_attribute: str | None = "index",
+    progress: Callable[[int], object] | None = None,
+) -> int:
+    """Write a manifest line per ``.lst`` line; returns the number of lines.
+
+    ``prefix`` (an ``s3://`` URI or a folder) is joined to each relative path. One label column and
+    no ``label_format`` give ``"3"``; several give a multi-hot string ``"[1, 0, 1]"``, or with
+    ``label_format="class-id"`` the class ids ``"[0, 2]"``. The ``.lst`` index goes into
+    ``index_attribute`` (SageMaker ignores unlisted attributes) so that the way back keeps it.
+    """
+    check_attribute_pair(ref_attribute, label_attribute)
+    if label_format is not None:
+        label_format = check_label_format(label_format)
+    table = read_lst(lst)
+    count = 0
+    with streams.open_output(dest, "wb") as out:
+        for entry in table:
+            try:
+                label = label_text(entry.labels, label_format)
+            except LabelError as exc:
+                raise LstError(exc.reason, table.path, entry.line) from None
+            record = {ref_attribute: join_uri(prefix, entry.path), label_attribute: label}
+            if index_attribute:
+                record[index_attribute] = entry.index
+            out.write(dump_record(record))
+            count += 1
+            if progress is not None:
+                progress(1)
+    return count

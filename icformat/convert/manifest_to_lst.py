@@ -1,0 +1,85 @@
+"""Augmented manifest -> ``.lst``: references become paths relative to a prefix, labels columns."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from .. import streams
+from ..errors import ManifestError
+from ..lst import format_lst_line
+from ..manifest.labels import LabelError, parse_label
+from ..manifest.parse import ManifestRow, check_image_classification_names, parse_attribute_names, read_manifest, source_name
+
+
+def row_index(row: ManifestRow, index_attribute: str | None, ordinal: int, path: str | None) -> int:
+    """The row's ``index_attribute`` (an integer) when it has one, else its position among the rows."""
+    if not index_attribute or index_attribute not in row.record:
+        return ordinal
+    value = row.record[index_attribute]
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ManifestError(f"attribute {index_attribute!r} must be an integer index, got {value!r}", path, row.line)
+    return value
+
+
+def row_label(row: ManifestRow, label_format, num_classes, path: str | None):
+    """The row's label: a float class id, or a float32 multi-hot vector (see ``parse_label``)."""
+    try:
+        return parse_label(row.label_value, label_format, num_classes)
+    except LabelError as exc:
+        raise ManifestError(exc.reason, path, row.line) from None
+
+
+def row_labels(row: ManifestRow, label_format, num_classes, path: str | None) -> tuple[float, ...]:
+    """The row's label as ``.lst`` label columns: one class id, or a multi-hot vector."""
+    label = row_label(row, label_format, num_classes, path)
+    return (label,) if isinstance(label, float) else tuple(float(v) for v in label)
+
+
+def relative_path(ref: str, prefix: str, path: str | None, line: int) -> str:
+    """``ref`` without ``prefix`` (``s3://b/train/`` + ``dog/1.jpg`` -> ``dog/1.jpg``)."""
+    root = prefix.rstrip("/") + "/" if prefix else ""
+    if not ref.startswith(root) or len(ref) == len(root):
+        raise ManifestError(f"reference {ref!r} is outside the prefix {root!r}; give the common prefix of all images with --prefix", path, line)
+    relative = ref[len(root):]
+    if any(c in relative for c in "\t\r\n"):
+        raise ManifestError(f"reference {ref!r} holds a tab or line break, which a .lst cannot hold", path, line)
+    return relative
+
+
+def manifest_to_lst(
+    manifest: streams.PathLike,
+    dest: streams.PathLike,
+    *,
+    attribute_names: str | Sequence[str],
+    prefix: str,
+    label_format: str | None = None,
+    num_classes: int | None = None,
+    index_attribute: str | None = "index",
+    style: str = "int",
+    progress: Callable[[int], object] | None = None,
+) -> int:
+    """Write a ``.lst`` line per manifest line; returns the number of lines.
+
+    Paths are the references relative to ``prefix`` (a reference outside it is an error). Label
+    lists become multi-hot columns (class-id lists need ``num_classes``); all rows must have the
+    same number of labels. Indices come from ``index_attribute`` when present, else 0, 1, 2, ...
+    """
+    names = parse_attribute_names(attribute_names)
+    check_image_classification_names(names)
+    path = source_name(manifest)
+    width = None
+    count = 0
+    with streams.open_output(dest, "wb") as out:
+        for ordinal, row in enumerate(read_manifest(manifest, names)):
+            relative = relative_path(row.ref, prefix, path, row.line)
+            labels = row_labels(row, label_format, num_classes, path)
+            if width is None:
+                width = len(labels)
+            elif len(labels) != width:
+                raise ManifestError(f"{len(labels)} label(s) where earlier lines have {width}; a .lst needs one width", path, row.line)
+            out.write(format_lst_line(row_index(row, index_attribute, ordinal, path), labels, relative, style).encode("utf-8"))
+            count += 1
+            if progress is not None:
+                progress(1)
+    return count
