@@ -1,6 +1,7 @@
 """``.lst`` -> augmented manifest: each image path becomes ``<prefix>/<path>``, each label a string."""
 from __future__ import annotations
 
+import os
 from typing import Callable
 
 from .. import streams
@@ -32,12 +33,15 @@ def lst_to_manifest(
 ) -> int:
     """Write a manifest line per ``.lst`` line; returns the number of lines.
 
-    ``prefix`` (an ``s3://`` URI or a folder) is joined to each relative path. One label column and
+    ``prefix`` (an ``s3://`` URI or a folder; a relative folder is taken from the current directory
+    and written as an absolute path) is joined to each relative path. One label column and
     no ``label_format`` give ``"3"``; several give a multi-hot string ``"[1, 0, 1]"``, or with
     ``label_format="class-id"`` the class ids ``"[0, 2]"``. The ``.lst`` index goes into
     ``index_attribute`` (SageMaker ignores unlisted attributes) so that the way back keeps it.
     """
     check_attribute_pair(ref_attribute, label_attribute)
+    if not streams.is_uri(prefix) and not os.path.isabs(streams.local_path(prefix)):
+        prefix = os.path.abspath(streams.local_path(prefix))  # as typed, from here: not from the manifest's folder
     if label_format is not None:
         label_format = check_label_format(label_format)
     table = read_lst(lst)
