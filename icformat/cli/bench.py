@@ -1,0 +1,50 @@
+"""``icformat bench``: run every benchmark in the source tree's benchmarks/ and print one table."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import click
+
+from ..errors import IcformatError
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(bench)
+
+
+def find_runner() -> str:
+    """``benchmarks/run_all.py`` of the source checkout this package runs from."""
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    runner = os.path.join(here, "benchmarks", "run_all.py")
+    if not os.path.exists(runner):
+        raise IcformatError(
+            f"{runner}: not found; the benchmarks ship with the source tree, not the wheel: run from a checkout"
+        )
+    return runner
+
+
+@click.command()
+@click.option("--quick", is_flag=True, help="A smoke run of every benchmark (seconds each).")
+@click.option("--json", "as_json", is_flag=True, help="Print every result as JSON.")
+@click.option("--only", multiple=True, metavar="NAME", help="Run only this benchmark (repeatable), e.g. --only loader.")
+@click.option("--skip", multiple=True, metavar="NAME", help="Leave this benchmark out (repeatable).")
+@click.option("--budget", type=float, default=None, help="Seconds for all benchmarks together (default 570).")
+@click.option("--strict", is_flag=True, help="Exit with status 2 when a target is missed.")
+@click.option("--list", "list_", is_flag=True, help="List the benchmarks and exit.")
+def bench(quick, as_json, only, skip, budget, strict, list_) -> None:
+    """Run benchmarks/run_all: each figure beside its anchor measured in the same run, and the ratio."""
+    args = [sys.executable, find_runner()]
+    args += ["--quick"] * quick + ["--json"] * as_json + ["--strict"] * strict + ["--list"] * list_
+    if only:
+        args += ["--only", *only]
+    if skip:
+        args += ["--skip", *skip]
+    if budget is not None:
+        args += ["--budget", str(budget)]
+    code = subprocess.call(args)
+    if code:
+        from . import set_exit_status
+
+        set_exit_status(code)

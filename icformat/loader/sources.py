@@ -1,0 +1,249 @@
+"""Where records come from, seen from both sides of the process boundary.
+
+The main process only decides *which* records a batch holds; what crosses to a worker is small:
+byte offsets into a ``.rec`` (each worker maps the file itself), file paths and labels from a
+``.lst``, or, for a stream, the position of each record in a shared-memory input slab the main
+process filled. Record bytes never travel through a pipe.
+"""
+from __future__ import annotations
+
+import mmap
+import os
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
+
+import numpy as np
+
+from .. import streams
+from ..errors import FormatError, IcformatError, RecordIOError
+from ..recordio import IndexedRecordFile, unpack
+from ..recordio.framing import FRAME, FRAME_SIZE, LENGTH_MASK, MAGIC
+from ..recordio.scan import scan_sequential
+
+
+class SourceSpec(NamedTuple):
+    """What a worker needs to open a source: ``kind`` is ``rec``, ``lst`` or ``stream``."""
+
+    kind: str
+    path: str | None = None
+    index_path: str | None = None
+
+
+class RecSource:
+    """A ``.rec`` with its ``.idx`` (or an index built by scanning the file once)."""
+
+    kind = "rec"
+
+    def __init__(self, path: streams.PathLike, idx: streams.PathLike | None = None):
+        self.path = os.fspath(path)
+        with IndexedRecordFile(self.path, idx) as records:
+            self.index_path = records.index_path
+            self.offsets = np.asarray(records.offsets, dtype=np.int64)
+            if not len(records):
+                raise RecordIOError("no records: nothing to load", self.path)
+            header = _first_header(records)
+            size = records.size
+        # bytes up to the next record (a read-ahead hint for the workers; exact lengths are in the file)
+        ordered = np.sort(self.offsets)
+        ends = np.append(ordered[1:], size if size is not None else ordered[-1] + (1 << 20))
+        self.spans = np.maximum(ends[np.searchsorted(ordered, self.offsets)] - self.offsets, 0)
+        self.label_width = max(1, int(header.flag))
+        # an index built by scanning is not on disk: workers get offsets, which is all they need
+        self.spec = SourceSpec("rec", self.path, self.index_path if streams.is_uri(self.path) else None)
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def refs(self, positions: np.ndarray) -> np.ndarray:
+        """``(offset, span)`` rows: where each record starts, and how far to read ahead."""
+        return np.stack([self.offsets[positions], self.spans[positions]], axis=1)
+
+
+def _first_header(records: IndexedRecordFile, tries: int = 16):
+    """The image header of the first readable record (the label width comes from it)."""
+    error = None
+    for position in range(min(tries, len(records))):
+        try:
+            return records.header_at(position)
+        except FormatError as exc:
+            error = exc
+    raise error
+
+
+class LstSource:
+    """Images on disk (or ``s3://``) listed by a ``.lst``; ``root`` defaults to its folder."""
+
+    kind = "lst"
+
+    def __init__(self, path: streams.PathLike, root: streams.PathLike | None = None):
+        from ..lst import read_lst
+
+        self.path = os.fspath(path)
+        self.table = read_lst(self.path)
+        if not len(self.table):
+            raise IcformatError(f"{self.path}: no entries: nothing to load")
+        if root is None:
+            root = os.path.dirname(self.path) if not streams.is_uri(self.path) else self.path.rsplit("/", 1)[0]
+        self.root = os.fspath(root)
+        self.labels = self.table.labels.astype(np.float32)
+        self.label_width = self.labels.shape[1]
+        self.spec = SourceSpec("lst", self.root)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def refs(self, positions: np.ndarray) -> list[str]:
+        paths = self.table.paths
+        return [paths[i] for i in positions.tolist()]
+
+
+class StreamSource:
+    """Records from an iterable read again every epoch: a pipe-mode reader, a ``RecordReader``, a
+    list, or a callable ``f(epoch)`` returning one. Items are image records (``IRHeader`` + image
+    bytes, as in a ``.rec``) or ``(image_bytes, label)`` pairs (a pipe-mode augmented manifest;
+    label a number or a sequence of numbers). No index, so no global shuffle: see
+    :func:`~icformat.loader.sampler.shuffle_buffer`."""
+
+    kind = "stream"
+    spec = SourceSpec("stream")
+
+    def __init__(self, source: Iterable[bytes] | Callable[[int], Iterable[bytes]], label_width: int | None = None):
+        self.source = source
+        self.label_width = label_width
+        self._spent = False
+
+    def records(self, epoch: int) -> Iterator[bytes]:
+        """This epoch's records; the label width is learnt from the first one when not given."""
+        source = self.source(epoch) if callable(self.source) and not hasattr(self.source, "__iter__") else self.source
+        iterator = iter(source)
+        if iterator is source:
+            if self._spent:
+                raise IcformatError(
+                    "the stream source is an iterator that the previous epoch used up; pass a re-iterable "
+                    "(a reader, a list) or a callable f(epoch) that returns a fresh iterable"
+                )
+            self._spent = True
+        first = next(iterator, None)
+        if first is None:
+            return iter(())
+        if self.label_width is None:
+            if isinstance(first, tuple):
+                self.label_width = max(1, np.asarray(first[1], np.float32).size)
+            else:
+                flag = int.from_bytes(bytes(first[:4]), "little") if len(first) >= 24 else 0
+                self.label_width = max(1, flag)
+        return _chain(first, iterator)
+
+
+def _chain(first: Any, rest: Iterator) -> Iterator:
+    yield first
+    yield from rest
+
+
+def open_source(source: Any, *, root=None, idx=None, label_width: int | None = None):
+    """The source object for what :class:`~icformat.loader.ImageLoader` was given."""
+    if isinstance(source, (RecSource, LstSource, StreamSource)):
+        return source
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if path.lower().endswith(".lst"):
+            return LstSource(path, root)
+        if not streams.is_uri(path) and streams.is_fifo(path):
+            from ..recordio import RecordReader
+
+            return StreamSource(lambda epoch: RecordReader(path), label_width)
+        return RecSource(path, idx)
+    if callable(source) or hasattr(source, "__iter__"):
+        return StreamSource(source, label_width)
+    raise TypeError(f"source must be a .rec/.lst path, an iterable of records or a callable, not {type(source).__name__}")
+
+
+# ---- worker side ----------------------------------------------------------------------------
+
+
+class RecordLabels(NamedTuple):
+    image: Any  # bytes or memoryview of the encoded image
+    labels: np.ndarray | None  # float32 labels from the record header, None for .lst items
+
+
+def split_record(record, label_width: int) -> RecordLabels:
+    """Header and image of an image record; checks the label count against ``label_width``.
+    Errors carry no location: the caller knows where the record came from."""
+    try:
+        header, image = unpack(record)
+    except FormatError as exc:
+        raise ValueError(exc.reason) from None
+    if header.flag > 0:
+        labels = header.label
+    else:
+        labels = np.array([header.label], dtype=np.float32)
+    if labels.size != label_width:
+        raise ValueError(f"record has {labels.size} label(s), the loader expects {label_width}")
+    return RecordLabels(image, labels)
+
+
+class RecFile:
+    """A worker's own map of a ``.rec``: records by byte offset."""
+
+    def __init__(self, path: str, index_path: str | None = None):
+        self.path = path
+        self._remote = None
+        self._view = None
+        if streams.is_uri(path):
+            self._remote = IndexedRecordFile(path, index_path)
+            self._position = {o: i for i, o in enumerate(self._remote.offsets)}
+            return
+        self._file = open(streams.local_path(path), "rb")
+        self.size = os.fstat(self._file.fileno()).st_size
+        self._mmap = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if self.size else None
+        self._view = memoryview(self._mmap) if self._mmap is not None else memoryview(b"")
+
+    def prefetch(self, spans: np.ndarray) -> None:
+        """Ask the kernel to start reading ``(offset, length)`` ranges (a batch's records) now,
+        so that reading a cold file overlaps decoding."""
+        if self._mmap is None or not hasattr(mmap, "MADV_WILLNEED"):
+            return
+        page = mmap.PAGESIZE
+        for offset, length in spans.tolist():
+            start = offset - offset % page
+            length = min(offset + length, self.size) - start
+            if length > 0:
+                try:
+                    self._mmap.madvise(mmap.MADV_WILLNEED, start, length)
+                except (OSError, ValueError):
+                    return
+
+    def at(self, offset: int):
+        """The payload of the record starting at byte ``offset`` (a view for local files)."""
+        if self._remote is not None:
+            return self._remote.at(self._position[offset])
+        if 0 <= offset <= self.size - FRAME_SIZE:  # fast path: one whole record
+            magic, lrec = FRAME.unpack_from(self._view, offset)
+            end = offset + FRAME_SIZE + (lrec & LENGTH_MASK)
+            if magic == MAGIC and lrec >> 29 == 0 and end <= self.size:
+                return self._view[offset + FRAME_SIZE : end]
+        if offset >= self.size:
+            raise RecordIOError(f"offset is past the end of the file ({self.size} bytes)", self.path, offset)
+        # multi-part records, and every error with its explanation
+        _, payloads, _ = scan_sequential(self._view, offset, self.size, 0, final=True, path=self.path, max_records=1)
+        return payloads[0]
+
+    def close(self) -> None:
+        if self._remote is not None:
+            self._remote.close()
+            return
+        try:
+            self._view.release()
+            if self._mmap is not None:
+                self._mmap.close()
+        except BufferError:  # a record view is still referenced: garbage collection unmaps it
+            pass
+        self._file.close()
+
+
+def read_file(root: str, relative: str) -> bytes:
+    """The bytes of ``root/relative`` (local or ``s3://``)."""
+    if streams.is_uri(root):
+        with streams.open_input(root.rstrip("/") + "/" + relative, "rb") as f:
+            return f.read()
+    with open(os.path.join(root, relative), "rb") as f:
+        return f.read()
