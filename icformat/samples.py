@@ -58,6 +58,13 @@ def _variant(photo: np.ndarray, rng: random.Random, size: tuple[int, int] | None
     return np.asarray(image)
 
 
+def _encode_jpeg(array: np.ndarray, quality: int) -> bytes:
+    """JPEG with 4:2:0 chroma, as cameras, ImageNet and OpenCV's encoder write them."""
+    import simplejpeg
+
+    return simplejpeg.encode_jpeg(np.ascontiguousarray(array), quality=quality, colorspace="RGB", colorsubsampling="420")
+
+
 def iter_variants(count: int, *, seed: int = 0, size: tuple[int, int] | None = None) -> Iterator[tuple[str, np.ndarray]]:
     """``count`` distinct images ``(source_name, RGB array)`` cut from the real photos."""
     photos = sample_photos()
@@ -80,7 +87,6 @@ def write_photo_tree(
 ) -> list[str]:
     """Write ``classes`` folders (``class_0``...) of ``per_class`` JPEG (or PNG) images made from real
     photos; returns the relative paths in sorted order."""
-    import simplejpeg
     from PIL import Image
 
     rng = random.Random(seed)
@@ -97,7 +103,7 @@ def write_photo_tree(
             target = os.path.join(root, rel)
             if ext.lower() in (".jpg", ".jpeg"):
                 with open(target, "wb") as f:
-                    f.write(simplejpeg.encode_jpeg(np.ascontiguousarray(array), quality=quality, colorspace="RGB"))
+                    f.write(_encode_jpeg(array, quality))
             else:
                 Image.fromarray(array).save(target)
             paths.append(rel)
@@ -105,15 +111,14 @@ def write_photo_tree(
 
 
 def imagenet_like_corpus(root: str, count: int, *, classes: int = 10, seed: int = 0) -> list[str]:
-    """JPEGs of ImageNet-like size (about 500x375, quality 90, 60-150 KB) in ``classes`` folders;
+    """JPEGs of ImageNet-like size (about 500x375, quality 90, 4:2:0 chroma as cameras and ImageNet
+    write them) in ``classes`` folders;
     reuses files already there. Returns the sorted relative paths."""
     per_class = -(-count // classes)
-    marker = os.path.join(root, f".corpus-{count}-{classes}-{seed}")
+    marker = os.path.join(root, f".corpus-v2-{count}-{classes}-{seed}")
     if not os.path.exists(marker):
         rng = random.Random(seed)
         sizes = [(500, 375), (500, 333), (375, 500), (500, 400), (640, 480), (333, 500)]
-        import simplejpeg
-
         photos = sample_photos()
         names = sorted(photos)
         for c in range(classes):
@@ -122,7 +127,7 @@ def imagenet_like_corpus(root: str, count: int, *, classes: int = 10, seed: int 
             c = i % classes
             array = _variant(photos[names[i % len(names)]], rng, sizes[rng.randrange(len(sizes))])
             with open(os.path.join(root, f"class_{c}", f"img_{i // classes:05d}.jpg"), "wb") as f:
-                f.write(simplejpeg.encode_jpeg(np.ascontiguousarray(array), quality=90, colorspace="RGB"))
+                f.write(_encode_jpeg(array, 90))
         open(marker, "w").close()
     paths = []
     for c in range(classes):

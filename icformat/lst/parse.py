@@ -111,9 +111,9 @@ def _parse_arrow(data: bytes, name: str | None) -> LstTable | None:
     n = table.num_rows
     indices = index_col.to_numpy()
     labels = np.column_stack([c.to_numpy() for c in label_cols]) if label_cols else np.zeros((n, 0))
-    paths = columns[-1].to_pylist()
-    if any(p == "" for p in paths):
-        return None
+    if pc.any(pc.equal(columns[-1], "")).as_py():
+        return None  # an empty path (or a trailing tab): the line parser explains or strips it
+    paths = columns[-1].to_numpy(zero_copy_only=False).tolist()
     return LstTable(indices, labels.reshape(n, len(label_cols)), paths, np.arange(1, n + 1), name)
 
 
@@ -125,7 +125,8 @@ def _parse_python(data: bytes, name: str | None, strict: bool) -> LstTable:
     width = None
     text = data.decode("utf-8", errors="replace")
     for number, raw in enumerate(text.splitlines(), 1):
-        if not raw.strip():
+        raw = raw.strip()  # as im2rec: a trailing tab or blanks around the line are tolerated
+        if not raw:
             continue
         fields = [f.strip() for f in raw.split("\t")]
         if len(fields) < 3:

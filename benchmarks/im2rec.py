@@ -1,0 +1,167 @@
+"""icformat im2rec vs MXNet's tools/im2rec.py: images/s packing the same .lst of real-photo JPEGs
+of ImageNet-like size, same number of cores, in three modes (re-encode, --resize 256,
+--pass-through).
+
+Both tools run as the user runs them, each in a fresh interpreter (`icformat im2rec ...` and
+MXNet's `tools/im2rec.py ...`), with --num-workers / --num-thread set to the same count. The
+figures time the packing only (imports done first, untimed: mxnet's take seconds and vary a lot);
+the CPU time of all the tool's processes per image, and end-to-end times, are printed too. Runs
+alternate between the tools and the best of --repeat is kept.
+
+    python benchmarks/im2rec.py            # 1,500 images, about 2-3 minutes on 2 cores
+    python benchmarks/im2rec.py --quick    # 100 images, seconds
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from _report import Report, emit  # noqa: E402
+
+from icformat import samples  # noqa: E402
+from icformat.lst.make import make_lst  # noqa: E402
+from icformat.recordio import read_index  # noqa: E402
+
+MODES = {"re-encode": [], "resize 256": ["--resize", "256"], "pass-through": ["--pass-through"]}
+
+
+def mxnet_im2rec() -> str | None:
+    """Path of MXNet's tools/im2rec.py (found without importing mxnet), or None."""
+    spec = importlib.util.find_spec("mxnet")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = os.path.join(list(spec.submodule_search_locations)[0], "tools", "im2rec.py")
+    return path if os.path.exists(path) else None
+
+
+# Each tool runs in a fresh interpreter that imports its modules first, then times only the packing
+# (wall clock, and CPU of the process and its workers), so interpreter and import start-up (several
+# seconds for mxnet, and very variable) is left out for both tools alike.
+_WRAP = r"""
+import resource, sys, time
+def cpu():
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+tool, argv = sys.argv[1], sys.argv[2:]
+if tool == "mxnet":
+    import runpy, mxnet, cv2  # start-up: not timed
+    sys.argv = argv
+    wall, used = time.perf_counter(), cpu()
+    runpy.run_path(argv[0], run_name="__main__")
+else:
+    import icformat.cli, icformat.im2rec, pyarrow.csv, pyarrow.compute, simplejpeg, PIL.Image  # start-up: not timed
+    wall, used = time.perf_counter(), cpu()
+    code = icformat.cli.main(argv)
+    if code:
+        sys.exit(code)
+sys.stderr.write(f"\nBENCH {time.perf_counter() - wall} {cpu() - used}\n")
+"""
+
+
+def _timed(tool: str, argv: list[str]) -> tuple[float, float, float]:
+    """(packing seconds, packing CPU seconds, end-to-end seconds) of one run."""
+    began = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", _WRAP, tool, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    total = time.perf_counter() - began
+    marks = [line for line in done.stderr.splitlines() if line.startswith("BENCH ")]
+    if done.returncode != 0 or not marks:
+        raise SystemExit(f"benchmark run failed ({done.returncode}): {tool} {' '.join(argv)}\n{done.stderr[-2000:]}")
+    _, wall, used = marks[-1].split()
+    return float(wall), float(used), total
+
+
+def _ours(lst: str, root: str, workers: int, flags: list[str]) -> list[str]:
+    return ["im2rec", lst, root, "--num-workers", str(workers), *flags]
+
+
+def _theirs(script: str, lst: str, root: str, workers: int, flags: list[str]) -> list[str]:
+    return [script, "--num-thread", str(workers), *flags, os.path.splitext(lst)[0], root]
+
+
+def _clear(lists: dict) -> None:
+    """Remove earlier outputs (replacing or truncating a big file costs time unrelated to packing)."""
+    for lst in lists.values():
+        for ext in (".rec", ".idx"):
+            path = os.path.splitext(lst)[0] + ext
+            if os.path.exists(path):
+                os.unlink(path)
+
+
+def _records(lst: str) -> int:
+    return len(read_index(os.path.splitext(lst)[0] + ".idx")[0])
+
+
+def prepare(work: str, count: int) -> tuple[str, dict[str, str]]:
+    """The corpus (cached) and, in a fresh folder of this run, one copy of the same .lst per tool
+    (each tool writes beside its list)."""
+    root = os.path.join(work, f"corpus-{count}")
+    samples.imagenet_like_corpus(root, count)
+    run_dir = tempfile.mkdtemp(prefix="run-", dir=work)
+    lists = {}
+    for tool in ("icformat", "mxnet"):
+        folder = os.path.join(run_dir, f"lst-{tool}")  # not named like a package: no shadowing
+        os.makedirs(folder)
+        lists[tool] = os.path.join(folder, "data.lst")
+    make_lst(os.path.splitext(lists["icformat"])[0], root, recursive=True, write_classes=False)
+    shutil.copy(lists["icformat"], lists["mxnet"])
+    return root, lists
+
+
+def run(count: int, workers: int, repeat: int, work: str) -> list[Report]:
+    script = mxnet_im2rec()
+    root, lists = prepare(work, count)
+    try:
+        return _measure(script, root, lists, count, workers, repeat)
+    finally:
+        shutil.rmtree(os.path.dirname(os.path.dirname(lists["icformat"])), ignore_errors=True)
+
+
+def _measure(script: str | None, root: str, lists: dict, count: int, workers: int, repeat: int) -> list[Report]:
+    label = f"{count} ImageNet-size JPEGs, {workers} workers each"
+    speed = Report(f"im2rec images/s: {label} (packing only; start-up excluded for both)")
+    cost = Report(f"im2rec CPU per image, all processes: {label} (ms; lower is better)")
+    whole = Report("im2rec end to end, interpreter start-up included (images/s)")
+    for mode, flags in MODES.items():
+        ours, theirs = [], []
+        for _ in range(repeat):  # alternate, so both tools see the same machine load
+            _clear(lists)  # each run writes fresh files, as a first run does
+            ours.append(_timed("icformat", _ours(lists["icformat"], root, workers, flags)))
+            if script:
+                theirs.append(_timed("mxnet", _theirs(script, lists["mxnet"], root, workers, flags)))
+        n = _records(lists["icformat"])
+        if script and _records(lists["mxnet"]) != n:
+            raise SystemExit(f"{mode}: icformat wrote {n} records, mxnet {_records(lists['mxnet'])}")
+        best = lambda runs, i: min(r[i] for r in runs) if runs else float("nan")  # noqa: E731
+        speed.add(f"{mode}", n / best(ours, 0), "img/s", "mxnet im2rec.py", n / best(theirs, 0) if script else 0.0, target=">= 2x")
+        cost.add(f"{mode}", 1000 * best(ours, 1) / n, "ms", "mxnet im2rec.py", 1000 * best(theirs, 1) / n if script else 0.0,
+                 higher_is_better=False)
+        whole.add(f"{mode}", n / best(ours, 2), "img/s", "mxnet im2rec.py", n / best(theirs, 2) if script else 0.0)
+    if not script:
+        speed.title += " [mxnet not installed: no anchor]"
+    return [speed, cost, whole]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="100 images, one run each")
+    parser.add_argument("--count", type=int, default=1500, help="images in the corpus (default 1500)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="workers for both tools (default: all cores)")
+    parser.add_argument("--repeat", type=int, default=2, help="runs per tool and mode; the best is kept")
+    parser.add_argument("--work", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".bench", "im2rec"))
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    count, repeat = (100, 1) if args.quick else (args.count, args.repeat)
+    emit(run(count, args.workers, repeat, args.work), args.json)
+
+
+if __name__ == "__main__":
+    main()

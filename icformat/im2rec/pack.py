@@ -1,0 +1,153 @@
+"""One image -> one record: read the file, decode, crop, resize, encode, prepend the image header.
+
+The semantics are those of MXNet's ``tools/im2rec.py`` (which reads with OpenCV's ``imread``):
+``color`` 1 gives colour (alpha dropped, gray expanded), 0 gray, -1 the pixels as stored (and, like
+``imread``'s unchanged mode, no EXIF rotation); ``center_crop`` cuts the centered square first, then
+``resize`` scales the shorter side; ``quality`` is the JPEG quality, or the PNG compression level
+(0-9) with ``.png``; ``pass_through`` stores the file's bytes untouched. Pixels go through
+libjpeg-turbo (simplejpeg) and Pillow: a JPEG shrunk by 2x or more is decoded at reduced DCT scale.
+"""
+from __future__ import annotations
+
+import math
+import os
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import IcformatError, ImageError
+from ..image.decode import apply_orientation, decode, exif_orientation, image_size, is_jpeg
+from ..image.encode import encode, normalize_encoding
+from ..image.resize import center_crop as crop_center
+from ..image.resize import output_size, resize as resize_array, shorter_side_size
+from ..lst.validate import unsafe_path_reason
+
+_HEADER = struct.Struct("<IfQQ")  # mxnet.recordio IRHeader: flag, label, id, id2
+_TRANSPOSED = (5, 6, 7, 8)  # EXIF orientations that swap height and width
+
+
+@dataclass(frozen=True)
+class PackOptions:
+    """How each image is turned into a record (the options of ``im2rec.py``)."""
+
+    resize: int = 0
+    center_crop: bool = False
+    quality: int = 95
+    encoding: str = ".jpg"
+    color: int = 1
+    pass_through: bool = False
+    pack_label: bool = False
+    resize_method: str = "bilinear"
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "encoding", normalize_encoding(self.encoding))
+        except ValueError as exc:
+            raise IcformatError(f"{exc}") from None
+        if self.color not in (-1, 0, 1):
+            raise IcformatError(f"color must be 1 (colour), 0 (gray) or -1 (unchanged), not {self.color}")
+        if self.resize < 0:
+            raise IcformatError(f"resize must be 0 (off) or a positive number of pixels, not {self.resize}")
+        if self.encoding == ".jpg" and not 1 <= self.quality <= 100:
+            raise IcformatError(f"JPEG quality must be 1-100, not {self.quality}")
+        if self.encoding == ".png" and self.quality < 0:
+            raise IcformatError(f"PNG compression must be 0-9 (higher values mean 9), not {self.quality}")
+
+
+def image_header(index: int, labels, pack_label: bool = False) -> bytes:
+    """The header bytes im2rec writes: ``id`` = the ``.lst`` index; the first label, or with
+    ``pack_label`` and more than one label, ``flag`` = count and the float32 labels after the header."""
+    if index < 0:
+        raise IcformatError(f"index {index} is negative; image ids are unsigned")
+    if pack_label and len(labels) > 1:
+        values = np.asarray(labels, dtype="<f4")
+        return _HEADER.pack(values.size, 0.0, index, 0) + values.tobytes()
+    return _HEADER.pack(0, float(labels[0]), index, 0)
+
+
+def read_image_file(root: str, path: str) -> bytes:
+    """The bytes of ``root/path``; refuses absolute paths and paths leaving the root, and empty files."""
+    reason = unsafe_path_reason(path)
+    if reason:
+        raise ImageError(f"{reason}, refused")
+    try:
+        with open(os.path.join(root, path), "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise ImageError("file not found") from None
+    except OSError as exc:
+        raise ImageError(f"cannot read: {exc.strerror or exc}") from None
+    if not data:
+        raise ImageError("empty file (0 bytes)")
+    return data
+
+
+def transform_image(data: bytes, options: PackOptions) -> bytes:
+    """Decode, crop, resize and re-encode one image as ``options`` say."""
+    orientation = exif_orientation(data) if options.color != -1 else 1
+    target = None
+    min_h = min_w = 0
+    if options.resize and is_jpeg(data):
+        target, (min_h, min_w) = _jpeg_plan(data, orientation, options)
+    array = _decode_pixels(data, options.color, min_h, min_w)
+    array = apply_orientation(array, orientation)
+    if options.center_crop:
+        array = crop_center(array)
+    if options.resize:
+        h, w = target or shorter_side_size(array.shape[0], array.shape[1], options.resize)
+        array = resize_array(array, h, w, method=options.resize_method)
+    return encode(array, encoding=options.encoding, quality=options.quality)
+
+
+def _jpeg_plan(data: bytes, orientation: int, options: PackOptions):
+    """The final size (from the full-resolution size, so it is exactly MXNet's) and the minimum
+    decoded size that allows a reduced-scale decode when the image shrinks by 2x or more."""
+    try:
+        h, w = image_size(data)
+    except ImageError:
+        return None, (0, 0)
+    if orientation in _TRANSPOSED:
+        h, w = w, h
+    region = min(h, w) if options.center_crop else None
+    rh, rw = (region, region) if region else (h, w)
+    fh, fw = output_size(h, w, resize=options.resize, center_crop=options.center_crop)
+    if min(rh, rw) < 2 * options.resize:
+        return (fh, fw), (0, 0)
+    need_h, need_w = math.ceil(h * fh / rh), math.ceil(w * fw / rw)
+    if orientation in _TRANSPOSED:  # decode sees the stored (unrotated) image
+        need_h, need_w = need_w, need_h
+    return (fh, fw), (need_h, need_w)
+
+
+def _decode_pixels(data: bytes, color: int, min_h: int, min_w: int) -> np.ndarray:
+    """Pixels as OpenCV's ``imread(flags=color)`` gives them, in RGB order and before EXIF rotation."""
+    if is_jpeg(data) and color != -1:
+        return decode(data, color=color, min_height=min_h, min_width=min_w, apply_exif=False)
+    array = decode(data, color=-1, apply_exif=False)  # as stored; then convert like imread does
+    if color == -1:
+        return array
+    if array.dtype != np.uint8:  # 16-bit: imread scales to 8 bits
+        array = (array >> 8).astype(np.uint8) if array.dtype == np.uint16 else np.clip(array, 0, 255).astype(np.uint8)
+    if array.ndim == 3 and array.shape[2] == 2:  # gray + alpha
+        array = array[:, :, 0]
+    if color == 1:
+        if array.ndim == 2:
+            return np.repeat(array[:, :, None], 3, axis=2)
+        return array[:, :, :3]
+    if array.ndim == 2:
+        return array
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(np.ascontiguousarray(array[:, :, :3])).convert("L"))
+
+
+def pack_image(index: int, labels, data: bytes, options: PackOptions) -> bytes:
+    """One record payload (header + image bytes) from an image file's bytes."""
+    payload = data if options.pass_through else transform_image(data, options)
+    return image_header(index, labels, options.pack_label) + payload
+
+
+def pack_file(root: str, index: int, labels, path: str, options: PackOptions) -> bytes:
+    """One record payload from ``root/path``; raises ``ImageError`` saying why it cannot be packed."""
+    return pack_image(index, labels, read_image_file(root, path), options)
