@@ -79,6 +79,9 @@ def run_one(name: str, quick: bool, timeout: float) -> dict:
     return entry
 
 
+from _report import _num  # noqa: E402  (readable at any magnitude)
+
+
 def target_met(ratio: float, target: str | None, value: float | None = None, unit: str = "") -> str:
     """``met``/``MISSED`` for targets such as ``>= 4x`` (on the ratio; words after the ``x`` are
     a comment) or ``< 5 s`` (on the value, in the row's unit); ``?`` when it cannot tell."""
@@ -119,8 +122,8 @@ def table(results: list[dict]) -> list[str]:
             ratio = row.get("ratio", float("nan"))
             ratio = float("nan") if ratio is None else ratio
             unit = row.get("unit", "")
-            value = f"{row['value']:,.1f} {unit}"
-            anchor = f"{row.get('anchor_value', float('nan')):,.1f} {unit}"
+            value = f"{_num(row['value'])} {unit}"
+            anchor = f"{_num(row.get('anchor_value', float('nan')))} {unit}"
             met = target_met(ratio, row.get("target"), row.get("value"), unit)
             target = f"{row.get('target') or ''} {met}".strip()
             lines.append(

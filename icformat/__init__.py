@@ -2,6 +2,8 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from .errors import FormatError, IcformatError, RecordIOError
+from .lst import read_lst, write_lst
+from .manifest import read_manifest, write_manifest
 from .recordio import IndexedRecordFile, IRHeader, RecordReader, RecordWriter, pack, unpack
 
 try:
@@ -19,5 +21,9 @@ __all__ = [
     "RecordReader",
     "RecordWriter",
     "IndexedRecordFile",
+    "read_lst",
+    "write_lst",
+    "read_manifest",
+    "write_manifest",
     "__version__",
 ]

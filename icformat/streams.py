@@ -73,7 +73,10 @@ class AtomicOutput:
             folder = os.path.dirname(os.path.abspath(path))
             os.makedirs(folder, exist_ok=True)
             fd, self._tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-            self.file = os.fdopen(fd, mode) if "b" in mode else io.open(fd, mode, encoding="utf-8", newline="")
+            if "b" in mode:  # a large buffer coalesces small writes (record headers, padding)
+                self.file = os.fdopen(fd, mode, buffering=1 << 20)
+            else:
+                self.file = io.open(fd, mode, encoding="utf-8", newline="", buffering=1 << 20)
 
     def commit(self) -> None:
         """Close the file and make it appear at its destination."""
