@@ -20,6 +20,9 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from _report import _num  # noqa: E402  (numbers readable at any magnitude)
+
 _TARGET = re.compile(r"^\s*(>=|<=|>|<)\s*([0-9.]+)\s*(x?)\s*(.*?)\s*$")
 
 
@@ -78,8 +81,6 @@ def run_one(name: str, quick: bool, timeout: float) -> dict:
     entry["status"] = "ok"
     return entry
 
-
-from _report import _num  # noqa: E402  (readable at any magnitude)
 
 
 def target_met(ratio: float, target: str | None, value: float | None = None, unit: str = "") -> str:
