@@ -19,6 +19,7 @@ from typing import Callable, Iterator
 
 from ..errors import ImageError, IcformatError
 from ..lst.parse import LstTable, read_lst
+from ..recordio.framing import frame_record
 from ..recordio.writer import RecordWriter
 from .pack import PackOptions, pack_file
 from .plan import check_indices_for_packing, chunk_bounds, output_prefix, plan_packs, shard_bounds
@@ -70,7 +71,8 @@ class PackReport:
 class _Packer:
     """Packs runs of rows of one table; lives in each worker."""
 
-    def __init__(self, table: LstTable, root: str, options: PackOptions):
+    def __init__(self, table: LstTable, root: str, options: PackOptions, framed: bool = False):
+        self.framed = framed  # hand back records framed for the file, so the writer only appends
         self.indices = table.indices
         self.labels = table.labels
         self.paths = table.paths
@@ -82,7 +84,8 @@ class _Packer:
         out: list[bytes | str] = []
         for row in range(*bounds):
             try:
-                out.append(pack_file(self.root, int(self.indices[row]), self.labels[row].tolist(), self.paths[row], self.options))
+                payload = pack_file(self.root, int(self.indices[row]), self.labels[row].tolist(), self.paths[row], self.options)
+                out.append(frame_record(payload) if self.framed else payload)
             except ImageError as exc:
                 out.append(str(exc))
             except Exception as exc:  # one odd file (a decompression bomb, a codec crash) must not end a long run
@@ -115,8 +118,10 @@ def iter_packed(
     num_workers: int | None = None,
     executor: str = "auto",
     chunk_rows: int | None = None,
+    framed: bool = False,
 ) -> Iterator[tuple[int, bytes | str]]:
-    """``(row, payload or reason it failed)`` for rows ``[start, stop)``, in row order.
+    """``(row, payload or reason it failed)`` for rows ``[start, stop)``, in row order; with
+    ``framed`` the payloads come framed for the file (see ``RecordWriter.write_framed``).
 
     ``executor``: ``"process"``, ``"thread"``, ``"serial"`` or ``"auto"``: serial for one worker;
     threads for ``pass_through`` and for up to ``THREADS_UP_TO`` workers (the codecs release the
@@ -129,7 +134,7 @@ def iter_packed(
         executor = "serial" if workers == 1 else "thread" if options.pass_through or workers <= THREADS_UP_TO else "process"
     size = chunk_rows or (64 if options.pass_through else 16)
     chunks = chunk_bounds(start, stop, size)
-    packer = _Packer(table, root, options)
+    packer = _Packer(table, root, options, framed)
     if executor == "serial" or len(chunks) <= 1:
         results: Iterator = map(packer.rows, chunks)
         yield from _rows_of(chunks, results)
@@ -241,7 +246,9 @@ def pack_lst(
         on_start(lst_path, report.rows)
     began = time.perf_counter()
     with RecordWriter(report.rec_path, index=report.idx_path) as writer:
-        packed = iter_packed(table, root, options, start=start, stop=stop, num_workers=num_workers, executor=executor)
+        packed = iter_packed(
+            table, root, options, start=start, stop=stop, num_workers=num_workers, executor=executor, framed=True
+        )
         _write_in_order(writer, table, root, packed, report, strict, progress, on_skip)
         report.bytes_written = writer.offset
     report.seconds = time.perf_counter() - began
@@ -260,7 +267,7 @@ def _write_in_order(writer: RecordWriter, table: LstTable, root: str, packed, re
             if on_skip:
                 on_skip(skip)
         else:
-            writer.write(payload, key=int(table.indices[row]))
+            writer.write_framed(payload, key=int(table.indices[row]))
             report.written += 1
         done += 1
         if progress and done % _PROGRESS_EVERY == 0:

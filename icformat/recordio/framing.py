@@ -31,8 +31,8 @@ def padding(length: int) -> int:
 def aligned_magic_positions(payload: bytes | memoryview) -> list[int]:
     """Offsets ``i`` (multiples of 4, ``i + 4 <= len``) where ``payload`` holds the magic bytes."""
     if len(payload) >= _NUMPY_SCAN_BYTES:  # a vectorised compare of aligned words: several times faster
-        words = np.frombuffer(payload, dtype="<u4", count=len(payload) >> 2)
-        return (np.flatnonzero(words == _MAGIC_WORD) * 4).tolist()
+        hits = np.frombuffer(payload, dtype="<u4", count=len(payload) >> 2) == _MAGIC_WORD
+        return (np.flatnonzero(hits) * 4).tolist() if hits.any() else []
     data = payload if isinstance(payload, (bytes, bytearray)) else bytes(payload)
     found = []
     i = data.find(MAGIC_BYTES)
@@ -63,3 +63,11 @@ def encode_record(payload: bytes | memoryview) -> list[bytes | memoryview]:
     tail = length - start
     pieces += [FRAME.pack(MAGIC, (CFLAG_END << 29) | tail), view[start:], b"\0" * padding(tail)]
     return pieces
+
+
+def frame_record(payload: bytes | memoryview) -> bytes:
+    """One record framed as it goes into the file (header, parts, padding), as one ``bytes``.
+
+    Lets workers do the framing in parallel; the writer then only appends (``write_framed``).
+    """
+    return b"".join(encode_record(payload))

@@ -73,6 +73,17 @@ class RecordWriter:
         self.count += 1
         return offset
 
+    def write_framed(self, framed: bytes | memoryview, key: Any = None) -> int:
+        """Append a record already framed by :func:`~icformat.recordio.framing.frame_record`
+        (for example in a worker); returns its byte offset. ``key`` as in :meth:`write`."""
+        offset = self.offset
+        self._file.write(framed)
+        self.offset += len(framed)
+        if self._idx_out is not None:
+            self._idx_out.file.write(f"{self.count if key is None else key}\t{offset}\n")
+        self.count += 1
+        return offset
+
     def _name(self) -> str | None:
         return getattr(self.dest, "name", None) if hasattr(self.dest, "write") else os.fspath(self.dest)
 
