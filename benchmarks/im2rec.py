@@ -14,7 +14,6 @@ alternate between the tools and the best of --repeat is kept.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -24,6 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from _mxnet import mxnet_im2rec  # noqa: E402
 
 from _report import Report, emit  # noqa: E402
 
@@ -32,15 +32,6 @@ from icformat.lst.make import make_lst  # noqa: E402
 from icformat.recordio import read_index  # noqa: E402
 
 MODES = {"re-encode": [], "resize 256": ["--resize", "256"], "pass-through": ["--pass-through"]}
-
-
-def mxnet_im2rec() -> str | None:
-    """Path of MXNet's tools/im2rec.py (found without importing mxnet), or None."""
-    spec = importlib.util.find_spec("mxnet")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = os.path.join(list(spec.submodule_search_locations)[0], "tools", "im2rec.py")
-    return path if os.path.exists(path) else None
 
 
 # Each tool runs in a fresh interpreter that imports its modules first, then times only the packing

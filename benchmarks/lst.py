@@ -9,7 +9,6 @@ walking the same tree. MXNet runs in a separate interpreter whose imports are do
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import random
 import shutil
@@ -20,6 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from _mxnet import mxnet_im2rec  # noqa: E402
 
 from _report import Report, emit  # noqa: E402
 
@@ -46,14 +46,6 @@ for _ in range(int(sys.argv[5])):
     best = min(best, time.perf_counter() - began)
 print(best)
 """
-
-
-def mxnet_im2rec() -> str | None:
-    spec = importlib.util.find_spec("mxnet")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = os.path.join(list(spec.submodule_search_locations)[0], "tools", "im2rec.py")
-    return path if os.path.exists(path) else None
 
 
 def _mxnet(what: str, path: str, prefix: str, repeat: int) -> float:
