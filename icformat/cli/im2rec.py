@@ -13,7 +13,7 @@ from .common import echo_json, json_option, progress
 
 @click.command("im2rec")
 @click.argument("lst_or_prefix")
-@click.argument("root", type=click.Path(exists=True, file_okay=False))
+@click.argument("root")
 @click.option("-o", "--out-prefix", help="Output path without extension, or a folder (default: beside the .lst).")
 @click.option("--resize", type=click.IntRange(min=0), default=0, show_default=True, help="Scale the shorter side to this many pixels (0: keep).")
 @click.option("--center-crop", is_flag=True, help="Cut the centered square first (then --resize).")
@@ -31,7 +31,7 @@ from .common import echo_json, json_option, progress
 def im2rec_command(lst_or_prefix, root, out_prefix, resize, center_crop, quality, encoding, color, pass_through, pack_label,
                    num_workers, num_shards, shard_index, strict, as_json) -> None:
     """Pack the images listed in LST_OR_PREFIX (a .lst, or a prefix of .lst files as MXNet's
-    im2rec.py takes) from folder ROOT into OUT.rec + OUT.idx.
+    im2rec.py takes) from ROOT (a folder or an s3:// prefix) into OUT.rec + OUT.idx.
 
     Records follow the list order; each record's id and .idx key is the list's index. Bad images
     are skipped with a warning (exit status 0; --strict makes them fatal). Output appears only when

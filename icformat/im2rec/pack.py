@@ -16,12 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import streams
 from ..errors import IcformatError, ImageError
 from ..image.decode import apply_orientation, decode, exif_orientation, image_size, is_jpeg
 from ..image.encode import encode, normalize_encoding
 from ..image.resize import center_crop as crop_center
 from ..image.resize import output_size, resize as resize_array, shorter_side_size
 from ..lst.validate import unsafe_path_reason
+from ..manifest.refs import ObjectStore, describe_error, join_uri
 
 _HEADER = struct.Struct("<IfQQ")  # mxnet.recordio IRHeader: flag, label, id, id2
 _TRANSPOSED = (5, 6, 7, 8)  # EXIF orientations that swap height and width
@@ -66,11 +68,27 @@ def image_header(index: int, labels, pack_label: bool = False) -> bytes:
     return _HEADER.pack(0, float(labels[0]), index, 0)
 
 
+_STORE = ObjectStore()  # one S3 client shared by every worker thread
+
+
+def _read_object(uri: str) -> bytes:
+    try:
+        data = _STORE.read(uri)
+    except Exception as exc:  # boto3/smart_open raise transport-specific errors
+        raise ImageError(f"cannot read {uri}: {describe_error(exc)}") from None
+    if not data:
+        raise ImageError("empty file (0 bytes)")
+    return data
+
+
 def read_image_file(root: str, path: str) -> bytes:
-    """The bytes of ``root/path``; refuses absolute paths and paths leaving the root, and empty files."""
+    """The bytes of ``root/path`` (``root`` a folder or an ``s3://`` prefix); refuses absolute paths
+    and paths leaving the root, and empty files."""
     reason = unsafe_path_reason(path)
     if reason:
         raise ImageError(f"{reason}, refused")
+    if streams.is_uri(root):
+        return _read_object(join_uri(root, path))
     try:
         with open(os.path.join(root, path), "rb") as f:
             data = f.read()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import numpy as np
 
+from .. import streams
 from ..errors import IcformatError, LstError
 from ..lst.parse import LstTable
 
@@ -17,8 +18,8 @@ from ..lst.parse import LstTable
 def find_lst_files(lst_or_prefix: str) -> list[str]:
     """The ``.lst`` files named by ``lst_or_prefix``: the file itself, or (as im2rec) every ``.lst`` in
     the prefix's folder whose path starts with the prefix (a folder prefix takes all its lists)."""
-    if lst_or_prefix.endswith(".lst") and os.path.isfile(lst_or_prefix):
-        return [lst_or_prefix]
+    if lst_or_prefix.endswith(".lst") and (streams.is_uri(lst_or_prefix) or os.path.isfile(lst_or_prefix)):
+        return [lst_or_prefix]  # an s3:// list is named whole: prefixes are matched on local folders
     prefix = os.path.abspath(lst_or_prefix)
     folder = prefix if os.path.isdir(prefix) else os.path.dirname(prefix)
     if not os.path.isdir(folder):

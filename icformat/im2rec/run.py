@@ -17,6 +17,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
+from .. import streams
 from ..errors import ImageError, IcformatError
 from ..lst.parse import LstTable, read_lst
 from ..recordio.framing import frame_record
@@ -96,6 +97,7 @@ class _Packer:
 _WORKER: dict = {}
 _PROGRESS_EVERY = 64  # rows between progress calls
 THREADS_UP_TO = 16  # "auto" uses threads up to this many workers, processes above
+REMOTE_FETCHES = 16  # default workers (threads) when the images are s3:// objects
 
 
 def _init_process(packer: _Packer) -> None:
@@ -235,8 +237,11 @@ def pack_lst(
     (and no output).
     """
     options = options or PackOptions()
-    if not os.path.isdir(root):
+    remote = streams.is_uri(root)
+    if not remote and not os.path.isdir(root):
         raise IcformatError(f"image root {root!r} is not a folder")
+    if remote and num_workers is None:
+        num_workers = REMOTE_FETCHES  # object reads wait on the network, not on the cores
     table = read_lst(lst_path)
     check_indices_for_packing(table)
     prefix = output_prefix(lst_path, out_prefix, num_shards, shard_index)
