@@ -27,10 +27,10 @@ from ..errors import IcformatError, ManifestError
 from ..manifest.labels import label_string_form
 from ..manifest.parse import ManifestRow, is_ref_attribute, parse_attribute_names, read_manifest, source_name
 from ..manifest.refs import ObjectStore, base_of, choose_workers, describe_error, map_ordered, peek, resolve_ref
-from ..recordio.framing import MAGIC_BYTES, encode_record
+from ..recordio.framing import MAGIC_BYTES
+from ..recordio.writer import RecordWriter
 
 COPY_BYTES = 1 << 20
-_JOIN_BELOW = 1 << 16
 
 
 @dataclass
@@ -86,19 +86,11 @@ def iter_manifest_payloads(
 
 def write_records(out: BinaryIO, payloads: Iterable[bytes]) -> StreamStats:
     """Frame each payload as one RecordIO record (dmlc's framing) onto ``out``."""
-    stats = StreamStats()
+    writer = RecordWriter(out)
+    start = writer.offset
     for payload in payloads:
-        pieces = encode_record(payload)
-        if len(payload) < _JOIN_BELOW:
-            data = b"".join(pieces)
-            out.write(data)
-            stats.bytes += len(data)
-        else:
-            for piece in pieces:
-                out.write(piece)
-                stats.bytes += len(piece)
-        stats.records += 1
-    return stats
+        writer.write(payload)
+    return StreamStats(records=writer.count, bytes=writer.offset - start)
 
 
 def copy_recordio(out: BinaryIO, src: streams.PathLike | BinaryIO) -> StreamStats:

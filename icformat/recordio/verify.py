@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import streams
 from ..errors import IcformatError, RecordIOError
-from .framing import FRAME, LENGTH_MASK, MAGIC
+from .framing import FRAME, LENGTH_MASK, MAGIC_BYTES
 from .header import HEADER, HEADER_SIZE
 from .index import read_index
 from .inspect import probe_image
@@ -117,9 +117,8 @@ def _walk_local(local: str, name: str, check, problems: list[Problem], max_probl
 def _next_head(mm, start: int, size: int) -> int | None:
     """Next 4-aligned magic followed by a cflag 0 or 1 word (dmlc's FindNextRecordIOHead)."""
     pos = (start + 3) & ~3
-    magic = FRAME.pack(MAGIC, 0)[:4]
     while pos + 8 <= size:
-        hit = mm.find(magic, pos)
+        hit = mm.find(MAGIC_BYTES, pos)
         if hit < 0 or hit + 8 > size:
             return None
         if hit & 3 == 0:

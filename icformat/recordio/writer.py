@@ -57,28 +57,20 @@ class RecordWriter:
                 self._name(),
                 self.offset,
             )
-        offset = self.offset
         pieces = encode_record(payload)
-        write = self._file.write
-        if len(payload) < _JOIN_BELOW:
-            data = b"".join(pieces)
-            write(data)
-            self.offset += len(data)
-        else:
-            for piece in pieces:
-                write(piece)
-                self.offset += len(piece)
-        if self._idx_out is not None:
-            self._idx_out.file.write(f"{self.count if key is None else key}\t{offset}\n")
-        self.count += 1
-        return offset
+        return self._append((b"".join(pieces),) if len(payload) < _JOIN_BELOW else pieces, key)
 
     def write_framed(self, framed: bytes | memoryview, key: Any = None) -> int:
         """Append a record already framed by :func:`~icformat.recordio.framing.frame_record`
         (for example in a worker); returns its byte offset. ``key`` as in :meth:`write`."""
+        return self._append((framed,), key)
+
+    def _append(self, pieces, key: Any) -> int:
+        """Write the pieces of one framed record and its index line; returns its offset."""
         offset = self.offset
-        self._file.write(framed)
-        self.offset += len(framed)
+        for piece in pieces:
+            self._file.write(piece)
+            self.offset += len(piece)
         if self._idx_out is not None:
             self._idx_out.file.write(f"{self.count if key is None else key}\t{offset}\n")
         self.count += 1
