@@ -50,3 +50,11 @@ class ImageError(IcformatError, ValueError):
 
 class MissingDependencyError(IcformatError, ImportError):
     """An optional dependency is needed; the message says what to install."""
+
+
+class InputNotFound(IcformatError, FileNotFoundError):
+    """An input (file, folder, object or prefix) does not exist; ``path`` names it."""
+
+    def __init__(self, message: str, path: str | None = None):
+        self.path = path
+        super().__init__(message)

@@ -1,0 +1,64 @@
+"""A RecordIO dataset as SageMaker takes a channel: one ``.rec`` file, a folder of ``.rec`` shards, or
+a prefix of shards (``out`` for ``out-00000-of-00004.rec`` ...), local or ``s3://``.
+
+``list_rec_shards`` is the one place that turns such a name into the ordered list of ``.rec`` files.
+"""
+from __future__ import annotations
+
+import glob
+import os
+
+from .. import streams
+from ..errors import InputNotFound
+
+
+def list_rec_shards(dataset: streams.PathLike) -> list[str]:
+    """The ``.rec`` files of ``dataset`` in name order (shard order).
+
+    ``dataset`` is a ``.rec`` file, a folder holding ``.rec`` files (not recursive), or a prefix whose
+    ``PREFIX-*.rec`` files are the shards. Raises ``InputNotFound`` when nothing matches.
+    """
+    name = os.fspath(dataset)
+    shards = _list_s3(name) if name.startswith("s3://") else _list_local(streams.local_path(name))
+    if not shards:
+        raise InputNotFound(
+            f"{name}: no .rec file there (give a .rec file, a folder of .rec shards, or a shard prefix)",
+            path=name,
+        )
+    return shards
+
+
+def _list_local(name: str) -> list[str]:
+    if os.path.isdir(name):
+        return sorted(os.path.join(name, f) for f in os.listdir(name)
+                      if f.endswith(".rec") and os.path.isfile(os.path.join(name, f)))
+    if os.path.isfile(name) or streams.is_fifo(name):
+        return [name]
+    base = name[:-4] if name.endswith(".rec") else name
+    return sorted(glob.glob(glob.escape(base) + "-*.rec"))
+
+
+def _list_s3(uri: str) -> list[str]:
+    from ..manifest.refs import ObjectStore, split_s3  # the shared S3 client
+
+    bucket, key = split_s3(uri)
+    client = ObjectStore().s3()
+    if key.endswith(".rec"):
+        keys = _s3_keys(client, bucket, key)
+        if key in keys:
+            return [uri]
+        key = key[:-4]
+    if key.endswith("/") or not key:
+        prefix = key
+    else:
+        folder = _s3_keys(client, bucket, key + "/")
+        prefix = key + "/" if folder else key + "-"
+    return [f"s3://{bucket}/{k}" for k in sorted(_s3_keys(client, bucket, prefix))
+            if k.endswith(".rec") and "/" not in k[len(prefix):]]
+
+
+def _s3_keys(client, bucket: str, prefix: str) -> list[str]:
+    keys: list[str] = []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys.extend(obj["Key"] for obj in page.get("Contents", ()))
+    return keys

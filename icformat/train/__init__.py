@@ -1,0 +1,1 @@
+"""The bundled MXNet ResNet trainer (needs the ``train`` extra)."""
