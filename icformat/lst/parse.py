@@ -1,12 +1,20 @@
 """Reading ``.lst`` files: ``index<TAB>label[<TAB>label...]<TAB>relative/path`` per line.
 
-Accepts what MXNet 1.x writes (``1.000000``) and what newer tools write (``1``), CRLF line ends,
-blank lines and blanks around fields (stripped, as im2rec does). Large files are parsed by pyarrow.
+One grammar, MXNet's (``tools/im2rec.py`` ``read_list``): a line holds at least 3 tab-separated
+fields, each stripped of blanks; the first is an integer index (decimal digits, optional sign: not
+``2.0``, ``0x10`` or ``1e3``), the last the image path, those between are decimal numbers (not empty,
+not ``nan``/``inf``). ``1.000000`` (MXNet 1.x) and ``1`` (newer tools) both read. Lines end in LF,
+CRLF or CR; blank lines are skipped. Where im2rec prints a message and skips a bad line, this
+module raises :class:`~icformat.errors.LstError` naming it (or, in :func:`parse_lst_tolerant`,
+returns a :class:`~icformat.problems.Problem` for it).
+
+The rows are read by pyarrow (:mod:`.parse_arrow`) when that path can take the whole file exactly;
+otherwise line by line here. A property test checks that both give the same rows and errors.
 """
 from __future__ import annotations
 
-import io
 import os
+import re
 from dataclasses import dataclass
 from typing import Iterator, NamedTuple
 
@@ -14,6 +22,13 @@ import numpy as np
 
 from .. import streams
 from ..errors import LstError
+from ..problems import Problem, error
+
+INDEX_RE = re.compile(r"[+-]?[0-9]+")
+NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_LINE_END = re.compile(r"\r\n|\r|\n")
+_INT64_MAX = (1 << 63) - 1
+EMPTY_LST = "the list has no rows; nothing to pack or train on"
 
 
 class LstEntry(NamedTuple):
@@ -53,12 +68,46 @@ class LstTable:
             yield LstEntry(i, tuple(labels), p, line)
 
 
+class BadLine(NamedTuple):
+    """Why one line does not follow the grammar: a stable ``code`` and a ``message``."""
+
+    code: str
+    message: str
+
+
+def parse_fields(text: str) -> tuple[int, list[float], str] | BadLine:
+    """One stripped, non-blank line -> ``(index, labels, path)``, or the :class:`BadLine` reason."""
+    fields = [f.strip() for f in text.split("\t")]
+    if len(fields) < 3:
+        return BadLine("too-few-fields", f"expected index<TAB>label(s)<TAB>path but found {len(fields)} field(s); "
+                                         "fields must be tab-separated")
+    if not INDEX_RE.fullmatch(fields[0]):
+        return BadLine("bad-index", f"index '{fields[0]}' is not an integer (decimal digits only)")
+    index = int(fields[0])
+    if not -_INT64_MAX - 1 <= index <= _INT64_MAX:
+        return BadLine("bad-index", f"index {fields[0]} is too large")
+    for column, cell in enumerate(fields[1:-1], 2):
+        if not NUMBER_RE.fullmatch(cell):
+            shown = f"'{cell}'" if cell else "an empty cell"
+            return BadLine("bad-label", f"label in column {column} is {shown}, not a decimal number; "
+                                        "labels are the columns between index and path")
+    if not fields[-1]:
+        return BadLine("empty-path", "empty image path in the last column")
+    return index, [float(x) for x in fields[1:-1]], fields[-1]
+
+
+def split_lines(data: bytes) -> list[str]:
+    """The text of ``data`` (UTF-8, a BOM dropped) split at LF, CRLF or CR, as Python's text mode."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    return _LINE_END.split(data.decode("utf-8", errors="replace"))
+
+
 def read_lst(path: streams.PathLike, *, strict: bool = True) -> LstTable:
     """Parse a ``.lst`` file (local or ``s3://``) into an :class:`LstTable`.
 
-    Rows must all have the same number of labels. With ``strict`` a bad line raises
-    :class:`~icformat.errors.LstError` naming the line; without it, lines with fewer than 3 fields
-    are skipped as im2rec does (other problems still raise).
+    A bad line raises :class:`~icformat.errors.LstError` naming the line; so do rows whose number of
+    labels differs from the first row's. ``strict=False`` skips bad lines instead, as im2rec does.
     """
     name = os.fspath(path)
     with streams.open_input(path, "rb") as f:
@@ -68,101 +117,56 @@ def read_lst(path: streams.PathLike, *, strict: bool = True) -> LstTable:
 
 def parse_lst_bytes(data: bytes, *, name: str | None = None, strict: bool = True) -> LstTable:
     """Parse the bytes of a ``.lst`` file (see :func:`read_lst`)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    table = _parse_arrow(data, name) if _arrow_friendly(data) else None
-    if table is None:
-        table = _parse_python(data, name, strict)
+    from .parse_arrow import parse_arrow
+
+    table = parse_arrow(data, name)
+    if table is not None:
+        return table
+    table, problems = parse_lst_tolerant(data, name)
+    if problems and strict:
+        first = problems[0]
+        raise LstError(first.message, name, first.line)
     return table
 
 
-def _arrow_friendly(data: bytes) -> bool:
-    """pyarrow drops blank lines, which would shift line numbers; use it when there are none."""
-    body = data.rstrip(b"\r\n")
-    return bool(body) and b"\n\n" not in body and b"\n\r\n" not in body and not data.startswith((b"\n", b"\r"))
-
-
-def _parse_arrow(data: bytes, name: str | None) -> LstTable | None:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    from pyarrow import csv
-
-    try:
-        table = csv.read_csv(
-            io.BytesIO(data),
-            read_options=csv.ReadOptions(autogenerate_column_names=True, block_size=16 << 20),
-            parse_options=csv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False, double_quote=False),
-            convert_options=csv.ConvertOptions(column_types={}, strings_can_be_null=False, auto_dict_encode=False),
-        )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None  # uneven rows and the like: the line-by-line parser names the line
-    if table.num_columns < 3:
-        return None
-    columns = []
-    for column in table.columns:
-        if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
-            column = pc.cast(column, pa.string())
-        columns.append(pc.utf8_trim_whitespace(column))
-    try:
-        index_col = pc.cast(columns[0], pa.int64())
-        label_cols = [pc.cast(c, pa.float64()) for c in columns[1:-1]]
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    n = table.num_rows
-    indices = index_col.to_numpy()
-    labels = np.column_stack([c.to_numpy() for c in label_cols]) if label_cols else np.zeros((n, 0))
-    if pc.any(pc.equal(columns[-1], "")).as_py():
-        return None  # an empty path (or a trailing tab): the line parser explains or strips it
-    paths = columns[-1].to_numpy(zero_copy_only=False).tolist()
-    return LstTable(indices, labels.reshape(n, len(label_cols)), paths, np.arange(1, n + 1), name)
-
-
-def _parse_python(data: bytes, name: str | None, strict: bool) -> LstTable:
-    indices: list[int] = []
-    labels: list[list[float]] = []
-    paths: list[str] = []
-    lines: list[int] = []
+def parse_lst_tolerant(data: bytes, name: str | None) -> tuple[LstTable, list[Problem]]:
+    """Parse line by line, keeping the good rows and a :class:`Problem` for each bad line. Rows
+    whose number of labels differs from the first good row's are problems too."""
+    rows: list[tuple[int, list[float], str, int]] = []
+    problems: list[Problem] = []
     width = None
-    text = data.decode("utf-8", errors="replace")
-    for number, raw in enumerate(text.splitlines(), 1):
-        raw = raw.strip()  # as im2rec: a trailing tab or blanks around the line are tolerated
-        if not raw:
+    for number, raw in enumerate(split_lines(data), 1):
+        text = raw.strip()
+        if not text:
             continue
-        fields = [f.strip() for f in raw.split("\t")]
-        if len(fields) < 3:
-            if strict:
-                raise LstError(
-                    f"expected 'index<TAB>label<TAB>path' but found {len(fields)} field(s); fields must be tab-separated",
-                    name,
-                    number,
-                )
-            continue
-        try:
-            index = int(fields[0])
-        except ValueError:
-            raise LstError(f"index {fields[0]!r} is not an integer", name, number) from None
-        try:
-            row = [float(x) for x in fields[1:-1]]
-        except ValueError as exc:
-            raise LstError(f"label is not a number ({exc}); labels are the columns between index and path", name, number) from None
-        if not fields[-1]:
-            raise LstError("empty image path in the last column", name, number)
-        if width is None:
-            width = len(row)
-        elif len(row) != width:
-            raise LstError(f"{len(row)} label column(s) where earlier lines have {width}", name, number)
-        indices.append(index)
-        labels.append(row)
-        paths.append(fields[-1])
-        lines.append(number)
-    k = width or 0
+        row = parse_fields(text)
+        if isinstance(row, BadLine):
+            problems.append(error(name, row.code, row.message, line=number))
+        elif width is not None and len(row[1]) != width:
+            problems.append(error(name, "label-width", f"{len(row[1])} label column(s) where earlier lines have {width}", line=number))
+        else:
+            width = len(row[1])
+            rows.append((*row, number))
+    return table_from_rows(rows, width or 0, name), problems
+
+
+def table_from_rows(rows: list[tuple[int, list[float], str, int]], width: int, name: str | None) -> LstTable:
+    """An :class:`LstTable` from ``(index, labels, path, line)`` tuples."""
     return LstTable(
-        np.asarray(indices, dtype=np.int64),
-        np.asarray(labels, dtype=np.float64).reshape(len(paths), k),
-        paths,
-        np.asarray(lines, dtype=np.int64),
+        np.array([r[0] for r in rows], dtype=np.int64),
+        np.array([r[1] for r in rows], dtype=np.float64).reshape(len(rows), width),
+        [r[2] for r in rows],
+        np.array([r[3] for r in rows], dtype=np.int64),
         name,
     )
+
+
+def require_rows(table: LstTable) -> LstTable:
+    """``table``, or :class:`~icformat.errors.LstError` when it has no rows (the one verdict on an
+    empty list, in every command)."""
+    if len(table) == 0:
+        raise LstError(EMPTY_LST, table.path)
+    return table
 
 
 def iter_lst(path: streams.PathLike) -> Iterator[LstEntry]:

@@ -1,0 +1,76 @@
+"""``lst validate --check-images``: read and judge every listed image (in worker processes), with
+the one image verdict (:func:`icformat.image.verdict.judge_image`)."""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..problems import Problem
+from .parse import LstTable
+
+_CHUNK = 64  # images per task handed to a worker
+
+
+def check_image_files(
+    table: LstTable,
+    root: str,
+    rows: np.ndarray,
+    image_shape: Sequence[int] | None,
+    resize: int,
+    num_workers: int | None,
+    progress: Callable[[int], None] | None,
+) -> list[Problem]:
+    """Judge each image of the ``rows`` mask and return a :class:`Problem` per finding, on its line."""
+    selected = np.flatnonzero(rows).tolist()
+    jobs = [(os.path.join(root, table.paths[r]), table.paths[r]) for r in selected]
+    args = (tuple(image_shape) if image_shape else None, int(resize or 0))
+    problems = []
+    for row, findings in zip(selected, _map_chunks(jobs, args, num_workers, progress)):
+        line = int(table.lines[row])
+        problems += [Problem(table.path, line, message, severity, code) for severity, code, message in findings]
+    return problems
+
+
+def _map_chunks(jobs: list, args: tuple, num_workers: int | None, progress) -> list:
+    chunks = [jobs[i : i + _CHUNK] for i in range(0, len(jobs), _CHUNK)]
+    workers = min(num_workers or os.cpu_count() or 1, max(1, len(chunks)))
+    results: list = []
+    if workers <= 1:
+        mapped = map(_judge_chunk, chunks, [args] * len(chunks))
+        return _collect(mapped, progress)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    method = "fork" if sys.platform.startswith("linux") else "spawn"  # fork: workers share the list
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+        results = _collect(pool.map(_judge_chunk, chunks, [args] * len(chunks)), progress)
+    return results
+
+
+def _collect(mapped, progress) -> list:
+    results: list = []
+    for found in mapped:
+        results += found
+        if progress:
+            progress(len(found))
+    return results
+
+
+def _judge_chunk(jobs: list, args: tuple) -> list:
+    return [judge_image_file(full, rel, *args) for full, rel in jobs]
+
+
+def judge_image_file(full: str, rel: str, image_shape: Sequence[int] | None = None, resize: int = 0) -> list[tuple[str, str, str]]:
+    """``(severity, code, message)`` for each finding on one image file (empty when it is fine)."""
+    from ..image.verdict import judge_image
+
+    try:
+        with open(full, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        return [("error", "unreadable", f"cannot read {rel}: {exc.strerror or exc}")]
+    verdict = judge_image(data, image_shape=image_shape, resize=resize)
+    return [(f.severity, f.code, f"{rel}: {f.message}") for f in verdict.findings]

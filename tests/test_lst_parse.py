@@ -1,0 +1,92 @@
+"""The one ``.lst`` grammar (MXNet's im2rec read_list, made strict): the pyarrow fast path gives the
+same rows and the same errors as the line-by-line parser, on any input (property test)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from icformat.errors import LstError
+from icformat.lst import read_lst
+from icformat.lst.parse import parse_lst_bytes, parse_lst_tolerant
+from icformat.lst.parse_arrow import parse_arrow
+from icformat.lst.validate import validate_lst
+
+_INDEX = st.sampled_from(["0", "7", "-3", "+5", "12", "2.0", "0x10", "1e3", "", "x", "99999999999999999999", "-9223372036854775808", "٣"])
+_LABEL = st.sampled_from(["0", "1", "1.000000", "2.5", ".5", "1.", "1e3", "-0", "", "nan", "inf", "1_0", "abc", "0x1", "+1", "1e999"])
+_PATH = st.sampled_from(["a.jpg", "dir/b c.png", "é/ü.jpg", "", "x\xa0", "y\x1c", "../up.jpg", "z\x85"])
+_BLANK = st.sampled_from(["", " ", "  ", "\xa0", "\x0b"])
+_END = st.sampled_from(["\n", "\r\n", "\r"])
+
+
+@st.composite
+def lst_lines(draw):
+    width = draw(st.integers(1, 3))
+    lines = []
+    for _ in range(draw(st.integers(0, 6))):
+        kind = draw(st.integers(0, 9))
+        if kind == 0:
+            lines.append(draw(_BLANK))
+            continue
+        cells = [draw(_INDEX)] + [draw(_LABEL) for _ in range(width if kind > 1 else draw(st.integers(0, 4)))] + [draw(_PATH)]
+        lines.append("\t".join(draw(_BLANK) + c + draw(_BLANK) for c in cells))
+    ends = [draw(_END) if draw(st.integers(0, 5)) else "\n" for _ in lines]
+    text = "".join(line + end for line, end in zip(lines, ends))
+    return (text.rstrip("\n") if draw(st.booleans()) else text).encode()
+
+
+def _same_table(a, b) -> None:
+    assert a.indices.tolist() == b.indices.tolist()
+    assert a.labels.shape == b.labels.shape
+    assert np.array_equal(a.labels, b.labels)
+    assert a.paths == b.paths
+    assert a.lines.tolist() == b.lines.tolist()
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lst_lines())
+def test_fast_path_gives_the_rows_and_errors_of_the_line_parser(data):
+    fast = parse_arrow(data, "x.lst")
+    plain, problems = parse_lst_tolerant(data, "x.lst")
+    if fast is not None:
+        assert problems == []  # the fast path never accepts a file with a bad line
+        _same_table(fast, plain)
+    try:
+        table = parse_lst_bytes(data, name="x.lst")
+    except LstError as exc:
+        assert problems and exc.line == problems[0].line and exc.reason == problems[0].message
+    else:
+        assert problems == []
+        _same_table(table, plain)
+
+
+@pytest.mark.parametrize("bad", ["2.0", "0x10", "1e3", "1_0", " "])
+@pytest.mark.parametrize("blank_line", [False, True])
+def test_non_integer_indices_are_errors_in_every_path(tmp_path, bad, blank_line):
+    rows = ["0\t1\ta.jpg", f"{bad}\t1\tb.jpg", "2\t1\tc.jpg"] * 50
+    if blank_line:
+        rows.insert(1, "")
+    path = tmp_path / "x.lst"
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(LstError, match="index .* is not an integer|expected index"):
+        read_lst(str(path))
+    result = validate_lst(str(path))
+    assert not result.ok and result.errors[0].line == (3 if blank_line else 2)
+
+
+@pytest.mark.parametrize("blank_line", [False, True])
+def test_an_empty_label_cell_is_an_error_not_nan(tmp_path, blank_line):
+    path = tmp_path / "x.lst"
+    path.write_text("0\t1\ta.jpg\n" + ("\n" if blank_line else "") + "1\t\tb.jpg\n")
+    with pytest.raises(LstError, match="empty cell"):
+        read_lst(str(path))
+    result = validate_lst(str(path))
+    assert [p.code for p in result.errors] == ["bad-label"]
+
+
+def test_mxnet_1x_and_newer_label_text_read_alike(tmp_path):
+    path = tmp_path / "x.lst"
+    path.write_text("0\t1.000000\ta.jpg\r\n1\t2\t b.jpg \r\n")
+    table = read_lst(str(path))
+    assert table.labels.tolist() == [[1.0], [2.0]] and table.paths == ["a.jpg", "b.jpg"]
