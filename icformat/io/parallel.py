@@ -1,0 +1,130 @@
+"""The one ordered parallel map of icformat (threads or processes) and the one start-method rule.
+
+``map_ordered`` runs a function over items on a pool and yields the results in input order with a
+bounded number of items in flight, so memory stays flat on any input size. Threads suit work that
+waits (object reads) or releases the GIL (codecs); processes suit GIL-bound Python work.
+"""
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import signal
+import sys
+import threading
+from collections import deque
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+from ..errors import UsageError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+KINDS = ("thread", "process", "serial")
+
+
+def start_method(preferred: str | None = None) -> str:
+    """How to start worker processes: ``preferred`` when given; else ``fork`` on Linux while this
+    process runs a single Python thread (fastest, and workers share the parent's memory);
+    otherwise ``forkserver`` (safe beside threads), or ``spawn`` where that does not exist. Native
+    threads of libraries (OpenBLAS, MXNet's engine) do not count: workers never use them."""
+    methods = multiprocessing.get_all_start_methods()
+    if preferred is not None:
+        if preferred not in methods:
+            raise UsageError(f"start method {preferred!r} is not available here; use one of: {', '.join(methods)}")
+        return preferred
+    if sys.platform.startswith("linux") and "fork" in methods and threading.active_count() == 1:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
+def _init_worker(initializer: Callable | None, initargs: tuple) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent stops workers with SIGTERM: just exit
+    if initializer is not None:
+        initializer(*initargs)
+
+
+class Executor:
+    """A thread or process pool with ``submit(fn, item) -> result getter``, ``close`` and ``abort``."""
+
+    def __init__(self, kind: str, workers: int, *, initializer: Callable | None = None, initargs: tuple = (),
+                 method: str | None = None, name: str = "icformat"):
+        self.kind, self.size = kind, workers
+        if kind == "process":
+            context = multiprocessing.get_context(start_method(method))
+            self._pool: Any = context.Pool(workers, initializer=_init_worker, initargs=(initializer, initargs))
+        elif kind == "thread":
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(workers, thread_name_prefix=name, initializer=initializer, initargs=initargs)
+        else:
+            raise UsageError(f"unknown executor {kind!r}; use one of: {', '.join(KINDS)}")
+
+    def submit(self, fn: Callable[[T], R], item: T) -> Callable[[], R]:
+        if self.kind == "process":
+            return self._pool.apply_async(fn, (item,)).get
+        return self._pool.submit(fn, item).result
+
+    def close(self) -> None:
+        """Wait for the work in flight, then stop the workers."""
+        if self.kind == "process":
+            self._pool.close()
+            self._pool.join()
+        else:
+            self._pool.shutdown(wait=True)
+
+    def abort(self) -> None:
+        """Stop now: processes are terminated, queued thread work is cancelled."""
+        if self.kind == "process":
+            self._pool.terminate()
+            self._pool.join()
+        else:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def map_ordered(
+    fn: Callable[[T], R],
+    items: Iterable[T],
+    *,
+    workers: int = 1,
+    kind: str = "thread",
+    in_flight: int | None = None,
+    initializer: Callable | None = None,
+    initargs: tuple = (),
+    method: str | None = None,
+) -> Iterator[tuple[T, R]]:
+    """Yield ``(item, fn(item))`` in input order, running ``fn`` on ``workers`` threads or processes
+    (``kind``) with at most ``in_flight`` items (default ``4 x workers``) started ahead of the consumer.
+
+    An exception from ``fn`` is raised when its item's turn comes, and the work still queued is
+    dropped. With one worker, or ``kind="serial"``, ``fn`` runs inline (``initializer`` first). For
+    processes ``fn`` must be picklable (a module-level function) and ``method`` overrides
+    :func:`start_method`.
+    """
+    if kind not in KINDS:
+        raise UsageError(f"unknown executor {kind!r}; use one of: {', '.join(KINDS)}")
+    if workers <= 1 or kind == "serial":
+        if initializer is not None:
+            initializer(*initargs)
+        for item in items:
+            yield item, fn(item)
+        return
+    yield from _pooled(fn, iter(items), Executor(kind, workers, initializer=initializer, initargs=initargs, method=method),
+                       in_flight or workers * 4)
+
+
+def _pooled(fn: Callable, items: Iterator, pool: Executor, limit: int) -> Iterator[tuple[Any, Any]]:
+    pending: deque = deque()
+    try:
+        for item in itertools.islice(items, limit):
+            pending.append((item, pool.submit(fn, item)))
+        while pending:
+            item, result = pending.popleft()
+            value = result()
+            for nxt in itertools.islice(items, 1):
+                pending.append((nxt, pool.submit(fn, nxt)))
+            yield item, value
+    except BaseException:
+        pool.abort()
+        raise
+    pool.close()

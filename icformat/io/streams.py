@@ -1,0 +1,49 @@
+"""Opening inputs: a local fast path, ``s3://`` (and other URIs) through smart_open, FIFOs and file
+objects as they are."""
+from __future__ import annotations
+
+import os
+from typing import IO, BinaryIO
+
+from ..errors import MissingDependencyError
+from .paths import PathLike, is_s3, is_uri, local_path
+
+
+def smart_open_uri(uri: str, mode: str) -> IO:
+    """Open a URI with smart_open (imported lazily: local work never pays for boto3); ``s3://`` uses
+    the one shared client and its errors become ``RemoteAccessError``/``InputNotFound``."""
+    try:
+        import smart_open
+    except ImportError as exc:
+        raise MissingDependencyError(f"{uri}: URIs need smart_open: pip install 'smart_open[s3]'") from exc
+    if not is_s3(uri):
+        return smart_open.open(uri, mode, compression="disable")
+    from . import s3
+
+    with s3.mapped_errors(uri):
+        return smart_open.open(uri, mode, compression="disable", transport_params={"client": s3.client()})
+
+
+def open_input(src: PathLike | BinaryIO, mode: str = "rb") -> IO:
+    """Open ``src`` for reading: a path, a URI or an already open file object (returned as is)."""
+    if hasattr(src, "read"):
+        return src  # type: ignore[return-value]
+    if is_uri(src):
+        return smart_open_uri(str(src), mode)
+    return open(local_path(src), mode)
+
+
+def exists(path: PathLike) -> bool:
+    """Whether ``path`` (local or URI) exists; remote access errors other than a missing object
+    (no credentials, bad bucket name) are raised."""
+    if is_s3(path):
+        from . import s3
+
+        return s3.head(str(path)) is not None
+    if is_uri(path):
+        try:
+            with smart_open_uri(str(path), "rb"):
+                return True
+        except Exception:  # other transports raise their own errors
+            return False
+    return os.path.exists(local_path(path))
