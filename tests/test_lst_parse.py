@@ -78,7 +78,7 @@ def test_non_integer_indices_are_errors_in_every_path(tmp_path, bad, blank_line)
 @pytest.mark.parametrize("blank_line", [False, True])
 def test_an_empty_label_cell_is_an_error_not_nan(tmp_path, blank_line):
     path = tmp_path / "x.lst"
-    path.write_text("0\t1\ta.jpg\n" + ("\n" if blank_line else "") + "1\t\tb.jpg\n")
+    path.write_text("0\t0\ta.jpg\n" + ("\n" if blank_line else "") + "1\t\tb.jpg\n")
     with pytest.raises(LstError, match="empty cell"):
         read_lst(str(path))
     result = validate_lst(str(path))

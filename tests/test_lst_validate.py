@@ -125,7 +125,7 @@ def test_multi_label_row_of_another_width(root, tmp_path):
     rows = [f"{i}\t1\t0\t1\t{p}" for i, p in enumerate(GOOD)]
     rows[2] = f"2\t1\t0\t{GOOD[2]}"
     problem = _only(validate_lst(_lst(tmp_path, rows), root, multi_label=True))
-    assert problem.line == 3 and "2 label column(s) where the file has 3" in problem.message
+    assert problem.line == 3 and "2 label column(s) where earlier lines have 3" in problem.message
 
 
 def test_multi_label_values_not_zero_or_one(root, tmp_path):
@@ -158,11 +158,13 @@ def test_missing_file(root, tmp_path):
     assert problem.line == 5 and "file not found" in problem.message and problem.message.endswith("class_2/nope.jpg")
 
 
-@pytest.mark.parametrize("name, words", [("garbage.jpg", "not a readable image"), ("truncated.jpg", "truncated"), ("empty.jpg", "empty file")])
-def test_broken_images(root, tmp_path, name, words):
+@pytest.mark.parametrize("name, words, severity", [("garbage.jpg", "not a readable image", ERROR), ("empty.jpg", "empty file", ERROR),
+                                                    ("truncated.jpg", "truncated", WARNING)])
+def test_broken_images(root, tmp_path, name, words, severity):
+    """A JPEG cut in half decodes in MXNet (gray bottom): a warning, not an error."""
     rows = _clean_rows()
     rows[2] = f"2\t1\todd/{name}"
-    problem = _only(validate_lst(_lst(tmp_path, rows), root, check_images=True, num_workers=1))
+    problem = _only(validate_lst(_lst(tmp_path, rows), root, check_images=True, num_workers=1), severity)
     assert problem.line == 3 and words in problem.message
 
 

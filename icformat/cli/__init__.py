@@ -2,17 +2,19 @@
 
 Each sub-module (``rec``, ``lst``, ``im2rec``, ``manifest``, ``pipe``, ``bench``) defines
 ``register(group)`` that adds its commands. Errors the user can cause (``IcformatError``) become one
-line on stderr and exit status 1; Ctrl-C exits 130.
+line on stderr and exit status 1; bad usage exits 2; Ctrl-C exits 130 (see :func:`main`).
 """
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
+import threading
 
 import click
 
 from .. import __version__
-from ..errors import IcformatError
+from ..errors import IcformatError, UsageError
 
 _COMMAND_MODULES = ("rec", "lst", "im2rec", "manifest", "pipe", "loader", "bench")
 
@@ -38,31 +40,58 @@ for _name in _COMMAND_MODULES:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0 ok, 1 bad input or problems found, 2 usage, 130 Ctrl-C)."""
+    """Run the CLI; returns the exit status: 0 ok, 1 problems found or failed, 2 usage, 130
+    interrupted (Ctrl-C, or SIGTERM from a scheduler). Every failure is one line on stderr."""
     _exit_status()  # forget a status left by an earlier call in this process
+    previous = _terminate_like_ctrl_c()
     try:
         code = cli.main(args=argv, prog_name="icformat", standalone_mode=False)
-    except IcformatError as exc:
-        click.echo(f"icformat: error: {exc}", err=True)
-        return 1
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        return _say("interrupted", 130)
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "icformat"
+        return _say(f"usage: {exc.format_message()} (see '{where} --help')", 2)
     except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
-        click.echo("icformat: interrupted", err=True)
-        return 130
-    except KeyboardInterrupt:
-        click.echo("icformat: interrupted", err=True)
-        return 130
+        return _say(f"error: {exc.format_message()}", exc.exit_code)
+    except UsageError as exc:
+        return _say(f"usage: {exc}", 2)
+    except IcformatError as exc:
+        return _say(f"error: {exc}", 1)
     except BrokenPipeError:
         return 1
-    except OSError as exc:  # missing file, permission, unreachable s3:// object...
-        click.echo(f"icformat: error: {_describe_os_error(exc)}", err=True)
-        return 1
+    except OSError as exc:  # permission, a full disk...
+        return _say(f"error: {_describe_os_error(exc)}", 1)
+    finally:
+        _restore_sigterm(previous)
     status = _exit_status()
     return code if isinstance(code, int) and code else status
+
+
+def _say(message: str, code: int) -> int:
+    try:
+        click.echo(f"icformat: {' '.join(message.split())}", err=True)
+    except (BrokenPipeError, KeyboardInterrupt):
+        pass
+    return code
+
+
+def _terminate_like_ctrl_c():
+    """SIGTERM (a scheduler stopping the job) cleans up like Ctrl-C: workers stopped, temporary
+    outputs removed. Returns the previous handler, or None where signals cannot be set."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
+
+
+def _restore_sigterm(previous) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _describe_os_error(exc: OSError) -> str:

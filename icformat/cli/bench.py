@@ -30,7 +30,7 @@ def find_runner() -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print every result as JSON.")
 @click.option("--only", multiple=True, metavar="NAME", help="Run only this benchmark (repeatable), e.g. --only loader.")
 @click.option("--skip", multiple=True, metavar="NAME", help="Leave this benchmark out (repeatable).")
-@click.option("--budget", type=float, default=None, help="Seconds for all benchmarks together (default 570).")
+@click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=None, help="Seconds for all benchmarks together (default 570).")
 @click.option("--strict", is_flag=True, help="Exit with status 2 when a target is missed.")
 @click.option("--list", "list_", is_flag=True, help="List the benchmarks and exit.")
 def bench(quick, as_json, only, skip, budget, strict, list_) -> None:

@@ -1,17 +1,42 @@
-"""Small helpers shared by the CLI commands: progress bars, JSON output, exit status."""
+"""Small helpers shared by the CLI commands: progress bars, JSON output, exit status, and the option
+types that check values at the door (a bad value is a usage error: one line, exit status 2)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
 import click
 from tqdm import tqdm
 
+from .. import streams
+
 
 def progress(total: int | None = None, desc: str = "", unit: str = "it") -> tqdm:
     """A tqdm bar on stderr, hidden when stderr is not a terminal."""
-    return tqdm(total=total, desc=desc, unit=unit, disable=not sys.stderr.isatty(), dynamic_ncols=True, leave=False)
+    return tqdm(total=total, desc=desc, unit=unit, disable=not sys.stderr.isatty(), dynamic_ncols=True, leave=False,
+                unit_scale=False)
+
+
+def record_count(path: str) -> int | None:
+    """The number of records of a local ``.rec`` from its ``.idx`` (a progress bar's total), else None."""
+    from ..recordio import default_index_path
+
+    if streams.is_uri(path):
+        return None
+    try:
+        with open(default_index_path(path), "rb") as f:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+    except OSError:
+        return None
+
+
+def counts_text(counts: dict | None) -> str:
+    """``{"0": 1200, "1": 3}`` -> ``0: 1,200, 1: 3`` (no Python reprs in human output)."""
+    if not counts:
+        return "none"
+    return ", ".join(f"{key}: {value:,}" for key, value in counts.items())
 
 
 def echo_json(data: Any) -> None:
@@ -20,6 +45,8 @@ def echo_json(data: Any) -> None:
 
 
 def _default(obj: Any) -> Any:
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict()
     if hasattr(obj, "tolist"):
         return obj.tolist()
     if hasattr(obj, "__dict__"):
@@ -35,3 +62,37 @@ def fail(code: int = 1) -> None:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")
+
+POSITIVE = click.IntRange(min=1)
+NON_NEGATIVE = click.IntRange(min=0)
+POSITIVE_SECONDS = click.FloatRange(min=0, min_open=True)
+
+
+class ShapeType(click.ParamType):
+    """``C,H,W``: three positive whole numbers (SageMaker's ``image_shape``), as a tuple."""
+
+    name = "C,H,W"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        parts = str(value).replace(" ", "").split(",")
+        try:
+            shape = tuple(int(p) for p in parts)
+        except ValueError:
+            shape = ()
+        if len(shape) != 3 or min(shape) <= 0:
+            self.fail(f"'{value}' is not C,H,W (three positive whole numbers, e.g. 3,224,224)", param, ctx)
+        if shape[0] not in (1, 3):
+            self.fail(f"'{value}' has {shape[0]} channels; use 1 (gray) or 3 (colour)", param, ctx)
+        return shape
+
+
+SHAPE = ShapeType()
+
+
+def output_folder_checked(ctx, param, value):
+    """A click callback for output paths: a path ending in a separator must name a folder that exists."""
+    if value and not streams.is_uri(value) and value.endswith(("/", os.sep)) and not os.path.isdir(value):
+        raise click.BadParameter(f"folder {value} does not exist; create it first or give a file name", ctx, param)
+    return value

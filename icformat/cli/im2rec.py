@@ -2,48 +2,54 @@
 from __future__ import annotations
 
 import os
-import signal
-import threading
 
 import click
 
 from ..im2rec import PackOptions, im2rec
-from .common import echo_json, json_option, progress
+from .common import echo_json, json_option, output_folder_checked, progress
 
 
 @click.command("im2rec")
 @click.argument("lst_or_prefix")
 @click.argument("root")
-@click.option("-o", "--out-prefix", help="Output path without extension, or a folder (default: beside the .lst).")
+@click.option("-o", "--out-prefix", callback=output_folder_checked,
+              help="Output path without extension, or an existing folder (default: beside the .lst).")
 @click.option("--resize", type=click.IntRange(min=0), default=0, show_default=True, help="Scale the shorter side to this many pixels (0: keep).")
 @click.option("--center-crop", is_flag=True, help="Cut the centered square first (then --resize).")
-@click.option("--quality", type=int, default=95, show_default=True, help="JPEG quality 1-100, or PNG compression 0-9 with --encoding .png.")
+@click.option("--quality", type=click.IntRange(0, 100), default=95, show_default=True, help="JPEG quality 1-100, or PNG compression 0-9 with --encoding .png.")
 @click.option("--encoding", type=click.Choice([".jpg", ".png"]), default=".jpg", show_default=True, help="Image format in the records.")
 @click.option("--color", type=click.Choice(["1", "0", "-1"]), default="1", show_default=True,
               help="1: colour (alpha dropped); 0: gray; -1: as stored (alpha kept, no EXIF rotation).")
 @click.option("--pass-through", is_flag=True, help="Store the files' bytes untouched (no decoding; other image options ignored).")
 @click.option("--pack-label", is_flag=True, help="Store every label column in the record header (multi-label).")
+@click.option("--allow-absolute-paths", is_flag=True, help="Read absolute paths in the list as they are (MXNet's im2rec does); refused otherwise.")
 @click.option("--num-workers", type=click.IntRange(min=1), default=None, help="Workers decoding and encoding images (default: all cores; threads up to 16, processes above).")
 @click.option("--num-shards", type=click.IntRange(min=1), default=1, show_default=True, help="Split the list into this many parts...")
 @click.option("--shard-index", type=click.IntRange(min=0), default=0, show_default=True, help="...and pack only this one (0-based).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad image (no output) instead of skipping it.")
 @json_option
 def im2rec_command(lst_or_prefix, root, out_prefix, resize, center_crop, quality, encoding, color, pass_through, pack_label,
-                   num_workers, num_shards, shard_index, strict, as_json) -> None:
+                   allow_absolute_paths, num_workers, num_shards, shard_index, strict, as_json) -> None:
     """Pack the images listed in LST_OR_PREFIX (a .lst, or a prefix of .lst files as MXNet's
     im2rec.py takes) from ROOT (a folder or an s3:// prefix) into OUT.rec + OUT.idx.
 
     Records follow the list order; each record's id and .idx key is the list's index. Bad images
-    are skipped with a warning (exit status 0; --strict makes them fatal). Output appears only when
-    the run completes.
+    are skipped with a warning (exit status 0; --strict makes them fatal); labels that `lst
+    validate` questions are reported the same way. Nothing packed is a failure (exit status 1, no
+    output). Output appears only when the run completes.
     """
     options = PackOptions(resize=resize, center_crop=center_crop, quality=quality, encoding=encoding, color=int(color),
-                          pass_through=pass_through, pack_label=pack_label)
+                          pass_through=pass_through, pack_label=pack_label,
+                          allow_absolute=allow_absolute_paths)
     bar = progress(None, desc="im2rec", unit="img")
 
     def on_skip(skip) -> None:
         bar.clear()
         click.echo(f"icformat: warning: {skip}", err=True)
+
+    def on_warning(problem) -> None:
+        bar.clear()
+        click.echo(f"icformat: warning: {problem.where()}: {problem.message}", err=True)
 
     def advance(n: int) -> None:
         bar.update(n)
@@ -52,14 +58,12 @@ def im2rec_command(lst_or_prefix, root, out_prefix, resize, center_crop, quality
         bar.reset(total=rows)
         bar.set_description(os.path.basename(lst_path))
 
-    previous = _terminate_like_ctrl_c()
     try:
         reports = im2rec(lst_or_prefix, root, out_prefix, options=options, num_workers=num_workers, num_shards=num_shards,
-                         shard_index=shard_index, strict=strict, progress=advance, on_skip=on_skip, on_start=start)
+                         shard_index=shard_index, strict=strict, progress=advance, on_skip=on_skip, on_start=start,
+                         on_warning=on_warning)
     finally:
         bar.close()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
     if as_json:
         echo_json([r.to_dict() for r in reports] if len(reports) > 1 else reports[0].to_dict())
         return
@@ -67,18 +71,6 @@ def im2rec_command(lst_or_prefix, root, out_prefix, resize, center_crop, quality
         skipped = f", {len(r.skipped)} skipped" if r.skipped else ""
         click.echo(f"{r.rec_path}: {r.written:,} of {r.rows:,} images{skipped}, {r.bytes_written / 1e6:,.1f} MB "
                    f"in {r.seconds:.1f} s ({r.images_per_second:,.0f} img/s); index {os.path.basename(r.idx_path)}")
-
-
-def _terminate_like_ctrl_c():
-    """Make SIGTERM (a scheduler stopping the job) clean up like Ctrl-C: workers stopped, temporary
-    outputs removed. Returns the previous handler (None when signals cannot be set here)."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    return signal.signal(signal.SIGTERM, interrupt)
 
 
 def register(cli: click.Group) -> None:

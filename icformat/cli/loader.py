@@ -7,7 +7,7 @@ import warnings
 
 import click
 
-from .common import echo_json, fail, json_option, progress
+from .common import NON_NEGATIVE, POSITIVE, SHAPE, echo_json, fail, json_option, progress
 
 
 def register(cli: click.Group) -> None:
@@ -22,9 +22,9 @@ def loader() -> None:
 @loader.command()
 @click.argument("source")
 @click.option("--root", default=None, help="Image folder for a .lst source (default: the .lst's folder).")
-@click.option("--batch-size", type=int, default=128, show_default=True)
-@click.option("--data-shape", default="3,224,224", show_default=True, help="channels,height,width (SageMaker's image_shape).")
-@click.option("--resize", type=int, default=None, help="Shorter side in pixels before cropping.")
+@click.option("--batch-size", type=POSITIVE, default=128, show_default=True, help="Images per batch.")
+@click.option("--data-shape", type=SHAPE, default="3,224,224", show_default=True, help="channels,height,width (SageMaker's image_shape; 1 or 3 channels).")
+@click.option("--resize", type=POSITIVE, default=None, help="Shorter side in pixels before cropping (at least the crop size).")
 @click.option(
     "--augmentation-type",
     type=click.Choice(["crop", "crop_color", "crop_color_transform"]),
@@ -32,9 +32,9 @@ def loader() -> None:
     help="SageMaker's augmentation_type; without it, a centre crop.",
 )
 @click.option("--dtype", type=click.Choice(["float32", "uint8"]), default="float32", show_default=True)
-@click.option("--epochs", type=int, default=1, show_default=True)
-@click.option("--max-batches", type=int, default=None, help="Stop each epoch after this many batches.")
-@click.option("--num-workers", type=int, default=None, help="Worker processes (default: one per core; 0: in this process).")
+@click.option("--epochs", type=POSITIVE, default=1, show_default=True)
+@click.option("--max-batches", type=POSITIVE, default=None, help="Stop each epoch after this many batches.")
+@click.option("--num-workers", type=NON_NEGATIVE, default=None, help="Worker processes (default: one per core; 0: in this process).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-shuffle", is_flag=True, help="Read records in file order.")
 @click.option("--strict", is_flag=True, help="Stop at the first bad record (exit status 1) instead of skipping it.")

@@ -5,8 +5,8 @@ import click
 
 from ..lst import read_lst, write_lst
 from ..lst.make import DEFAULT_EXTS, IM2REC_SEED, make_lst
-from ..lst.validate import parse_image_shape, validate_lst
-from .common import echo_json, fail, json_option, progress
+from ..lst.validate import validate_lst
+from .common import SHAPE, echo_json, fail, json_option, progress
 
 
 @click.group("lst")
@@ -55,7 +55,7 @@ def make_command(prefix, root, recursive, exts, train_ratio, test_ratio, chunks,
               help="Rows are multi-hot (default: decided by the number of label columns).")
 @click.option("--num-classes", type=click.IntRange(min=1), help="Number of classes (as the num_classes hyperparameter).")
 @click.option("--check-images", is_flag=True, help="Decode every image (needs --root): corrupt, truncated, too small, colour modes.")
-@click.option("--image-shape", help="C,H,W as SageMaker's image_shape: images smaller than H x W are errors (with --check-images).")
+@click.option("--image-shape", type=SHAPE, help="C,H,W as SageMaker's image_shape: images smaller than H x W are errors (with --check-images).")
 @click.option("--resize", type=click.IntRange(min=0), default=0, help="Shorter side the images are resized to before the size check.")
 @click.option("--num-workers", type=click.IntRange(min=1), default=None, help="Processes decoding images (default: all cores).")
 @click.option("--strict", is_flag=True, help="Warnings make the exit status 1 too.")
@@ -67,14 +67,10 @@ def validate_command(lst_file, root, multi_label, num_classes, check_images, ima
         raise click.UsageError("--check-images needs --root")
     if (image_shape or resize) and not check_images:
         raise click.UsageError("--image-shape and --resize apply to --check-images; add it (and --root)")
-    try:
-        shape = parse_image_shape(image_shape)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--image-shape") from None
     bar = progress(None, desc="checking images", unit="img") if check_images else None
     try:
         result = validate_lst(lst_file, root, multi_label=multi_label, num_classes=num_classes, check_images=check_images,
-                              image_shape=shape, resize=resize, num_workers=num_workers, progress=bar.update if bar is not None else None)
+                              image_shape=image_shape, resize=resize, num_workers=num_workers, progress=bar.update if bar is not None else None)
     finally:
         if bar is not None:
             bar.close()

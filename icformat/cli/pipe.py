@@ -6,7 +6,7 @@ import sys
 import click
 
 from ..pipe import PipeReader, serve_channel, write_pipe_stream
-from .common import echo_json, json_option, progress
+from .common import POSITIVE_SECONDS, echo_json, fail, json_option, progress
 
 attribute_names_option = click.option(
     "--attribute-names",
@@ -29,7 +29,7 @@ def _megabytes(n: int) -> str:
 @channel_option
 @epochs_option
 @attribute_names_option
-@click.option("--timeout", type=float, default=None, help="Seconds to wait for each epoch's reader (default: forever).")
+@click.option("--timeout", type=POSITIVE_SECONDS, default=None, help="Seconds to wait for each epoch's reader (default: forever).")
 @click.option("-j", "--workers", type=click.IntRange(min=1), default=None, help="Parallel image fetches (default: 16 for s3:// objects, 1 for local files).")
 @json_option
 def serve_command(directory, sources, channel, epochs, attribute_names, timeout, workers, as_json):
@@ -74,7 +74,7 @@ def write_command(sources, output, attribute_names, workers):
 @channel_option
 @epochs_option
 @click.option("--attribute-names", default=None, metavar="NAMES", help="The channel carries a manifest with these AttributeNames.")
-@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for each FIFO.")
+@click.option("--timeout", type=POSITIVE_SECONDS, default=60.0, show_default=True, help="Seconds to wait for each FIFO.")
 @json_option
 def read_command(directory, channel, epochs, attribute_names, timeout, as_json):
     """Read a pipe-mode channel as a training job would and count what each epoch holds."""

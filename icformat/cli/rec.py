@@ -8,9 +8,9 @@ import click
 
 from ..recordio import default_index_path, scan_offsets, write_index
 from ..recordio.extract import extract_rec
-from ..recordio.inspect import iter_summaries, rec_info
+from ..recordio.info import iter_summaries, rec_info
 from ..recordio.verify import verify_rec
-from .common import echo_json, fail, json_option, progress
+from .common import NON_NEGATIVE, counts_text, echo_json, fail, json_option, progress, record_count
 
 
 def register(cli: click.Group) -> None:
@@ -28,29 +28,31 @@ def rec() -> None:
 @json_option
 def info(file: str, decode: bool, as_json: bool) -> None:
     """Summarise FILE: records, bytes, single/multi-label, label histogram, payload formats."""
-    with progress(desc="reading", unit="rec") as bar:
+    with progress(total=record_count(file), desc="reading", unit="rec") as bar:
         result = rec_info(file, decode=decode, progress=bar.update)
     if as_json:
         echo_json(dataclasses.asdict(result))
         return
-    click.echo(f"{result.path}: {result.records} records, {result.file_bytes:,} bytes")
-    click.echo(f"  labels: {result.label_kind} (widths {result.label_widths})")
-    click.echo(f"  label histogram: {result.label_histogram}")
-    click.echo(f"  payload formats: {result.formats}")
+    widths = ", ".join(f"{k} label(s): {v:,} records" if k != "none" else f"no image header: {v:,} records"
+                       for k, v in result.label_widths.items())
+    click.echo(f"{result.path}: {result.records:,} records, {result.file_bytes:,} bytes")
+    click.echo(f"  labels: {result.label_kind} ({widths or 'no records'})")
+    click.echo(f"  label histogram: {counts_text(result.label_histogram)}")
+    click.echo(f"  payload formats: {counts_text(result.formats)}")
     click.echo(f"  index: {'yes' if result.has_index else 'no'}")
     if decode:
         if result.min_hw:
             click.echo(
-                f"  image sizes: {result.distinct_sizes} distinct; smallest side lengths {result.min_hw[0]}x{result.min_hw[1]}, "
-                f"largest {result.max_hw[0]}x{result.max_hw[1]} (HxW)"
+                f"  image sizes: {result.distinct_sizes:,} distinct; smallest side lengths {result.min_hw[0]:,}x{result.min_hw[1]:,}, "
+                f"largest {result.max_hw[0]:,}x{result.max_hw[1]:,} (HxW)"
             )
-            click.echo(f"  most common sizes: {result.sizes}")
-        click.echo(f"  modes: {result.modes}; undecodable: {result.undecodable}")
+            click.echo(f"  most common sizes: {counts_text(result.sizes)}")
+        click.echo(f"  modes: {counts_text(result.modes)}; undecodable: {result.undecodable:,}")
 
 
 @rec.command(name="ls")
 @click.argument("file")
-@click.option("--limit", type=int, default=None, help="Show at most this many records.")
+@click.option("--limit", type=NON_NEGATIVE, default=None, help="Show at most this many records.")
 @json_option
 def ls_(file: str, limit: int | None, as_json: bool) -> None:
     """List FILE's records: key, offset, label(s), payload size, format."""
@@ -88,45 +90,53 @@ def index(file: str, output: str | None, key: str, as_json: bool) -> None:
     if as_json:
         echo_json({"index": dest, "records": len(offsets)})
     else:
-        click.echo(f"wrote {dest}: {len(offsets)} records")
+        click.echo(f"wrote {dest}: {len(offsets):,} records")
 
 
 @rec.command()
 @click.argument("file")
 @click.option("--index", "index_path", help="Index to check (default: FILE with .idx, when present).")
 @click.option("--no-index", is_flag=True, help="Do not check any index.")
-@click.option("--decode", is_flag=True, help="Decode every image.")
+@click.option("--decode", is_flag=True, help="Decode every image (truncated or damaged JPEGs that MXNet still decodes are warnings).")
 @click.option("--raw", is_flag=True, help="Records are not image records: skip the 24-byte image-header checks.")
+@click.option("--strict", is_flag=True, help="Warnings make the exit status 1 too.")
 @json_option
-def verify(file: str, index_path: str | None, no_index: bool, decode: bool, raw: bool, as_json: bool) -> None:
+def verify(file: str, index_path: str | None, no_index: bool, decode: bool, raw: bool, strict: bool, as_json: bool) -> None:
     """Check FILE's framing, image headers and index; list every problem with its byte offset.
 
-    Exit status 1 when any problem is found."""
-    with progress(desc="verifying", unit="rec") as bar:
+    Exit status 1 when any error is found (or, with --strict, any warning)."""
+    with progress(total=record_count(file), desc="verifying", unit="rec") as bar:
         result = verify_rec(
             file, index=False if no_index else index_path, decode=decode, image_headers=not raw, progress=bar.update
         )
     if as_json:
-        echo_json({"file": file, "records": result.records, "ok": result.ok, "problems": [dataclasses.asdict(p) for p in result.problems]})
+        echo_json(result.to_dict())
     else:
         for problem in result.problems:
             click.echo(str(problem))
-        status = "OK" if result.ok else f"{len(result.problems)} problem(s)"
-        click.echo(f"{file}: {result.records} records checked, {status}")
-    if not result.ok:
+        status = "OK" if not result.problems else result.counts()
+        click.echo(f"{file}: {result.records:,} records checked, {status}")
+    if not result.ok or (strict and result.problems):
         fail(1)
 
 
 @rec.command()
 @click.argument("file")
 @click.argument("outdir")
+@click.option("--salvage", is_flag=True, help="A damaged or truncated FILE: keep the records before the damage (exit status 1).")
 @json_option
-def extract(file: str, outdir: str, as_json: bool) -> None:
-    """Write FILE's images to OUTDIR/images and a .lst that packs back to the same records."""
-    with progress(desc="extracting", unit="img") as bar:
-        result = extract_rec(file, outdir, progress=bar.update)
+def extract(file: str, outdir: str, salvage: bool, as_json: bool) -> None:
+    """Write FILE's images to OUTDIR/images and a .lst that packs back to the same records.
+
+    OUTDIR appears only when the extraction succeeds (or, with --salvage, with what preceded damage)."""
+    with progress(total=record_count(file), desc="extracting", unit="img") as bar:
+        result = extract_rec(file, outdir, salvage=salvage, progress=bar.update)
     if as_json:
         echo_json(dataclasses.asdict(result))
-        return
-    hint = " --pack-label" if result.multi_label else ""
-    click.echo(f"extracted {result.records} images to {outdir}; repack with: icformat im2rec {result.lst_path} {outdir} --pass-through{hint}")
+    else:
+        hint = " --pack-label" if result.multi_label else ""
+        click.echo(f"extracted {result.records:,} images to {outdir}; repack with: "
+                   f"icformat im2rec {result.lst_path} {outdir} --pass-through{hint}")
+    if result.damage:
+        click.echo(f"icformat: error: {result.damage}; kept the {result.records:,} records before it", err=True)
+        fail(1)

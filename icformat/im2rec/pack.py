@@ -17,12 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import streams
-from ..errors import IcformatError, ImageError
+from ..errors import IcformatError, ImageError, UsageError
 from ..image.decode import apply_orientation, decode, exif_orientation, image_size, is_jpeg
 from ..image.encode import encode, normalize_encoding
 from ..image.resize import center_crop as crop_center
 from ..image.resize import output_size, resize as resize_array, shorter_side_size
-from ..lst.validate import unsafe_path_reason
+from ..lst.paths import ABSOLUTE, unsafe_path_reason
 from ..manifest.refs import ObjectStore, describe_error, join_uri
 
 _HEADER = struct.Struct("<IfQQ")  # mxnet.recordio IRHeader: flag, label, id, id2
@@ -41,20 +41,21 @@ class PackOptions:
     pass_through: bool = False
     pack_label: bool = False
     resize_method: str = "bilinear"
+    allow_absolute: bool = False  # read absolute .lst paths as they are (MXNet's im2rec does; opt-in here)
 
     def __post_init__(self) -> None:
         try:
             object.__setattr__(self, "encoding", normalize_encoding(self.encoding))
         except ValueError as exc:
-            raise IcformatError(f"{exc}") from None
+            raise UsageError(f"{exc}") from None
         if self.color not in (-1, 0, 1):
-            raise IcformatError(f"color must be 1 (colour), 0 (gray) or -1 (unchanged), not {self.color}")
+            raise UsageError(f"color must be 1 (colour), 0 (gray) or -1 (unchanged), not {self.color}")
         if self.resize < 0:
-            raise IcformatError(f"resize must be 0 (off) or a positive number of pixels, not {self.resize}")
+            raise UsageError(f"resize must be 0 (off) or a positive number of pixels, not {self.resize}")
         if self.encoding == ".jpg" and not 1 <= self.quality <= 100:
-            raise IcformatError(f"JPEG quality must be 1-100, not {self.quality}")
+            raise UsageError(f"JPEG quality must be 1-100, not {self.quality}")
         if self.encoding == ".png" and self.quality < 0:
-            raise IcformatError(f"PNG compression must be 0-9 (higher values mean 9), not {self.quality}")
+            raise UsageError(f"PNG compression must be 0-9 (higher values mean 9), not {self.quality}")
 
 
 def image_header(index: int, labels, pack_label: bool = False) -> bytes:
@@ -81,12 +82,14 @@ def _read_object(uri: str) -> bytes:
     return data
 
 
-def read_image_file(root: str, path: str) -> bytes:
+def read_image_file(root: str, path: str, allow_absolute: bool = False) -> bytes:
     """The bytes of ``root/path`` (``root`` a folder or an ``s3://`` prefix); refuses absolute paths
-    and paths leaving the root, and empty files."""
+    (unless ``allow_absolute``) and paths leaving the root, and empty files."""
     reason = unsafe_path_reason(path)
-    if reason:
+    if reason and not (allow_absolute and reason == ABSOLUTE):
         raise ImageError(f"{reason}, refused")
+    if reason:
+        root = ""
     if streams.is_uri(root):
         return _read_object(join_uri(root, path))
     try:
@@ -168,4 +171,4 @@ def pack_image(index: int, labels, data: bytes, options: PackOptions) -> bytes:
 
 def pack_file(root: str, index: int, labels, path: str, options: PackOptions) -> bytes:
     """One record payload from ``root/path``; raises ``ImageError`` saying why it cannot be packed."""
-    return pack_image(index, labels, read_image_file(root, path), options)
+    return pack_image(index, labels, read_image_file(root, path, options.allow_absolute), options)

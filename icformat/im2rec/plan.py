@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from .. import streams
-from ..errors import IcformatError, LstError
+from ..errors import IcformatError, LstError, UsageError
 from ..lst.parse import LstTable
 
 
@@ -38,9 +38,9 @@ def shard_bounds(count: int, num_shards: int = 1, shard_index: int = 0) -> tuple
     """Rows ``[start, stop)`` of shard ``shard_index``: ``ceil(count / num_shards)`` rows per shard
     (the last ones may be shorter or empty)."""
     if num_shards < 1:
-        raise IcformatError(f"--num-shards must be at least 1, not {num_shards}")
+        raise UsageError(f"--num-shards must be at least 1, not {num_shards}")
     if not 0 <= shard_index < num_shards:
-        raise IcformatError(f"--shard-index must be between 0 and {num_shards - 1}, not {shard_index}")
+        raise UsageError(f"--shard-index must be between 0 and {num_shards - 1}, not {shard_index}")
     step = -(-count // num_shards)
     start = min(count, shard_index * step)
     return start, min(count, start + step)
@@ -50,6 +50,8 @@ def output_prefix(lst_path: str, out_prefix: str | None = None, num_shards: int 
     """``data/train.lst`` -> ``data/train``; ``out_prefix`` replaces it (a folder keeps the list's
     name inside it); with shards a suffix ``-00001-of-00004`` keeps the parts apart and sorted."""
     base = os.path.splitext(lst_path)[0]
+    if out_prefix and out_prefix.endswith(("/", os.sep)) and not streams.is_uri(out_prefix) and not os.path.isdir(out_prefix):
+        raise UsageError(f"-o {out_prefix}: no such folder; create it first, or give an output name without the trailing '/'")
     if out_prefix:
         base = os.path.join(out_prefix, os.path.basename(base)) if os.path.isdir(out_prefix) else out_prefix
     if base.endswith(".rec"):
@@ -89,6 +91,32 @@ def check_indices_for_packing(table: LstTable) -> None:
             table.path,
             int(table.lines[row]),
         )
+
+
+def check_paths_for_packing(table: LstTable, allow_absolute: bool = False) -> None:
+    """Refuse a list with absolute paths (unless ``allow_absolute``) or paths leaving the root, naming
+    the first, before any work: skipping them one by one would lose those images quietly."""
+    from ..lst.paths import ABSOLUTE, unsafe_path_reason
+
+    for row, path in enumerate(table.paths):
+        reason = unsafe_path_reason(path)
+        if reason == ABSOLUTE and allow_absolute:
+            continue
+        if reason:
+            hint = "; pass --allow-absolute-paths to read them as they are" if reason == ABSOLUTE else ""
+            raise LstError(f"{reason}: '{path}'; image paths must be relative to the image root{hint} "
+                           "(list every problem with 'icformat lst validate')", table.path, int(table.lines[row]))
+
+
+def label_warnings(table: LstTable, pack_label: bool) -> list:
+    """What packing would do to the labels that the user should hear about, with the words (and
+    codes) of ``lst validate``: extra label columns dropped without ``pack_label``; class labels that
+    are not whole, not 0-based or not contiguous."""
+    from ..lst.checks import check_class_labels
+
+    if pack_label and table.label_width > 1:
+        return []
+    return check_class_labels(table, None)[0]
 
 
 def chunk_bounds(start: int, stop: int, size: int) -> list[tuple[int, int]]:

@@ -18,12 +18,21 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from .. import streams
-from ..errors import ImageError, IcformatError
-from ..lst.parse import LstTable, read_lst
+from ..errors import IcformatError, ImageError, InputNotFound
+from ..lst.parse import LstTable, read_lst, require_rows
+from ..problems import Problem
 from ..recordio.framing import frame_record
 from ..recordio.writer import RecordWriter
 from .pack import PackOptions, pack_file
-from .plan import check_indices_for_packing, chunk_bounds, output_prefix, plan_packs, shard_bounds
+from .plan import (
+    check_indices_for_packing,
+    check_paths_for_packing,
+    chunk_bounds,
+    label_warnings,
+    output_prefix,
+    plan_packs,
+    shard_bounds,
+)
 
 
 @dataclass
@@ -226,6 +235,7 @@ def pack_lst(
     progress: Callable[[int], None] | None = None,
     on_skip: Callable[[Skipped], None] | None = None,
     on_start: Callable[[str, int], None] | None = None,
+    on_warning: Callable[[Problem], None] | None = None,
     executor: str = "auto",
 ) -> PackReport:
     """Pack the images of one ``.lst`` (rows of shard ``shard_index`` of ``num_shards``) into
@@ -233,17 +243,22 @@ def pack_lst(
 
     Records come in list order with ``id`` and ``.idx`` key = the list's index. ``on_start`` gets the
     list's path and its number of rows to pack; ``progress`` the number of rows done since its last
-    call; ``on_skip`` each skipped image. ``strict`` turns the first bad image into an ``ImageError``
-    (and no output).
+    call; ``on_skip`` each skipped image; ``on_warning`` each problem of the list's labels (as
+    ``lst validate`` words it). ``strict`` turns the first bad image into an ``ImageError`` (and no
+    output). Nothing packed (an empty list or shard, every image bad) is an error, and no output.
     """
     options = options or PackOptions()
     remote = streams.is_uri(root)
     if not remote and not os.path.isdir(root):
-        raise IcformatError(f"image root {root!r} is not a folder")
+        raise InputNotFound(f"image root {root} is not a folder", root)
     if remote and num_workers is None:
         num_workers = REMOTE_FETCHES  # object reads wait on the network, not on the cores
-    table = read_lst(lst_path)
+    table = require_rows(read_lst(lst_path))
     check_indices_for_packing(table)
+    check_paths_for_packing(table, options.allow_absolute)
+    for problem in label_warnings(table, options.pack_label):
+        if on_warning:
+            on_warning(problem)
     prefix = output_prefix(lst_path, out_prefix, num_shards, shard_index)
     start, stop = shard_bounds(len(table), num_shards, shard_index)
     report = PackReport(lst_path, prefix + ".rec", prefix + ".idx", rows=stop - start)
@@ -255,9 +270,18 @@ def pack_lst(
             table, root, options, start=start, stop=stop, num_workers=num_workers, executor=executor, framed=True
         )
         _write_in_order(writer, table, root, packed, report, strict, progress, on_skip)
+        if report.written == 0:
+            raise IcformatError(_nothing_packed(report))
         report.bytes_written = writer.offset
     report.seconds = time.perf_counter() - began
     return report
+
+
+def _nothing_packed(report: PackReport) -> str:
+    if report.rows == 0:
+        return f"{report.lst_path}: this shard has no rows; nothing packed, nothing written (use fewer --num-shards)"
+    first = f" (the first: {report.skipped[0]})" if report.skipped else ""
+    return f"{report.lst_path}: none of the {report.rows:,} images could be packed{first}; nothing written"
 
 
 def _write_in_order(writer: RecordWriter, table: LstTable, root: str, packed, report: PackReport, strict: bool, progress, on_skip) -> None:

@@ -3,7 +3,6 @@ the one image verdict (:func:`icformat.image.verdict.judge_image`)."""
 from __future__ import annotations
 
 import os
-import sys
 from typing import Callable, Sequence
 
 import numpy as np
@@ -35,31 +34,20 @@ def check_image_files(
 
 
 def _map_chunks(jobs: list, args: tuple, num_workers: int | None, progress) -> list:
-    chunks = [jobs[i : i + _CHUNK] for i in range(0, len(jobs), _CHUNK)]
+    from ..io import map_ordered
+
+    chunks = [(jobs[i : i + _CHUNK], args) for i in range(0, len(jobs), _CHUNK)]
     workers = min(num_workers or os.cpu_count() or 1, max(1, len(chunks)))
     results: list = []
-    if workers <= 1:
-        mapped = map(_judge_chunk, chunks, [args] * len(chunks))
-        return _collect(mapped, progress)
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    method = "fork" if sys.platform.startswith("linux") else "spawn"  # fork: workers share the list
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-        results = _collect(pool.map(_judge_chunk, chunks, [args] * len(chunks)), progress)
-    return results
-
-
-def _collect(mapped, progress) -> list:
-    results: list = []
-    for found in mapped:
+    for _, found in map_ordered(_judge_chunk, chunks, workers=workers, kind="process"):
         results += found
         if progress:
             progress(len(found))
     return results
 
 
-def _judge_chunk(jobs: list, args: tuple) -> list:
+def _judge_chunk(task: tuple) -> list:
+    jobs, args = task
     return [judge_image_file(full, rel, *args) for full, rel in jobs]
 
 

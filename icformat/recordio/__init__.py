@@ -1,10 +1,17 @@
 """MXNet/dmlc RecordIO: streaming reader and writer, ``.idx`` index, image-record headers."""
+import sys as _sys
+
 from .framing import MAGIC, MAGIC_BYTES
 from .header import HEADER_SIZE, IRHeader, pack, unpack, unpack_labels
 from .index import IndexedRecordFile, read_index, scan_offsets, write_index
 from .reader import RecordReader, iter_records
 from .writer import RecordWriter, default_index_path
 from ..errors import RecordIOError
+from . import info as _info
+
+# ``recordio.inspect`` was renamed ``recordio.info`` (it shadowed the standard library's ``inspect``);
+# the old import path keeps working.
+_sys.modules[__name__ + ".inspect"] = _info
 
 __all__ = [
     "MAGIC",

@@ -8,7 +8,9 @@ from typing import Callable
 
 from .. import streams
 from ..errors import RecordIOError
-from .inspect import payload_format, split_record
+from ..io import atomic_folder
+from ..lst.format import format_label
+from .info import payload_format, split_record
 from .reader import RecordReader
 
 _EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "gif": ".gif", "bmp": ".bmp", "tiff": ".tif", "webp": ".webp"}
@@ -19,6 +21,7 @@ class ExtractResult:
     records: int
     lst_path: str
     multi_label: bool
+    damage: str | None = None  # with salvage: what stopped the extraction early
 
 
 def extract_rec(
@@ -26,38 +29,68 @@ def extract_rec(
     outdir: str,
     *,
     lst_name: str | None = None,
+    salvage: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> ExtractResult:
     """Write each record's image to ``outdir/images/<id><ext>`` and ``outdir/<name>.lst`` with the
     record's id as index and its label(s). Ids must be distinct (im2rec sets them to the ``.lst``
-    index); records without an image header are refused."""
+    index); records without an image header are refused.
+
+    Everything is written to a temporary folder that appears as ``outdir`` only at the end: a failure
+    leaves nothing. With ``salvage``, damaged framing (a truncated file, bad magic) ends the
+    extraction and keeps the records before it, reported in ``damage``."""
     name = os.fspath(rec)
     stem = lst_name or os.path.splitext(os.path.basename(name.rstrip("/")))[0] + ".lst"
-    lst_path = os.path.join(outdir, stem)
-    os.makedirs(os.path.join(outdir, "images"), exist_ok=True)
-    seen: set[int] = set()
-    width = None
-    count = 0
-    with streams.open_output(lst_path, "w") as lst, RecordReader(rec) as reader:
-        for offset, record in reader.iter_with_offsets(copy=False):
-            id_, labels, image = split_record(record)
-            if id_ is None:
-                raise RecordIOError("record has no image header; it is not an image record", name, offset)
-            if id_ in seen:
-                raise RecordIOError(f"duplicate image id {id_}: ids must be distinct to extract to a .lst", name, offset)
-            seen.add(id_)
-            width = len(labels) if width is None else width
-            if len(labels) != width:
-                raise RecordIOError(f"record has {len(labels)} labels where earlier ones have {width}", name, offset)
-            rel = f"images/{id_}{_EXTENSIONS.get(payload_format(image), '.bin')}"
-            with streams.open_output(os.path.join(outdir, rel)) as f:
-                f.write(image)
-            lst.write("\t".join([str(id_), *(_fmt(v) for v in labels), rel]) + "\n")
-            count += 1
-            if progress is not None:
-                progress(1)
-    return ExtractResult(count, lst_path, bool(width and width > 1))
+    with RecordReader(rec) as reader, atomic_folder(outdir) as tmp:
+        writer = _Extractor(name, tmp, stem)
+        damage = _copy_records(reader, writer, salvage, progress)
+        writer.close()
+    return ExtractResult(writer.count, os.path.join(outdir, stem), bool(writer.width and writer.width > 1), damage)
 
 
-def _fmt(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+def _copy_records(reader: RecordReader, writer: "_Extractor", salvage: bool, progress) -> str | None:
+    """Hand every record to ``writer``; with ``salvage`` a framing error ends the copy (returned)."""
+    records = reader.iter_with_offsets(copy=False)
+    while True:
+        try:
+            item = next(records, None)
+        except RecordIOError as exc:
+            if not salvage:
+                raise
+            return str(exc)
+        if item is None:
+            return None
+        writer.add(*item)
+        if progress is not None:
+            progress(1)
+
+
+class _Extractor:
+    """Writes images and the .lst lines into the temporary folder."""
+
+    def __init__(self, name: str, folder: str, stem: str):
+        self.name, self.folder = name, folder
+        os.makedirs(os.path.join(folder, "images"))
+        self.lst = open(os.path.join(folder, stem), "w")
+        self.seen: set[int] = set()
+        self.width: int | None = None
+        self.count = 0
+
+    def add(self, offset: int, record) -> None:
+        id_, labels, image = split_record(record)
+        if id_ is None:
+            raise RecordIOError("record has no image header; it is not an image record", self.name, offset)
+        if id_ in self.seen:
+            raise RecordIOError(f"duplicate image id {id_}: ids must be distinct to extract to a .lst", self.name, offset)
+        self.seen.add(id_)
+        self.width = len(labels) if self.width is None else self.width
+        if len(labels) != self.width:
+            raise RecordIOError(f"record has {len(labels)} labels where earlier ones have {self.width}", self.name, offset)
+        rel = f"images/{id_}{_EXTENSIONS.get(payload_format(image), '.bin')}"
+        with open(os.path.join(self.folder, rel), "wb") as f:
+            f.write(image)
+        self.lst.write("\t".join([str(id_), *(format_label(v) for v in labels), rel]) + "\n")
+        self.count += 1
+
+    def close(self) -> None:
+        self.lst.close()

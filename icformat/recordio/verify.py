@@ -11,10 +11,10 @@ import numpy as np
 
 from .. import streams
 from ..errors import IcformatError, RecordIOError
+from ..problems import Problem, ValidationResult, error, warning
 from .framing import FRAME, LENGTH_MASK, MAGIC_BYTES
 from .header import HEADER, HEADER_SIZE
 from .index import read_index
-from .inspect import probe_image
 from .reader import RecordReader
 from .scan import scan_sequential
 from .writer import default_index_path
@@ -23,27 +23,11 @@ _MAX_LABELS = 1 << 16  # a flag above this is certainly not a label count
 
 
 @dataclass
-class Problem:
-    """One problem: where (file and byte offset, or line for the index) and what."""
+class VerifyResult(ValidationResult):
+    """The outcome of :func:`verify_rec`: every :class:`~icformat.problems.Problem` (with its byte
+    offset, or its line for the ``.idx``) and the number of ``records`` whose framing was read."""
 
-    path: str
-    offset: int | None
-    message: str
-    line: int | None = None
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line is not None else f"{self.path}@{self.offset}"
-        return f"{where}: {self.message}"
-
-
-@dataclass
-class VerifyResult:
-    records: int
-    problems: list[Problem]
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
+    records: int = 0
 
 
 def verify_rec(
@@ -57,14 +41,16 @@ def verify_rec(
 ) -> VerifyResult:
     """Check ``path`` record by record. ``index``: a ``.idx`` path, None for the default one when it
     exists, False to skip. ``image_headers``: check each record's 24-byte image header. ``decode``:
-    decode every image."""
+    judge every image (:func:`icformat.image.verdict.judge_image`). A file whose every record lacks
+    an image header gets one warning saying so, not one problem per record."""
     name = os.fspath(path)
     problems: list[Problem] = []
     offsets: list[int] = []
+    headerless: list[Problem] = []
 
     def check(offset: int, record) -> None:
         if image_headers:
-            _check_image_header(name, offset, record, decode, problems)
+            _check_image_header(name, offset, record, decode, problems, headerless)
         offsets.append(offset)
         if progress is not None:
             progress(1)
@@ -75,41 +61,54 @@ def verify_rec(
                 for offset, record in reader.iter_with_offsets(copy=False):
                     check(offset, record)
         except RecordIOError as exc:
-            problems.append(Problem(name, exc.offset, exc.reason + " (stream: later records not checked)"))
+            problems.append(error(name, "framing", exc.reason + " (stream: later records not checked)", offset=exc.offset))
     else:
         _walk_local(streams.local_path(name), name, check, problems, max_problems)
-
+    problems += _headerless_problems(name, headerless, len(offsets))
     if index is not False:
         idx = os.fspath(index) if index not in (None, True) else default_index_path(name)
         if index not in (None, True) or streams.exists(idx):
             _check_index(idx, offsets, problems)
-    return VerifyResult(len(offsets), problems[:max_problems])
+    problems.sort(key=lambda p: (p.path != name, p.offset if p.offset is not None else -1, p.line or 0))
+    return VerifyResult(name, problems[:max_problems], records=len(offsets))
+
+
+def _headerless_problems(name: str, headerless: list[Problem], records: int) -> list[Problem]:
+    """One warning when no record has an image header (framing verified), else each record's problem."""
+    if records and len(headerless) == records:
+        return [warning(name, "no-image-header", f"none of the {records:,} records carries an image header (not image "
+                                                 "records); framing verified; use --raw to skip the image-header check")]
+    return headerless
 
 
 def _walk_local(local: str, name: str, check, problems: list[Problem], max_problems: int) -> None:
     with open(local, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size == 0:
-            problems.append(Problem(name, 0, "empty file: no records (SageMaker fails with 'Empty .rec file')"))
+            problems.append(error(name, "empty", "empty file: no records (SageMaker fails with 'Empty .rec file')", offset=0))
             return
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             view = memoryview(mm)
-            pos = 0
+            pos, payloads = 0, None
             try:
                 while pos < size and len(problems) < max_problems:
                     try:
                         offsets, payloads, nxt = scan_sequential(view, pos, size, 0, final=True, path=name, max_records=1)
                     except RecordIOError as exc:
-                        problems.append(Problem(name, exc.offset, exc.reason))
+                        problems.append(error(name, "framing", exc.reason, offset=exc.offset))
                         resync = _next_head(mm, (exc.offset or pos) + 4, size)
                         if resync is None:
                             break
-                        problems.append(Problem(name, resync, f"resynchronised: next record head after {resync - pos} skipped bytes"))
+                        problems.append(error(name, "resynchronised", f"resynchronised: next record head after {resync - pos:,} skipped bytes",
+                                               offset=resync))
                         pos = resync
                         continue
                     check(offsets[0], payloads[0])
                     del payloads
                     pos = nxt
+            except BaseException as exc:
+                payloads = exc.__traceback__ = None  # they hold record views into the map, which could not close
+                raise
             finally:
                 view.release()
 
@@ -129,45 +128,50 @@ def _next_head(mm, start: int, size: int) -> int | None:
     return None
 
 
-def _check_image_header(name: str, offset: int, record, decode: bool, problems: list[Problem]) -> None:
+def _check_image_header(name: str, offset: int, record, decode: bool, problems: list[Problem], headerless: list[Problem]) -> None:
     if len(record) < HEADER_SIZE:
-        problems.append(Problem(name, offset, f"record of {len(record)} bytes is too short for the 24-byte image header"))
+        headerless.append(error(name, "short-record", f"record of {len(record):,} bytes is too short for the 24-byte image header",
+                                offset=offset))
         return
     flag, label, _, _ = HEADER.unpack_from(record, 0)
     start = HEADER_SIZE
     if flag > 0:
         if flag > _MAX_LABELS or HEADER_SIZE + 4 * flag > len(record):
-            problems.append(Problem(name, offset, f"image header flag {flag} (label count) does not fit the {len(record)}-byte record"))
+            headerless.append(error(name, "bad-header-flag", f"image header flag {flag:,} (label count) does not fit the "
+                                                             f"{len(record):,}-byte record", offset=offset))
             return
         labels = np.frombuffer(record, dtype="<f4", count=flag, offset=HEADER_SIZE)
         if not np.isfinite(labels).all():
-            problems.append(Problem(name, offset, "multi-label header holds NaN or infinite labels"))
+            problems.append(error(name, "label-not-finite", "multi-label header holds NaN or infinite labels", offset=offset))
         start += 4 * flag
     elif not np.isfinite(label):
-        problems.append(Problem(name, offset, f"label is {label}"))
+        problems.append(error(name, "label-not-finite", f"label is {label}", offset=offset))
     image = record[start:]
     if len(image) == 0:
-        problems.append(Problem(name, offset, "empty image payload"))
-        return
-    if decode and probe_image(image) is None:
-        problems.append(Problem(name, offset, "image does not decode (corrupt, truncated or not an image)"))
+        problems.append(error(name, "empty-image", "empty image payload", offset=offset))
+    elif decode:
+        from ..image.verdict import judge_image
+
+        for finding in judge_image(image).findings:
+            problems.append(Problem(name, None, finding.message, finding.severity, finding.code, offset))
 
 
 def _check_index(idx: str, offsets: list[int], problems: list[Problem]) -> None:
     try:
         keys, idx_offsets = read_index(idx)
     except IcformatError as exc:
-        problems.append(Problem(idx, None, str(exc), line=getattr(exc, "line", None)))
+        problems.append(error(idx, "bad-index-file", getattr(exc, "reason", None) or str(exc), line=getattr(exc, "line", None)))
         return
     heads = set(offsets)
     seen: dict = {}
     for line, (key, offset) in enumerate(zip(keys, idx_offsets), 1):
         if key in seen:
-            problems.append(Problem(idx, None, f"duplicate key {key!r} (first on line {seen[key]})", line=line))
+            problems.append(error(idx, "duplicate-key", f"duplicate key {key} (first on line {seen[key]:,})", line=line))
         seen.setdefault(key, line)
         if offset not in heads:
-            problems.append(Problem(idx, None, f"offset {offset} (key {key!r}) is not the start of a record", line=line))
+            problems.append(error(idx, "bad-index-offset", f"offset {offset:,} (key {key}) is not the start of a record", line=line))
     missing = heads - set(idx_offsets)
     if missing:
         first = min(missing)
-        problems.append(Problem(idx, None, f"{len(missing)} record(s) are not in the index, the first at byte {first}; rebuild it with 'icformat rec index'"))
+        problems.append(error(idx, "index-incomplete", f"{len(missing):,} record(s) are not in the index, the first at byte {first:,}; "
+                                                      "rebuild it with 'icformat rec index'"))

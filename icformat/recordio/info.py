@@ -1,4 +1,4 @@
-"""Summaries of a ``.rec``: per-record listing (``rec ls``) and whole-file statistics (``rec info``)."""
+"""Summaries of a ``.rec`` (named ``info``, not ``inspect``, which would shadow the standard library): per-record listing (``rec ls``) and whole-file statistics (``rec info``)."""
 from __future__ import annotations
 
 import os
@@ -90,6 +90,8 @@ class RecInfo:
 def rec_info(path: streams.PathLike, *, decode: bool = False, progress: Callable[[int], None] | None = None) -> RecInfo:
     """Count records and bytes, label kinds and histogram, payload formats; ``decode`` adds image
     sizes and channel counts (and counts undecodable images)."""
+    from ..image.verdict import judge_image  # container code stays free of image code at import time
+
     info = RecInfo(os.fspath(path))
     widths: Counter = Counter()
     histogram: Counter = Counter()
@@ -116,12 +118,12 @@ def rec_info(path: streams.PathLike, *, decode: bool = False, progress: Callable
                             histogram[k] += 1
             formats[payload_format(image)] += 1
             if decode:
-                shape = probe_image(image)
-                if shape is None:
+                verdict = judge_image(image)
+                if not verdict.ok:
                     bad += 1
                 else:
-                    sizes[f"{shape[0]}x{shape[1]}"] += 1
-                    modes[shape[2]] += 1
+                    sizes[f"{verdict.info.height}x{verdict.info.width}"] += 1
+                    modes[verdict.info.mode] += 1
             if progress is not None:
                 progress(1)
     info.file_bytes = _size(path, end)
@@ -145,32 +147,6 @@ def rec_info(path: streams.PathLike, *, decode: bool = False, progress: Callable
 
 def _label_key(value: float):
     return int(value) if float(value).is_integer() else value
-
-
-def probe_image(image) -> tuple[int, int, str] | None:
-    """``(height, width, mode)`` of a fully decoded image (mode as Pillow names it: RGB, L, CMYK,
-    RGBA, I;16...), or None when it does not decode cleanly."""
-    import io
-
-    from PIL import Image
-
-    data = bytes(image)
-    if data[:2] == b"\xff\xd8":
-        import simplejpeg
-
-        try:
-            h, w, colorspace, _ = simplejpeg.decode_jpeg_header(data)
-            if colorspace not in ("CMYK", "YCCK"):
-                simplejpeg.decode_jpeg(data, colorspace="GRAY" if colorspace == "Gray" else "RGB", strict=True)
-                return h, w, "L" if colorspace == "Gray" else "RGB"
-        except ValueError:
-            return None
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            im.load()
-            return im.height, im.width, im.mode
-    except Exception:  # Pillow raises many types for broken files
-        return None
 
 
 def _size(path, fallback: int) -> int:
