@@ -12,6 +12,7 @@ from typing import Any, Iterator
 
 ERROR = "error"
 WARNING = "warning"
+DUPLICATE_IMAGE = "duplicate-image"  # one code and one severity (warning) in lst and manifest validation
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,9 @@ class ValidationResult:
 
     def __len__(self) -> int:
         return len(self.problems)
+
+    def __getitem__(self, index):
+        return self.problems[index]
 
     def facts(self) -> dict[str, Any]:
         """What the validator counted (the subclass's own fields)."""

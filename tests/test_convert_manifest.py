@@ -66,7 +66,7 @@ def test_lst_manifest_lst_single_label(tmp_path, single_lst, photo_tree):
     assert lst_to_manifest(lst, manifest, prefix="s3://bucket/train") == len(entries)
     first = json.loads(Path(manifest).read_text().splitlines()[0])
     assert first == {"source-ref": f"s3://bucket/train/{entries[0][2]}", "class": "0", "index": 1000}
-    assert validate_manifest(manifest, NAMES, num_classes=3) == []
+    assert validate_manifest(manifest, NAMES, num_classes=3).problems == []
     back = str(tmp_path / "back.lst")
     assert manifest_to_lst(manifest, back, attribute_names=NAMES, prefix="s3://bucket/train/") == len(entries)
     assert table_rows(back) == table_rows(lst)
@@ -80,7 +80,7 @@ def test_lst_manifest_lst_multi_label(tmp_path, multi_lst, label_format, num_cla
     lst_to_manifest(lst, manifest, prefix="/data/images", ref_attribute="image-ref", label_attribute="labels", label_format=label_format)
     rows = list(read_manifest(manifest, "image-ref,labels"))
     assert rows[0].values == ("/data/images/" + entries[0][2], "[]" if label_format == "class-id" else "[0, 0, 0, 0]")
-    assert validate_manifest(manifest, "image-ref,labels", num_classes=4, label_format=label_format) == []
+    assert validate_manifest(manifest, "image-ref,labels", num_classes=4, label_format=label_format).problems == []
     back = str(tmp_path / "back.lst")
     manifest_to_lst(manifest, back, attribute_names="image-ref,labels", prefix="/data/images", label_format=label_format, num_classes=num_classes)
     assert table_rows(back) == table_rows(lst)

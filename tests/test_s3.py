@@ -86,7 +86,7 @@ def test_manifest_read_write_and_validate_on_s3(s3_photos, tmp_path):
     records.append({"source-ref": f"s3://{bucket}/train/missing.jpg", "class": "0"})
     assert write_manifest(uri, records) == len(records)
     assert [r.record for r in read_manifest(uri, NAMES)] == records
-    assert validate_manifest(uri, NAMES, num_classes=3) == []
+    assert validate_manifest(uri, NAMES, num_classes=3).problems == []
     problems = validate_manifest(uri, NAMES, num_classes=3, check_refs=True)
     assert [str(p) for p in problems] == [f"{uri}:{len(records)}: cannot read 's3://{bucket}/train/missing.jpg': no such object"]
 
@@ -95,7 +95,7 @@ def test_relative_references_resolve_against_the_manifest_uri(s3_photos):
     bucket, entries, images = s3_photos
     uri = f"s3://{bucket}/train/rel.manifest"
     write_manifest(uri, [{"source-ref": p, "class": "0"} for _, _, p in entries])
-    assert validate_manifest(uri, NAMES, check_refs=True) == []
+    assert validate_manifest(uri, NAMES, check_refs=True).problems == []
     data = io.BytesIO()
     write_pipe_stream(data, uri, NAMES)
     got = list(iter_stream(io.BytesIO(data.getvalue()), attribute_names=2, decode_labels=False))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from ..lst import read_lst, write_lst
+from ..lst.parse import require_rows
 from ..lst.make import DEFAULT_EXTS, IM2REC_SEED, make_lst
 from ..lst.validate import validate_lst
 from .common import SHAPE, echo_json, fail, json_option, progress
@@ -91,7 +92,7 @@ def validate_command(lst_file, root, multi_label, num_classes, check_images, ima
               help="Write labels as 1 (int) or 1.000000 (MXNet 1.x).")
 def convert_command(src, dest, label_style) -> None:
     """Rewrite SRC as DEST: normalised tabs and line ends, labels in the chosen style."""
-    table = read_lst(src)
+    table = require_rows(read_lst(src))
     count = write_lst(dest, table, style=label_style)
     click.echo(f"wrote {dest} ({count:,} lines)", err=True)
 

@@ -9,9 +9,20 @@ from ..convert import lst_to_manifest, manifest_to_lst, manifest_to_rec, rec_to_
 from ..manifest import LABEL_FORMATS, label_format_from_content_type, validate_manifest
 from .common import echo_json, fail, json_option, progress
 
+def _attribute_names(ctx, param, value):
+    from ..errors import IcformatError
+    from ..manifest.parse import parse_attribute_names
+
+    try:
+        return parse_attribute_names(value) if value is not None else None
+    except IcformatError as exc:
+        raise click.BadParameter(getattr(exc, "reason", None) or str(exc), ctx, param) from None
+
+
 attribute_names_option = click.option(
     "--attribute-names",
     required=True,
+    callback=_attribute_names,
     metavar="NAMES",
     help="AttributeNames of the channel, image reference first: e.g. source-ref,class (or a JSON list).",
 )
@@ -67,11 +78,13 @@ def report(as_json: bool, output: str, **figures) -> None:
 @label_format_option
 @content_type_option
 @click.option("--check-refs", is_flag=True, help="Also check that every image reference can be read (local or s3://).")
+@click.option("--strict", is_flag=True, help="Warnings (e.g. an image listed twice) make the exit status 1 too.")
 @workers_option
 @json_option
-def validate_command(manifest, attribute_names, num_classes, label_format, content_type, check_refs, workers, as_json):
-    """List every problem of an augmented MANIFEST, with its line; exit 1 when there is any."""
-    problems = validate_manifest(
+def validate_command(manifest, attribute_names, num_classes, label_format, content_type, check_refs, strict, workers, as_json):
+    """List every problem of an augmented MANIFEST, with its line, then a summary; exit status 1
+    when there is any error (or, with --strict, any warning)."""
+    result = validate_manifest(
         manifest,
         attribute_names,
         num_classes=num_classes,
@@ -80,12 +93,12 @@ def validate_command(manifest, attribute_names, num_classes, label_format, conte
         workers=workers,
     )
     if as_json:
-        echo_json({"path": manifest, "ok": not problems, "problems": [p._asdict() for p in problems]})
+        echo_json(result.to_dict())
     else:
-        for problem in problems:
+        for problem in result.problems:
             click.echo(str(problem))
-        click.echo(f"{manifest}: {len(problems)} problem(s)" if problems else f"{manifest}: ok", err=bool(problems))
-    if problems:
+        click.echo(result.summary())
+    if not result.ok or (strict and result.problems):
         fail(1)
 
 

@@ -7,6 +7,7 @@ from typing import Callable
 from .. import streams
 from ..errors import IcformatError, LstError
 from ..lst import read_lst
+from ..lst.parse import require_rows
 from ..manifest.labels import LabelError, check_label_format, label_text
 from ..manifest.parse import dump_record, is_ref_attribute
 from ..manifest.refs import join_uri
@@ -44,7 +45,7 @@ def lst_to_manifest(
         prefix = os.path.abspath(streams.local_path(prefix))  # as typed, from here: not from the manifest's folder
     if label_format is not None:
         label_format = check_label_format(label_format)
-    table = read_lst(lst)
+    table = require_rows(read_lst(lst))
     count = 0
     with streams.open_output(dest, "wb") as out:
         for entry in table:

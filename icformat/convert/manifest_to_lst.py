@@ -8,6 +8,7 @@ from ..errors import ManifestError
 from ..lst import format_lst_line
 from ..manifest.labels import LabelError, parse_label
 from ..manifest.parse import ManifestRow, check_image_classification_names, parse_attribute_names, read_manifest, source_name
+from ..manifest.validate import EMPTY_MANIFEST
 
 
 def row_index(row: ManifestRow, index_attribute: str | None, ordinal: int, path: str | None) -> int:
@@ -82,4 +83,6 @@ def manifest_to_lst(
             count += 1
             if progress is not None:
                 progress(1)
+        if not count:  # the same verdict on an empty manifest as everywhere: an error, no output
+            raise ManifestError(EMPTY_MANIFEST, path)
     return count

@@ -11,6 +11,7 @@ from .. import streams
 from ..errors import ManifestError
 from ..image.decode import image_format
 from ..manifest.parse import ManifestRow, check_image_classification_names, parse_attribute_names, read_manifest, source_name
+from ..manifest.validate import EMPTY_MANIFEST
 from ..manifest.refs import ObjectStore, base_of, choose_workers, describe_error, map_ordered, peek, resolve_ref
 from ..recordio import IRHeader, RecordWriter, default_index_path, pack, write_index
 from .manifest_to_lst import row_index, row_label
@@ -80,7 +81,8 @@ def manifest_to_rec(
     ``num_classes``). The header ``id`` (and ``.idx`` key) is ``index_attribute`` when a row has
     it, else the row's position. ``workers`` threads fetch images (default: 16 for ``s3://``
     references, none for local files). ``index``: True writes ``<dest>.idx`` beside ``dest``, a
-    path writes it there, False writes none. Nothing appears at ``dest`` unless every row succeeds.
+    path writes it there, False writes none. Nothing appears at ``dest`` unless every row succeeds;
+    an empty manifest is an error.
     """
     names = parse_attribute_names(attribute_names)
     check_image_classification_names(names)
@@ -90,6 +92,8 @@ def manifest_to_rec(
     stats = RecStats()
     with RecordWriter(dest) as writer:
         keys, offsets = _pack_rows(writer, map_ordered(fetch, rows, workers=workers), fetch.path, stats, progress)
+        if not stats.records:  # nothing packed is a failure, and leaves no output
+            raise ManifestError(EMPTY_MANIFEST, fetch.path)
     if index:  # written once the .rec is complete, so that a failed run leaves neither file
         write_index(default_index_path(os.fspath(dest)) if index is True else index, keys, offsets)
     return stats

@@ -9,11 +9,10 @@ import stat
 import numpy as np
 
 from ..errors import LstError
-from ..problems import Problem, error, warning
+from ..problems import DUPLICATE_IMAGE, Problem, error, warning
 from .parse import LstTable
 
 ABSOLUTE = "absolute path"
-DUPLICATE_IMAGE = "duplicate-image"  # one code and one severity (warning) in lst and manifest validation
 
 
 def check_paths(table: LstTable) -> tuple[np.ndarray, list[Problem]]:

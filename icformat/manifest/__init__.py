@@ -16,7 +16,7 @@ from .labels import (
 )
 from .parse import ManifestRow, is_ref_attribute, parse_attribute_names, read_manifest, write_manifest
 from .refs import ObjectStore, resolve_ref
-from .validate import Problem, validate_manifest
+from .validate import ManifestValidation, Problem, validate_manifest
 
 __all__ = [
     "CLASS_ID",
@@ -27,6 +27,7 @@ __all__ = [
     "ManifestRow",
     "ObjectStore",
     "Problem",
+    "ManifestValidation",
     "check_label",
     "class_ids_to_multi_hot",
     "decode_label",

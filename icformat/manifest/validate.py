@@ -13,12 +13,14 @@ checked line by line in Python instead. Both give the same problems.
 from __future__ import annotations
 
 import os
-from typing import Any, BinaryIO, NamedTuple, Sequence
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Sequence
 
 import numpy as np
 
 from .. import streams
-from ..errors import ManifestError
+from ..errors import ManifestError, UsageError
+from ..problems import DUPLICATE_IMAGE, ERROR, WARNING, Problem, ValidationResult
 from .labels import MULTI_HOT, LabelError, LabelInfo, check_label, check_label_format
 from .parse import (
     CHUNK_BYTES,
@@ -34,21 +36,33 @@ from .parse import (
 )
 from .refs import ObjectStore, base_of, choose_workers, map_ordered, resolve_ref
 
+EMPTY_MANIFEST = "the manifest has no lines; SageMaker fails an empty channel with 'Got empty batch from pipe'"
+
 # Problems on one line are listed in this order.
 RANK_FILE, RANK_SYNTAX, RANK_PRESENCE, RANK_REF, RANK_LABEL, RANK_DUPLICATE, RANK_UNREACHABLE = range(7)
 _KIND_TEXT = {"single": "a single class id", MULTI_HOT: "a multi-hot list", "class-id": "a class-id list"}
 
 
-class Problem(NamedTuple):
-    """One problem: the file, the 1-based line (None for the file as a whole) and what is wrong."""
+_RANK_CODES = {
+    RANK_FILE: "attribute-names",
+    RANK_SYNTAX: "invalid-json",
+    RANK_PRESENCE: "missing-attribute",
+    RANK_REF: "bad-reference",
+    RANK_LABEL: "bad-label",
+    RANK_DUPLICATE: DUPLICATE_IMAGE,
+    RANK_UNREACHABLE: "unreadable-reference",
+}
+_EMPTY_POSITION = 99
 
-    path: str | None
-    line: int | None
-    message: str
 
-    def __str__(self) -> str:
-        where = self.path or "<manifest>"
-        return f"{where}:{self.line}: {self.message}" if self.line else f"{where}: {self.message}"
+@dataclass
+class ManifestValidation(ValidationResult):
+    """The outcome of :func:`validate_manifest`: every :class:`Problem` and the ``rows`` read."""
+
+    rows: int = 0
+
+    def summary(self) -> str:
+        return f"{self.path or '<manifest>'}: {self.rows:,} rows: {self.counts()}"
 
 
 def presence_message(record: dict, name: str, names: Sequence[str]) -> str | None:
@@ -192,7 +206,7 @@ class Validator:
         first = _first_positions(codes, len(dictionary))
         for row in np.flatnonzero(first[codes] != np.arange(len(codes))):
             ref = dictionary[int(codes[row])].as_py()
-            self.add(lines[row], RANK_DUPLICATE, 0, f"duplicate reference {ref!r}; first listed on line {lines[first[codes[row]]]}")
+            self.add(lines[row], RANK_DUPLICATE, 0, f"same image as line {lines[first[codes[row]]]}: {ref}")
         if check_refs:
             self.check_reachable(dictionary.to_pylist(), codes, lines, base, workers)
 
@@ -207,11 +221,16 @@ class Validator:
             for row in np.flatnonzero(np.isin(codes, list(bad))):
                 self.add(lines[row], RANK_UNREACHABLE, 0, bad[int(codes[row])])
 
-    def problems(self) -> list[Problem]:
+    def result(self) -> ManifestValidation:
         if self.rows == 0:
-            self.add(0, RANK_FILE, 99, "the manifest has no lines; SageMaker fails an empty channel with 'Got empty batch from pipe'")
+            self.add(0, RANK_FILE, _EMPTY_POSITION, EMPTY_MANIFEST)
         self.found.sort(key=lambda item: item[:3])
-        return [Problem(self.path, line or None, message) for line, _, _, message in self.found]
+        return ManifestValidation(self.path, [_problem(self.path, *item) for item in self.found], rows=self.rows)
+
+
+def _problem(path: str | None, line: int, rank: int, position: int, message: str) -> Problem:
+    code = "empty" if position == _EMPTY_POSITION else _RANK_CODES[rank]
+    return Problem(path, line or None, message, WARNING if rank == RANK_DUPLICATE else ERROR, code)
 
 
 def _first_positions(codes: np.ndarray, count: int) -> np.ndarray:
@@ -243,8 +262,9 @@ def validate_manifest(
     workers: int | None = None,
     engine: str = "auto",
     chunk_bytes: int = CHUNK_BYTES,
-) -> list[Problem]:
-    """Every problem of a manifest for SageMaker image classification, in line order (empty: valid).
+) -> ManifestValidation:
+    """Every problem of a manifest for SageMaker image classification, in line order (``ok``: no
+    error; a duplicate image is a warning, as in ``lst validate``).
 
     ``label_format`` (multi-hot, the default, or class-id) says how label lists are read;
     ``num_classes`` bounds class ids and fixes the multi-hot width. ``check_refs`` also checks that
@@ -253,9 +273,9 @@ def validate_manifest(
     where it can.
     """
     if num_classes is not None and num_classes < 1:
-        raise ManifestError(f"num_classes must be at least 1, got {num_classes}")
+        raise UsageError(f"num_classes must be at least 1, got {num_classes}")
     if engine not in ("auto", "python"):
-        raise ValueError(f"engine must be 'auto' or 'python', got {engine!r}")
+        raise UsageError(f"engine must be 'auto' or 'python', got {engine!r}")
     names = parse_attribute_names(attribute_names)
     label_format = check_label_format(label_format)
     path = source_name(src)
@@ -269,4 +289,4 @@ def validate_manifest(
                 validator.check_chunk_python(chunk, first_line)
     base = (base_of(src) or os.getcwd()) if check_refs else None
     validator.check_duplicates_and_refs(check_refs, base, workers)
-    return validator.problems()
+    return validator.result()
