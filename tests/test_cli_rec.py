@@ -130,7 +130,8 @@ def test_info_decode_reports_modes_and_undecodable(tmp_path, photos, capsys):
         encoded(photo.convert("RGBA"), "PNG"),
         encoded(photo.convert("CMYK"), "JPEG"),
         good_jpeg,
-        good_jpeg[: len(good_jpeg) // 2],  # truncated
+        good_jpeg[: len(good_jpeg) * 3 // 4],  # truncated: MXNet decodes it (gray bottom), a warning
+        good_jpeg[:150],  # nothing past the header: undecodable
     ]
     path = tmp_path / "modes.rec"
     with RecordWriter(path) as writer:
@@ -138,8 +139,11 @@ def test_info_decode_reports_modes_and_undecodable(tmp_path, photos, capsys):
             writer.write(pack(IRHeader(0, 0.0, i, 0), p))
     code, out, _ = run(capsys, "rec", "info", path, "--decode", "--json")
     info = json.loads(out)
-    assert info["modes"] == {"L": 1, "RGBA": 1, "CMYK": 1, "RGB": 1}
+    assert info["modes"] == {"L": 1, "RGBA": 1, "CMYK": 1, "RGB": 2}
     assert info["undecodable"] == 1
-    assert info["formats"] == {"jpeg": 3, "png": 2}
-    code, out, _ = run(capsys, "rec", "verify", path, "--decode")
-    assert code == 1 and f"{path}@" in out and "does not decode" in out
+    assert info["formats"] == {"jpeg": 4, "png": 2}
+    code, out, _ = run(capsys, "rec", "verify", path, "--decode", "--json")
+    report = json.loads(out)
+    assert code == 1 and [p["code"] for p in report["problems"] if p["severity"] == "error"] == ["undecodable"]
+    assert "decode-warning" in [p["code"] for p in report["problems"] if p["severity"] == "warning"]
+    assert report["problems"][-1]["path"] == str(path) and report["problems"][-1]["offset"] > 0

@@ -137,14 +137,26 @@ def test_next_epoch_mid_iteration(tmp_path):
     assert [r.complete for r in server.join_result()] == [False, True]
 
 
-def test_empty_epochs(tmp_path):
+def test_an_empty_rec_is_refused_before_any_fifo(tmp_path):
+    """An empty .rec is an error everywhere (rec verify, SageMaker's 'Empty .rec file'): the server
+    says so before a reader could wait on it."""
     empty = tmp_path / "empty.rec"
     empty.write_bytes(b"")
+    pipes = tmp_path / "data"
+    with pytest.raises(IcformatError, match=r"empty.rec@0: empty file"):
+        serve_channel(str(pipes), "train", [str(empty)], epochs=3, timeout=1)
+    assert not pipes.exists()
+
+
+def test_a_truncated_rec_fails_both_sides_naming_the_offset(tmp_path):
+    cut = tmp_path / "cut.rec"
+    cut.write_bytes(Path(big_rec(tmp_path, count=4)).read_bytes()[:-100])
     pipes = str(tmp_path / "data")
-    server = Server(pipes, "train", [str(empty)], epochs=3)
-    reader = PipeReader(pipes, "train", timeout=30)
-    assert [list(reader) for _ in range(3)] == [[], [], []]
-    server.join_result()
+    server = Server(pipes, "train", [str(cut)], epochs=1)
+    with pytest.raises(IcformatError, match=r"train_0@\d+: truncated"):
+        list(PipeReader(pipes, "train", timeout=30))
+    with pytest.raises(IcformatError, match=r"cut.rec@\d+: truncated record"):
+        server.join_result()
 
 
 def test_reader_times_out_without_a_fifo(tmp_path):
@@ -167,8 +179,9 @@ def test_server_times_out_without_a_reader(tmp_path, photo_manifest):
 
 def test_a_regular_file_in_the_way(tmp_path):
     (tmp_path / "train_0").write_bytes(b"")
+    (tmp_path / "x.rec").write_bytes(b"\n#\xd7\xce" + bytes(4))
     with pytest.raises(IcformatError, match="train_0: exists and is not a FIFO"):
-        serve_channel(str(tmp_path), "train", ["x.rec"], timeout=0.1)
+        serve_channel(str(tmp_path), "train", [str(tmp_path / "x.rec")], timeout=0.1)
 
 
 def test_reader_reads_captured_stream_files(tmp_path, photo_manifest):

@@ -115,10 +115,29 @@ def test_recordio_sources_pass_through_unchanged(tmp_path):
     assert list(iter_stream(io.BytesIO(raw))) == read_records(rec) + [b"x" * 100]
 
 
-def test_empty_rec_gives_an_empty_stream(tmp_path):
+def test_an_empty_rec_is_an_error(tmp_path):
     rec = tmp_path / "empty.rec"
     rec.write_bytes(b"")
-    assert stream_bytes(str(rec)) == b""
+    with pytest.raises(IcformatError, match="empty.rec@0: empty file"):
+        stream_bytes(str(rec))
+
+
+@pytest.mark.parametrize("damage", ["cut", "magic"])
+def test_a_damaged_rec_fails_naming_the_byte_offset(tmp_path, damage):
+    from icformat.recordio import RecordWriter
+
+    rec = tmp_path / "ok.rec"
+    with RecordWriter(rec) as writer:
+        heads = [writer.write(bytes(range(i, i + 50))) for i in range(3)]
+    data = bytearray(rec.read_bytes())
+    if damage == "cut":
+        data = data[:-10]
+    else:
+        data[heads[1]] ^= 0xFF
+    bad = tmp_path / "bad.rec"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(IcformatError, match=rf"bad.rec@{heads[2] if damage == 'cut' else heads[1]}: (truncated|bad magic)"):
+        stream_bytes(str(bad))
 
 
 def test_a_manifest_without_attribute_names_is_refused(tmp_path):

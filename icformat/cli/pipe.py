@@ -5,8 +5,9 @@ import sys
 
 import click
 
+from ..errors import IcformatError
 from ..pipe import PipeReader, serve_channel, write_pipe_stream
-from .common import POSITIVE_SECONDS, echo_json, fail, json_option, progress
+from .common import POSITIVE_SECONDS, echo_json, json_option, progress
 
 attribute_names_option = click.option(
     "--attribute-names",
@@ -37,8 +38,8 @@ def serve_command(directory, sources, channel, epochs, attribute_names, timeout,
     FIFOs DIRECTORY/CHANNEL_0, CHANNEL_1, ... one per epoch, each fed when its reader opens it."""
 
     def on_epoch(report) -> None:
-        rows = f" ({report.stats.rows} rows)" if attribute_names else ""
-        records = f"{report.stats.records} records{rows}, " if report.stats.records is not None else ""
+        rows = f" ({report.stats.rows:,} rows)" if attribute_names else ""
+        records = f"{report.stats.records:,} records{rows}, " if report.stats.records is not None else ""
         ended = "" if report.complete else " (the reader closed it early)"
         click.echo(f"{report.path}: {records}{_megabytes(report.stats.bytes)}{ended}", err=True)
 
@@ -65,7 +66,7 @@ def write_command(sources, output, attribute_names, workers):
             sys.stdout.buffer.flush()
             return
         stats = write_pipe_stream(output, list(sources), attribute_names, workers=workers, on_row=bar.update)
-    records = f"{stats.records} records, " if stats.records is not None else ""
+    records = f"{stats.records:,} records, " if stats.records is not None else ""
     click.echo(f"{output}: {records}{_megabytes(stats.bytes)}")
 
 
@@ -77,16 +78,23 @@ def write_command(sources, output, attribute_names, workers):
 @click.option("--timeout", type=POSITIVE_SECONDS, default=60.0, show_default=True, help="Seconds to wait for each FIFO.")
 @json_option
 def read_command(directory, channel, epochs, attribute_names, timeout, as_json):
-    """Read a pipe-mode channel as a training job would and count what each epoch holds."""
+    """Read a pipe-mode channel as a training job would and count what each epoch holds.
+
+    An epoch that ends inside a record, or holds nothing (its server failed, or the channel is
+    empty: SageMaker fails such a job with 'Got empty batch from pipe'), is an error (exit status 1)."""
     reader = PipeReader(directory, channel, timeout=timeout, attribute_names=attribute_names, decode_labels=False)
     counts = []
+    unit = "rows" if attribute_names else "records"
     with reader:
         for _ in range(epochs):
             path = reader.path
             count = sum(1 for _ in reader)
             counts.append({"path": path, "items": count})
             if not as_json:
-                click.echo(f"{path}: {count} {'rows' if attribute_names else 'records'}")
+                click.echo(f"{path}: {count:,} {unit}")
+            if not count:
+                raise IcformatError(f"{path}: the epoch held no {unit}; did its server fail? (an empty channel fails "
+                                    "training with 'Got empty batch from pipe')")
     if as_json:
         echo_json(counts)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Callable, Sequence
 
 from .. import streams
-from ..errors import IcformatError
+from ..errors import IcformatError, InputNotFound, RecordIOError
 from .wrap import StreamStats, write_pipe_stream
 
 PIPE_BYTES = 1 << 20  # asked of the kernel for each FIFO; Linux's default is 64 KiB
@@ -179,6 +179,11 @@ def serve_channel(
         raise IcformatError(f"epochs must be at least 1, got {epochs}")
     if not sources:
         raise IcformatError("nothing to serve: give at least one source (.rec file or manifest)")
+    for src in sources:  # before any FIFO exists: a reader must not wait for a server that cannot start
+        if not streams.is_uri(src) and not os.path.isfile(streams.local_path(src)):
+            raise InputNotFound(f"{src}: no such file; give .rec files or manifests", os.fspath(src))
+        if attribute_names is None and not streams.is_uri(src) and os.path.getsize(streams.local_path(src)) == 0:
+            raise RecordIOError("empty file: no records (SageMaker fails with 'Empty .rec file')", os.fspath(src), 0)
     os.makedirs(os.fspath(directory), exist_ok=True)
     reports = []
     for epoch in range(first_epoch, first_epoch + epochs):

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Iterator, Sequence
 
 from .. import streams
-from ..errors import IcformatError, ManifestError
+from ..errors import ManifestError, RecordIOError
 from ..manifest.labels import label_string_form
 from ..manifest.parse import ManifestRow, is_ref_attribute, parse_attribute_names, read_manifest, source_name
 from ..manifest.refs import ObjectStore, base_of, choose_workers, describe_error, map_ordered, peek, resolve_ref
-from ..recordio.framing import MAGIC_BYTES
+from ..recordio.framing import MAGIC_BYTES, FrameWalker
 from ..recordio.writer import RecordWriter
 
 COPY_BYTES = 1 << 20
@@ -94,20 +94,28 @@ def write_records(out: BinaryIO, payloads: Iterable[bytes]) -> StreamStats:
 
 
 def copy_recordio(out: BinaryIO, src: streams.PathLike | BinaryIO) -> StreamStats:
-    """Copy a ``.rec`` file's bytes to ``out`` unchanged (checking that it starts like RecordIO)."""
-    stats = StreamStats(records=None)
+    """Copy a ``.rec`` file's bytes to ``out`` unchanged, following its framing on the way: a bad
+    record head or a file cut short raises :class:`RecordIOError` naming the byte offset (after the
+    bytes before it went out, so that the reader sees the damage too)."""
+    stats = StreamStats()
     name = source_name(src)
+    walker = FrameWalker(name)
     with streams.open_input(src, "rb") as f:
         block = f.read(COPY_BYTES)
         if block and not block.startswith(MAGIC_BYTES):
-            raise IcformatError(
-                f"{name}: not a RecordIO file (it does not start with 0a 23 d7 ce); "
-                "for an augmented manifest give its attribute names (--attribute-names)"
+            raise RecordIOError(
+                "not a RecordIO file (it does not start with 0a 23 d7 ce); "
+                "for an augmented manifest give its attribute names (--attribute-names)", name, 0
             )
+        if not block:
+            raise RecordIOError("empty file: no records", name, 0)
         while block:
             out.write(block)
             stats.bytes += len(block)
+            walker.feed(block)
             block = f.read(COPY_BYTES)
+    walker.finish(stats.bytes)
+    stats.records = walker.records
     return stats
 
 
@@ -131,7 +139,7 @@ def write_pipe_stream(
     if not hasattr(out, "write"):
         with streams.open_output(out, "wb") as f:
             return write_pipe_stream(f, sources, attribute_names, workers=workers, on_row=on_row)
-    total = StreamStats(records=0 if attribute_names is not None else None)
+    total = StreamStats()
     for src in sources:
         if attribute_names is None:
             total.add(copy_recordio(out, src))

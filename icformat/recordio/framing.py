@@ -71,3 +71,48 @@ def frame_record(payload: bytes | memoryview) -> bytes:
     Lets workers do the framing in parallel; the writer then only appends (``write_framed``).
     """
     return b"".join(encode_record(payload))
+
+
+class FrameWalker:
+    """Follows the record framing of a byte stream fed block by block, without keeping it: each
+    head must start with the magic, and the stream must end where a record ends. Raises
+    :class:`~icformat.errors.RecordIOError` naming the byte offset (used to check ``.rec`` bytes
+    that are copied, not parsed, such as a pipe-mode stream of ``.rec`` files)."""
+
+    def __init__(self, name: str | None):
+        self.name = name
+        self.next_head = 0  # absolute offset of the next record head
+        self._tail = b""  # bytes from a head that is not complete yet
+        self._tail_start = 0
+        self.records = 0
+        self.last_head = 0
+
+    def feed(self, block: bytes | memoryview) -> None:
+        from ..errors import RecordIOError
+
+        buf = self._tail + bytes(block) if self._tail else block
+        start = self._tail_start
+        end = start + len(buf)
+        pos = self.next_head
+        while pos + FRAME_SIZE <= end:
+            magic, lrec = FRAME.unpack_from(buf, pos - start)
+            if magic != MAGIC:
+                raise RecordIOError(f"bad magic {magic:#010x} where a record should start (expected {MAGIC:#010x})", self.name, pos)
+            length = lrec & LENGTH_MASK
+            self.last_head = pos
+            pos += FRAME_SIZE + length + padding(length)
+            self.records += (lrec >> 29) in (0, 3)  # whole records and last parts
+        self.next_head = pos
+        self._tail = bytes(buf[pos - start :]) if pos < end else b""
+        self._tail_start = min(pos, end) if pos < end else end
+
+    def finish(self, size: int) -> None:
+        """The stream ended after ``size`` bytes: it must end at a record boundary."""
+        from ..errors import RecordIOError
+
+        if size == self.next_head:
+            return
+        if self._tail:  # not even the 8-byte head of the last record is complete
+            raise RecordIOError(f"truncated: the file ends {size - self._tail_start} byte(s) into a record head", self.name, self._tail_start)
+        raise RecordIOError(f"truncated record: it needs {self.next_head - self.last_head:,} bytes, the file ends "
+                            f"{size - self.last_head:,} bytes after its head (the file was cut short)", self.name, self.last_head)
