@@ -45,12 +45,17 @@ def main(argv: list[str] | None = None) -> int:
     _exit_status()  # forget a status left by an earlier call in this process
     previous = _terminate_like_ctrl_c()
     try:
-        code = cli.main(args=argv, prog_name="icformat", standalone_mode=False)
+        # click's own main() would print a blank line on Ctrl-C: make and invoke the context here
+        with cli.make_context("icformat", list(sys.argv[1:] if argv is None else argv)) as ctx:
+            code = cli.invoke(ctx)
     except (KeyboardInterrupt, click.exceptions.Abort):
         return _say("interrupted", 130)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError" and exc.ctx is not None:  # a bare group: its help
+            click.echo(exc.ctx.get_help())
+            return 0
         where = exc.ctx.command_path if exc.ctx is not None else "icformat"
         return _say(f"usage: {exc.format_message()} (see '{where} --help')", 2)
     except click.ClickException as exc:

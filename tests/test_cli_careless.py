@@ -1,0 +1,178 @@
+"""What a careless user does, command by command: bad option values are usage errors (exit 2, one
+line); nothing packed is a failure and leaves nothing; no data is lost without a word; failures
+leave no folders; Ctrl-C is 'interrupted' without a traceback."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from icformat.cli import main
+from icformat.im2rec import PackOptions, pack_lst
+from icformat.lst import write_lst
+from icformat.recordio import IRHeader, RecordWriter, pack
+from icformat.recordio.verify import verify_rec
+
+
+def run(capsys, *args) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture()
+def photo_list(tmp_path, photo_tree) -> tuple[str, str]:
+    rows = [(i, (i % 3,), f"class_{i % 3}/img_{i // 3:05d}.jpg") for i in range(6)]
+    path = tmp_path / "p.lst"
+    write_lst(str(path), rows)
+    return str(path), photo_tree
+
+
+@pytest.mark.parametrize("option", [
+    ["--data-shape", "224,224"], ["--data-shape", "3,0,0"], ["--data-shape", "3,a,b"], ["--batch-size", "0"],
+    ["--num-workers", "-1"], ["--resize", "-5"], ["--max-batches", "0"], ["--epochs", "0"],
+])
+def test_loader_run_bad_option_values_are_usage_errors(capsys, tmp_path, option):
+    code, out, err = run(capsys, "loader", "run", tmp_path / "x.rec", *option)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert err.startswith("icformat: usage: ") and option[0] in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args", [
+    ["im2rec", "x.lst", ".", "--quality", "200"], ["im2rec", "x.lst", ".", "--num-workers", "0"],
+    ["lst", "validate", "x.lst", "--check-images", "--image-shape", "3,224"], ["rec", "ls", "x.rec", "--limit", "-1"],
+    ["pipe", "read", ".", "--timeout", "-1"], ["manifest", "validate", "m", "--attribute-names", "a,a"],
+])
+def test_every_command_checks_option_values_at_the_door(capsys, args):
+    code, _, err = run(capsys, *args)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and err.startswith("icformat: usage: ")
+
+
+def test_im2rec_of_an_empty_list_fails_and_writes_nothing(capsys, tmp_path, photo_tree):
+    (tmp_path / "e.lst").write_text("")
+    code, out, err = run(capsys, "im2rec", tmp_path / "e.lst", photo_tree)
+    assert code == 1 and out == "" and "no rows" in err
+    assert sorted(os.listdir(tmp_path)) == ["e.lst"]
+
+
+def test_im2rec_with_every_image_bad_fails_and_writes_nothing(capsys, tmp_path, photo_tree):
+    write_lst(str(tmp_path / "bad.lst"), [(0, (0,), "nope.jpg"), (1, (0,), "gone.jpg")])
+    code, out, err = run(capsys, "im2rec", tmp_path / "bad.lst", photo_tree)
+    assert code == 1 and out == "" and "none of the 2 images could be packed" in err
+    assert sorted(os.listdir(tmp_path)) == ["bad.lst"]
+
+
+def test_im2rec_says_what_lst_validate_says_about_labels(capsys, tmp_path, photo_tree):
+    rows = [(i, (i % 3 + 1, 0), f"class_{i % 3}/img_00000.jpg") for i in range(3)]
+    write_lst(str(tmp_path / "m.lst"), rows)
+    code, _, err = run(capsys, "im2rec", tmp_path / "m.lst", photo_tree, "-o", tmp_path / "m")
+    assert code == 0
+    assert "only the first is a class id" in err and "--pack-label" in err  # a second label column dropped
+    assert "not 0-based" in err
+    code, out, _ = run(capsys, "lst", "validate", tmp_path / "m.lst", "--single-label", "--json")
+    said = {p["message"] for p in json.loads(out)["problems"]}
+    assert all(message in err for message in said)
+
+
+def test_im2rec_refuses_absolute_paths_unless_asked(capsys, tmp_path, photo_tree):
+    image = os.path.join(photo_tree, "class_0", "img_00000.jpg")
+    write_lst(str(tmp_path / "a.lst"), [(0, (0,), image)])
+    code, _, err = run(capsys, "im2rec", tmp_path / "a.lst", tmp_path, "-o", tmp_path / "a")
+    assert code == 1 and "a.lst:1: absolute path" in err and "--allow-absolute-paths" in err
+    assert not (tmp_path / "a.rec").exists()
+    report = pack_lst(str(tmp_path / "a.lst"), str(tmp_path), str(tmp_path / "a"), options=PackOptions(allow_absolute=True, pass_through=True))
+    assert report.written == 1
+
+
+def test_im2rec_output_folder_that_does_not_exist(capsys, photo_list, tmp_path):
+    lst, root = photo_list
+    code, _, err = run(capsys, "im2rec", lst, root, "-o", str(tmp_path / "missing") + "/")
+    assert code == 2 and "missing/ does not exist" in err
+    assert not (tmp_path / "missing").exists() and not list(tmp_path.glob("**/.rec"))
+
+
+def test_manifest2rec_empty_or_failing_leaves_nothing(capsys, tmp_path):
+    (tmp_path / "e.manifest").write_text("")
+    code, out, err = run(capsys, "manifest2rec", tmp_path / "e.manifest", "-o", tmp_path / "late" / "m.rec",
+                         "--attribute-names", "source-ref,class")
+    assert code == 1 and out == "" and "no lines" in err
+    assert sorted(os.listdir(tmp_path)) == ["e.manifest"]
+    (tmp_path / "m.manifest").write_text('{"source-ref": "nope.jpg", "class": "0"}\n')
+    code, _, err = run(capsys, "manifest2rec", tmp_path / "m.manifest", "-o", tmp_path / "late" / "m.rec",
+                       "--attribute-names", "source-ref,class")
+    assert code == 1 and "m.manifest:1" in err and ".tmp" not in err
+    assert sorted(os.listdir(tmp_path)) == ["e.manifest", "m.manifest"]
+
+
+def test_an_empty_list_or_manifest_is_the_same_verdict_everywhere(capsys, tmp_path, photo_tree):
+    (tmp_path / "e.lst").write_text("\n")
+    (tmp_path / "e.manifest").write_text("")
+    names = ["--attribute-names", "source-ref,class"]
+    for args in (["lst", "validate", tmp_path / "e.lst"], ["im2rec", tmp_path / "e.lst", photo_tree],
+                 ["lst2manifest", tmp_path / "e.lst", "--prefix", "s3://b/"], ["lst", "convert", tmp_path / "e.lst", tmp_path / "o.lst"],
+                 ["manifest", "validate", tmp_path / "e.manifest", *names],
+                 ["manifest2lst", tmp_path / "e.manifest", "--prefix", "s3://b/", *names],
+                 ["manifest2rec", tmp_path / "e.manifest", "-o", tmp_path / "o.rec", *names]):
+        code, _, _ = run(capsys, *args)
+        assert code == 1, args
+    assert sorted(os.listdir(tmp_path)) == ["e.lst", "e.manifest"]
+
+
+def _image_rec(path, photos, count=4) -> list[int]:
+    from icformat.image import encode_jpeg
+
+    photo = next(iter(photos.values()))[:64, :64]
+    with RecordWriter(path) as writer:
+        return [writer.write(pack(IRHeader(0, float(i), i, 0), encode_jpeg(photo.copy()))) for i in range(count)]
+
+
+def test_rec_extract_of_a_missing_file_leaves_no_folder(capsys, tmp_path):
+    code, _, err = run(capsys, "rec", "extract", tmp_path / "nope.rec", tmp_path / "OUT")
+    assert code == 1 and "nope.rec" in err
+    assert os.listdir(tmp_path) == []
+
+
+def test_rec_extract_salvage_keeps_what_precedes_damage(capsys, tmp_path, photos):
+    heads = _image_rec(tmp_path / "ok.rec", photos)
+    (tmp_path / "cut.rec").write_bytes((tmp_path / "ok.rec").read_bytes()[:-50])
+    code, _, err = run(capsys, "rec", "extract", tmp_path / "cut.rec", tmp_path / "OUT")
+    assert code == 1 and f"cut.rec@{heads[-1]}" in err and not (tmp_path / "OUT").exists()
+    code, out, err = run(capsys, "rec", "extract", tmp_path / "cut.rec", tmp_path / "OUT", "--salvage")
+    assert code == 1 and "kept the 3 records" in err
+    assert sorted(os.listdir(tmp_path / "OUT" / "images")) == ["0.jpg", "1.jpg", "2.jpg"]
+    assert len((tmp_path / "OUT" / "cut.lst").read_text().splitlines()) == 3
+
+
+def test_rec_verify_of_non_image_records_says_so_once(capsys, tmp_path):
+    with RecordWriter(tmp_path / "raw.rec") as writer:
+        for i in range(50):
+            writer.write(b"x" * (i % 7 + 1))
+    code, out, _ = run(capsys, "rec", "verify", tmp_path / "raw.rec", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["records"] == 50 and report["ok"] is True
+    assert [p["code"] for p in report["problems"]] == ["no-image-header"]
+    code, out, _ = run(capsys, "rec", "verify", tmp_path / "raw.rec", "--raw")
+    assert code == 0 and out.strip().endswith("50 records checked, OK")
+
+
+def test_interrupting_rec_verify_decode_is_a_clean_interrupt(tmp_path, photos):
+    _image_rec(tmp_path / "ok.rec", photos)
+
+    def interrupt(n):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # not BufferError: the map closes although views were out
+        verify_rec(tmp_path / "ok.rec", decode=True, progress=interrupt)
+
+
+def test_ctrl_c_in_any_command_is_interrupted_exit_130(capsys, tmp_path, photos, monkeypatch):
+    _image_rec(tmp_path / "ok.rec", photos)
+    import icformat.recordio.verify as verify_module
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(verify_module, "_check_image_header", interrupted)
+    code, out, err = run(capsys, "rec", "verify", tmp_path / "ok.rec", "--decode")
+    assert code == 130 and err == "icformat: interrupted\n" and out == ""
