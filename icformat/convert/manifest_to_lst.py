@@ -1,6 +1,8 @@
 """Augmented manifest -> ``.lst``: references become paths relative to a prefix, labels columns."""
 from __future__ import annotations
 
+import json
+
 from typing import Callable, Sequence
 
 from .. import streams
@@ -19,7 +21,7 @@ def row_index(row: ManifestRow, index_attribute: str | None, ordinal: int, path:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ManifestError(f"attribute {index_attribute!r} must be an integer index, got {value!r}", path, row.line)
+        raise ManifestError(f"attribute {index_attribute!r} must be an integer index, got {json.dumps(value)}", path, row.line)
     return value
 
 

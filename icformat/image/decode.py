@@ -12,6 +12,11 @@ from ..errors import ImageError
 JPEG_SOI = b"\xff\xd8"
 
 
+def unknown_format_message(data: bytes | memoryview) -> str:
+    """Why bytes are not an image, naming their first bytes (in hex, never a Python repr)."""
+    return f"not a readable image (unknown format; the file starts with {bytes(data[:8]).hex(' ')})"
+
+
 def is_jpeg(data: bytes | memoryview) -> bool:
     """True when ``data`` starts like a JPEG file."""
     return bytes(data[:2]) == JPEG_SOI
@@ -149,7 +154,9 @@ def _decode_pillow(data, color) -> np.ndarray:
             elif im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1"):
                 im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
             return np.asarray(im)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except UnidentifiedImageError:
+        raise ImageError(unknown_format_message(data)) from None
+    except (OSError, ValueError, SyntaxError) as exc:
         raise ImageError(f"cannot decode image: {exc}") from exc
 
 
@@ -196,7 +203,7 @@ def image_info(data: bytes | memoryview) -> ImageInfo:
             alpha = "A" in im.getbands() or (mode in ("P", "L", "RGB") and "transparency" in im.info)
             fmt = (im.format or fmt).lower()
     except UnidentifiedImageError:
-        raise ImageError(f"not a readable image (unknown format; the file starts with {bytes(data[:8])!r})") from None
+        raise ImageError(unknown_format_message(data)) from None
     except Exception as exc:  # Pillow raises many types for broken files
         raise ImageError(f"not a readable image ({exc})") from exc
     bits = 16 if mode.startswith("I;16") or mode == "I" else 1 if mode == "1" else 8

@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import ImageError
-from ..image.decode import apply_orientation, exif_orientation, image_format, image_size, is_jpeg
+from ..image.decode import apply_orientation, exif_orientation, image_format, image_size, is_jpeg, unknown_format_message
 from ..image.decode import decode as decode_any
 
 _SCALES = (8, 4, 2)
@@ -73,7 +73,7 @@ class Decoder:
         if is_jpeg(data):
             h, w = stored = self._jpeg_header(data)
         elif image_format(data) == "unknown":
-            raise ImageError(f"not an image: unknown format (starts with {bytes(data[:8])!r})")
+            raise ImageError(unknown_format_message(data))
         else:
             h, w = image_size(data)
         if orientation in (5, 6, 7, 8):

@@ -69,7 +69,7 @@ def _row(group: list[bytes], decode_labels: bool, label_format, num_classes, nam
         return image, parse_label(label.decode("utf-8"), label_format, num_classes)
     except (LabelError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "reason", str(exc))
-        raise FormatError(f"row {index}: bad label record {label[:40]!r}: {reason}", name) from None
+        raise FormatError(f"row {index}: bad label record {bytes(label[:40]).decode('utf-8', 'replace')}: {reason}", name) from None
 
 
 class PipeReader:

@@ -18,6 +18,8 @@ Choices where SageMaker's behaviour is UNCONFIRMED (reference section 2.5):
 """
 from __future__ import annotations
 
+import json
+
 import os
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Iterator, Sequence
@@ -76,7 +78,7 @@ def iter_manifest_payloads(
             try:
                 out.append(attribute_payload(name, value, store, base))
             except Exception as exc:  # boto3/smart_open errors vary by transport
-                raise ManifestError(f"cannot read {value!r}: {describe_error(exc)}", path, row.line) from exc
+                raise ManifestError(f"cannot read {json.dumps(value)}: {describe_error(exc)}", path, row.line) from exc
         return out
 
     first, rows = peek(read_manifest(manifest, names))
