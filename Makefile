@@ -20,8 +20,9 @@ $(CORE)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(VENV)/bin/python bin/demo
 
+# the full environment: MXNet must import and its oracle tests must run (see tests/conftest.py)
 test: $(VENV)/.installed
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
+	ICFORMAT_FULL_ENV=1 $(VENV)/bin/python -m pytest -q -p no:cacheprovider
 
 test-core: $(CORE)/.installed
 	$(CORE)/bin/python -m pytest -q -p no:cacheprovider
