@@ -176,3 +176,22 @@ def test_ctrl_c_in_any_command_is_interrupted_exit_130(capsys, tmp_path, photos,
     monkeypatch.setattr(verify_module, "_check_image_header", interrupted)
     code, out, err = run(capsys, "rec", "verify", tmp_path / "ok.rec", "--decode")
     assert code == 130 and err == "icformat: interrupted\n" and out == ""
+
+
+def test_bench_runs_from_an_installed_copy_of_the_package(tmp_path):
+    """An installed package holds the files behind the icformat/benchmarks link, not a checkout."""
+    import shutil
+    import subprocess
+    import sys
+
+    import icformat
+
+    site = tmp_path / "site"
+    shutil.copytree(os.path.dirname(icformat.__file__), site / "icformat", symlinks=False,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = subprocess.run([sys.executable, "-m", "icformat", "bench", "--list"], cwd=elsewhere, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(site)}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "im2rec" in proc.stdout and "recordio" in proc.stdout

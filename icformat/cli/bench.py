@@ -1,4 +1,7 @@
-"""``icformat bench``: run every benchmark in the source tree's benchmarks/ and print one table."""
+"""``icformat bench``: run every benchmark and print one table.
+
+The benchmarks live in the repository's ``benchmarks/`` folder; ``icformat/benchmarks`` links to it,
+so that a built package carries them too (setuptools copies the files the link points to)."""
 from __future__ import annotations
 
 import os
@@ -15,13 +18,11 @@ def register(cli: click.Group) -> None:
 
 
 def find_runner() -> str:
-    """``benchmarks/run_all.py`` of the source checkout this package runs from."""
-    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    runner = os.path.join(here, "benchmarks", "run_all.py")
+    """``run_all.py`` of the benchmarks this package carries (installed or in a checkout)."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    runner = os.path.join(package, "benchmarks", "run_all.py")
     if not os.path.exists(runner):
-        raise IcformatError(
-            f"{runner}: not found; the benchmarks ship with the source tree, not the wheel: run from a checkout"
-        )
+        raise IcformatError(f"{runner}: not found; this icformat was installed without its benchmarks: reinstall it")
     return runner
 
 
