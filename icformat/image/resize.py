@@ -63,7 +63,7 @@ _CV2 = None
 
 
 def _resize_opencv(array: np.ndarray, height: int, width: int) -> np.ndarray | None:
-    """Bilinear as MXNet's im2rec (``cv2.resize``), about 5x faster than Pillow; area averaging
+    """Bilinear as MXNet's im2rec (``cv2.resize``, the faster backend); area averaging
     instead when shrinking 2x or more, where bilinear would alias."""
     cv2 = _opencv()
     if cv2 is None:

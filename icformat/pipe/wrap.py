@@ -8,7 +8,7 @@ gives the record ``0a 23 d7 ce 01 00 00 00 30 00 00 00``.
 
 RecordIO sources (``.rec`` files) are streamed as their bytes are: they are already framed.
 
-Choices where SageMaker's behaviour is UNCONFIRMED (reference section 2.5):
+Choices where SageMaker's documentation does not say what it does:
 
 - (a) a JSON string label goes without its quotes (``"0"`` -> ``0``);
 - (b) a non-string value is written as ``json.dumps`` writes it (``[1,0,8]`` -> ``[1, 0, 8]``);
