@@ -195,3 +195,17 @@ def test_bench_runs_from_an_installed_copy_of_the_package(tmp_path):
                           env={**os.environ, "PYTHONPATH": str(site)}, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "im2rec" in proc.stdout and "recordio" in proc.stdout
+
+
+@pytest.mark.parametrize("pass_through", [False, True])
+def test_im2rec_says_when_it_packs_a_truncated_jpeg(capsys, tmp_path, photo_tree, pass_through):
+    whole = open(os.path.join(photo_tree, "class_0", "img_00000.jpg"), "rb").read()
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "cut.jpg").write_bytes(whole[: len(whole) * 3 // 4])
+    (root / "ok.jpg").write_bytes(whole)
+    write_lst(str(tmp_path / "t.lst"), [(0, (0,), "ok.jpg"), (1, (0,), "cut.jpg")])
+    code, out, err = run(capsys, "im2rec", tmp_path / "t.lst", root, *(["--pass-through"] if pass_through else []), "--json")
+    assert code == 0 and json.loads(out)["written"] == 2
+    assert "t.lst:2: cut.jpg: " in err and ("end marker" in err if pass_through else "Premature end of JPEG" in err)
+    assert [w["line"] for w in json.loads(out)["warnings"]] == [2]

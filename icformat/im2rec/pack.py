@@ -104,14 +104,15 @@ def read_image_file(root: str, path: str, allow_absolute: bool = False) -> bytes
     return data
 
 
-def transform_image(data: bytes, options: PackOptions) -> bytes:
-    """Decode, crop, resize and re-encode one image as ``options`` say."""
+def transform_image(data: bytes, options: PackOptions, notes: list[str] | None = None) -> bytes:
+    """Decode, crop, resize and re-encode one image as ``options`` say; what the user should hear
+    about (a damaged JPEG) goes to ``notes``."""
     orientation = exif_orientation(data) if options.color != -1 else 1
     target = None
     min_h = min_w = 0
     if options.resize and is_jpeg(data):
         target, (min_h, min_w) = _jpeg_plan(data, orientation, options)
-    array = _decode_pixels(data, options.color, min_h, min_w)
+    array = _decode_pixels(data, options.color, min_h, min_w, notes if notes is not None else [])
     array = apply_orientation(array, orientation)
     if options.center_crop:
         array = crop_center(array)
@@ -141,10 +142,16 @@ def _jpeg_plan(data: bytes, orientation: int, options: PackOptions):
     return (fh, fw), (need_h, need_w)
 
 
-def _decode_pixels(data: bytes, color: int, min_h: int, min_w: int) -> np.ndarray:
-    """Pixels as OpenCV's ``imread(flags=color)`` gives them, in RGB order and before EXIF rotation."""
+def _decode_pixels(data: bytes, color: int, min_h: int, min_w: int, notes: list[str]) -> np.ndarray:
+    """Pixels as OpenCV's ``imread(flags=color)`` gives them, in RGB order and before EXIF rotation.
+    A JPEG that decodes only with libjpeg's warnings (as OpenCV decodes it) adds a note."""
     if is_jpeg(data) and color != -1:
-        return decode(data, color=color, min_height=min_h, min_width=min_w, apply_exif=False)
+        try:
+            return decode(data, color=color, min_height=min_h, min_width=min_w, apply_exif=False, strict=True)
+        except ImageError as exc:
+            array = decode(data, color=color, min_height=min_h, min_width=min_w, apply_exif=False)
+            notes.append(f"{exc}; packed as decoded, with the damaged part gray (as MXNet's im2rec packs it)")
+            return array
     array = decode(data, color=-1, apply_exif=False)  # as stored; then convert like imread does
     if color == -1:
         return array
@@ -163,12 +170,18 @@ def _decode_pixels(data: bytes, color: int, min_h: int, min_w: int) -> np.ndarra
     return np.asarray(Image.fromarray(np.ascontiguousarray(array[:, :, :3])).convert("L"))
 
 
-def pack_image(index: int, labels, data: bytes, options: PackOptions) -> bytes:
-    """One record payload (header + image bytes) from an image file's bytes."""
-    payload = data if options.pass_through else transform_image(data, options)
+def pack_image(index: int, labels, data: bytes, options: PackOptions, notes: list[str] | None = None) -> bytes:
+    """One record payload (header + image bytes) from an image file's bytes; ``notes`` collects
+    what the user should hear about the image (it was packed anyway)."""
+    if options.pass_through:
+        payload = data
+        if notes is not None and is_jpeg(data) and not data.rstrip(b"\0").endswith(b"\xff\xd9"):
+            notes.append("JPEG without its end marker (FF D9): it may be cut short; stored as it is (--pass-through)")
+    else:
+        payload = transform_image(data, options, notes)
     return image_header(index, labels, options.pack_label) + payload
 
 
-def pack_file(root: str, index: int, labels, path: str, options: PackOptions) -> bytes:
+def pack_file(root: str, index: int, labels, path: str, options: PackOptions, notes: list[str] | None = None) -> bytes:
     """One record payload from ``root/path``; raises ``ImageError`` saying why it cannot be packed."""
-    return pack_image(index, labels, read_image_file(root, path, options.allow_absolute), options)
+    return pack_image(index, labels, read_image_file(root, path, options.allow_absolute), options, notes)

@@ -20,7 +20,7 @@ from typing import Callable, Iterator
 from .. import streams
 from ..errors import IcformatError, ImageError, InputNotFound
 from ..lst.parse import LstTable, read_lst, require_rows
-from ..problems import Problem
+from ..problems import Problem, warning
 from ..recordio.framing import frame_record
 from ..recordio.writer import RecordWriter
 from .pack import PackOptions, pack_file
@@ -59,6 +59,7 @@ class PackReport:
     bytes_written: int = 0
     seconds: float = 0.0
     skipped: list[Skipped] = field(default_factory=list)
+    notes: list[Skipped] = field(default_factory=list)  # packed, but damaged: the user is told
 
     @property
     def images_per_second(self) -> float:
@@ -72,6 +73,7 @@ class PackReport:
             "rows": self.rows,
             "written": self.written,
             "skipped": [{"line": s.line, "path": s.path, "reason": s.reason} for s in self.skipped],
+            "warnings": [{"line": s.line, "path": s.path, "reason": s.reason} for s in self.notes],
             "bytes": self.bytes_written,
             "seconds": round(self.seconds, 3),
             "images_per_second": round(self.images_per_second, 1),
@@ -89,13 +91,16 @@ class _Packer:
         self.root = root
         self.options = options
 
-    def rows(self, bounds: tuple[int, int]) -> list[bytes | str]:
-        """The record payload of each row, or why it could not be packed."""
-        out: list[bytes | str] = []
+    def rows(self, bounds: tuple[int, int]) -> list[bytes | str | tuple[bytes, str]]:
+        """The record payload of each row (with a note when the image was damaged but packed), or
+        why it could not be packed."""
+        out: list = []
         for row in range(*bounds):
+            notes: list[str] = []
             try:
-                payload = pack_file(self.root, int(self.indices[row]), self.labels[row].tolist(), self.paths[row], self.options)
-                out.append(frame_record(payload) if self.framed else payload)
+                payload = pack_file(self.root, int(self.indices[row]), self.labels[row].tolist(), self.paths[row], self.options, notes)
+                payload = frame_record(payload) if self.framed else payload
+                out.append((payload, "; ".join(notes)) if notes else payload)
             except ImageError as exc:
                 out.append(str(exc))
             except Exception as exc:  # one odd file (a decompression bomb, a codec crash) must not end a long run
@@ -269,7 +274,7 @@ def pack_lst(
         packed = iter_packed(
             table, root, options, start=start, stop=stop, num_workers=num_workers, executor=executor, framed=True
         )
-        _write_in_order(writer, table, root, packed, report, strict, progress, on_skip)
+        _write_in_order(writer, table, root, packed, report, strict, progress, on_skip, on_warning)
         if report.written == 0:
             raise IcformatError(_nothing_packed(report))
         report.bytes_written = writer.offset
@@ -284,7 +289,8 @@ def _nothing_packed(report: PackReport) -> str:
     return f"{report.lst_path}: none of the {report.rows:,} images could be packed{first}; nothing written"
 
 
-def _write_in_order(writer: RecordWriter, table: LstTable, root: str, packed, report: PackReport, strict: bool, progress, on_skip) -> None:
+def _write_in_order(writer: RecordWriter, table: LstTable, root: str, packed, report: PackReport, strict: bool, progress, on_skip,
+                    on_warning=None) -> None:
     """Write each payload with its list index as key; note (or, ``strict``, raise on) each failure."""
     done = 0
     for row, payload in packed:
@@ -296,6 +302,11 @@ def _write_in_order(writer: RecordWriter, table: LstTable, root: str, packed, re
             if on_skip:
                 on_skip(skip)
         else:
+            if isinstance(payload, tuple):
+                payload, note = payload
+                report.notes.append(Skipped(int(table.lines[row]), os.path.join(root, table.paths[row]), note))
+                if on_warning:
+                    on_warning(warning(table.path, "decode-warning", f"{table.paths[row]}: {note}", line=int(table.lines[row])))
             writer.write_framed(payload, key=int(table.indices[row]))
             report.written += 1
         done += 1

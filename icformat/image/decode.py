@@ -100,6 +100,7 @@ def decode(
     min_width: int = 0,
     apply_exif: bool = True,
     fast: bool = False,
+    strict: bool = False,
 ) -> np.ndarray:
     """Decode ``data`` to ``uint8``: ``color=1`` RGB (HxWx3, alpha dropped), ``0`` gray (HxW),
     ``-1`` unchanged (channels as stored; 16-bit PNGs stay uint16).
@@ -107,18 +108,20 @@ def decode(
     For JPEGs with ``min_height``/``min_width`` set, libjpeg-turbo decodes at the smallest DCT scale
     (1/2, 1/4, 1/8) that keeps both sides at least that large, which is several times faster than a
     full decode followed by a resize. EXIF orientation is applied as OpenCV's ``imread`` does.
+    ``strict`` turns libjpeg's warnings (a JPEG cut short, corrupt data) into ``ImageError``;
+    by default such JPEGs decode as OpenCV and MXNet decode them.
     """
     if len(data) == 0:
         raise ImageError("empty image data (0 bytes)")
     orientation = exif_orientation(data) if apply_exif else 1
     if is_jpeg(data) and color in (0, 1):
-        array = _decode_jpeg(data, color, min_height, min_width, orientation, fast)
+        array = _decode_jpeg(data, color, min_height, min_width, orientation, fast, strict)
         if array is not None:
             return apply_orientation(array, orientation)
     return apply_orientation(_decode_pillow(data, color), orientation)
 
 
-def _decode_jpeg(data, color, min_height, min_width, orientation, fast) -> np.ndarray | None:
+def _decode_jpeg(data, color, min_height, min_width, orientation, fast, strict=False) -> np.ndarray | None:
     import simplejpeg
 
     if orientation in (5, 6, 7, 8):  # the stored image is transposed: swap the minimums
@@ -132,7 +135,7 @@ def _decode_jpeg(data, color, min_height, min_width, orientation, fast) -> np.nd
             min_height=min_height,
             min_width=min_width,
             min_factor=1.0,
-            strict=False,
+            strict=strict,
         )
     except ValueError as exc:
         if "CMYK" in str(exc) or "colorspace" in str(exc).lower() or "Unsupported" in str(exc):
