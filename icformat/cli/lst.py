@@ -71,7 +71,8 @@ def validate_command(lst_file, root, multi_label, num_classes, check_images, ima
     bar = progress(None, desc="checking images", unit="img") if check_images else None
     try:
         result = validate_lst(lst_file, root, multi_label=multi_label, num_classes=num_classes, check_images=check_images,
-                              image_shape=image_shape, resize=resize, num_workers=num_workers, progress=bar.update if bar is not None else None)
+                              image_shape=image_shape, resize=resize, num_workers=num_workers, progress=bar.update if bar is not None else None,
+                              on_start=(lambda total: bar.reset(total=total)) if bar is not None else None)
     finally:
         if bar is not None:
             bar.close()

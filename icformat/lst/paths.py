@@ -51,11 +51,6 @@ def unsafe_path_reason(path: str) -> str | None:
     return None
 
 
-def safe_join(root: str, path: str) -> str | None:
-    """``root/path`` when ``path`` is relative and stays inside ``root``; None otherwise."""
-    return None if unsafe_path_reason(path) else os.path.join(root, path)
-
-
 def check_files_exist(table: LstTable, root: str, safe: np.ndarray) -> tuple[list[Problem], np.ndarray]:
     """Missing, non-regular and empty files among the safe rows; returns problems and a mask of the
     rows whose file exists and is not empty."""

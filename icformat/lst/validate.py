@@ -16,10 +16,10 @@ from ..problems import ERROR, WARNING, Problem, ValidationResult, error
 from .checks import check_class_labels, check_indices, check_multi_hot
 from .images import check_image_files
 from .parse import EMPTY_LST, LstTable, parse_lst_tolerant
-from .paths import check_files_exist, check_paths, safe_join, unsafe_path_reason
+from .paths import check_files_exist, check_paths, unsafe_path_reason
 
 __all__ = ["LstValidation", "Problem", "validate_lst", "parse_image_shape", "read_lst_tolerant", "unsafe_path_reason",
-           "safe_join", "ERROR", "WARNING"]
+           "ERROR", "WARNING"]
 
 
 @dataclass
@@ -76,6 +76,7 @@ def validate_lst(
     resize: int = 0,
     num_workers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> LstValidation:
     """Check a ``.lst`` file and return every problem found.
 
@@ -83,7 +84,8 @@ def validate_lst(
     ``root``: the image folder; without it, files are not looked at. ``check_images`` judges every
     image (in ``num_workers`` processes, default all cores); ``image_shape`` (``C,H,W``) and
     ``resize`` (shorter side, as SageMaker's ``resize``) add the size check. ``progress`` is called
-    with the number of images checked since the last call.
+    with the number of images checked since the last call, ``on_start`` once with the number of
+    images to check (a progress bar's total).
     """
     name = os.fspath(path)
     shape = parse_image_shape(image_shape)
@@ -105,6 +107,8 @@ def validate_lst(
         problems += file_problems
         result.files_checked = int(safe.sum())
         if check_images:
+            if on_start is not None:
+                on_start(int(present.sum()))
             problems += check_image_files(table, root, present, shape, resize, num_workers, progress)
             result.images_checked = int(present.sum())
     problems.sort(key=lambda p: (p.line is None, p.line or 0))
