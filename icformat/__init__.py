@@ -4,6 +4,7 @@ from importlib.metadata import PackageNotFoundError, version
 from .errors import FormatError, IcformatError, RecordIOError
 from .lst import read_lst, write_lst
 from .manifest import read_manifest, write_manifest
+from .problems import Problem, ValidationResult
 from .recordio import IndexedRecordFile, IRHeader, RecordReader, RecordWriter, pack, unpack
 
 try:
@@ -25,5 +26,7 @@ __all__ = [
     "write_lst",
     "read_manifest",
     "write_manifest",
+    "Problem",
+    "ValidationResult",
     "__version__",
 ]

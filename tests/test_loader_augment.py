@@ -206,7 +206,7 @@ def test_png_goes_through_pillow(photo):
     decoder = Decoder(3)
     assert decoder.size(buf.getvalue())[:2] == photo.shape[:2]
     assert np.array_equal(decoder.decode(buf.getvalue(), 10, 10), photo)
-    with pytest.raises(ImageError, match="not an image"):
+    with pytest.raises(ImageError, match="not a readable image"):
         decoder.size(b"GIF89?not really")
 
 

@@ -183,7 +183,7 @@ def test_iter_stream_pairs_and_labels(tmp_path):
 def test_iter_stream_errors(tmp_path):
     with pytest.raises(FormatError, match="ends in the middle of manifest row 1: 1 of 2 records"):
         list(iter_stream(io.BytesIO(frame(b"img") + frame(b"0") + frame(b"img")), attribute_names=2))
-    with pytest.raises(FormatError, match="row 0: bad label record b'cat': label \"cat\" is neither"):
+    with pytest.raises(FormatError, match="row 0: bad label record cat: label \"cat\" is neither"):
         list(iter_stream(io.BytesIO(frame(b"img") + frame(b"cat")), attribute_names=2))
     with pytest.raises(FormatError, match="bad magic"):
         list(iter_stream(io.BytesIO(b"{not a stream}"), attribute_names=2))

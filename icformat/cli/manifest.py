@@ -68,7 +68,7 @@ def report(as_json: bool, output: str, **figures) -> None:
     if as_json:
         echo_json({"output": output, **figures})
     else:
-        click.echo(f"{output}: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in figures.items()))
+        click.echo(f"{output}: " + ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in figures.items()))
 
 
 @click.command("validate")

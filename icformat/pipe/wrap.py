@@ -78,7 +78,8 @@ def iter_manifest_payloads(
             try:
                 out.append(attribute_payload(name, value, store, base))
             except Exception as exc:  # boto3/smart_open errors vary by transport
-                raise ManifestError(f"cannot read {json.dumps(value)}: {describe_error(exc)}", path, row.line) from exc
+                shown = f"'{value}'" if isinstance(value, str) else json.dumps(value)
+                raise ManifestError(f"cannot read {shown}: {describe_error(exc)}", path, row.line) from exc
         return out
 
     first, rows = peek(read_manifest(manifest, names))
