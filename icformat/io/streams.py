@@ -47,3 +47,17 @@ def exists(path: PathLike) -> bool:
         except Exception:  # other transports raise their own errors
             return False
     return os.path.exists(local_path(path))
+
+
+def size(path: PathLike | BinaryIO) -> int | None:
+    """Size in bytes of a local file or an ``s3://`` object; None for streams, FIFOs and other URIs."""
+    if hasattr(path, "read"):
+        return None
+    if is_s3(path):
+        from . import s3
+
+        return s3.size(str(path))
+    if is_uri(path):
+        return None
+    local = local_path(path)
+    return os.path.getsize(local) if os.path.isfile(local) else None

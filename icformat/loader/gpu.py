@@ -20,6 +20,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from ..errors import BadRecordError
 from .augment import plan_sample
 from .batch import Batch, LoaderStats, SkipReporter
 from .decode import Decoder
@@ -28,7 +29,7 @@ from .gpu_ops import render_batch, to_device
 from .options import make_preprocess
 from .pipeline import sample_random
 from .planner import Planner
-from .sources import RecFile, open_source, read_file, split_record
+from .sources import image_and_labels, open_rec, open_source, read_file
 
 
 class GpuFallbackWarning(UserWarning):
@@ -202,9 +203,9 @@ class GpuImageLoader:
         kind = self.source.kind
         if kind == "rec":
             if self._rec is None:
-                self._rec = RecFile(self.source.path, self.source.spec.index_path)
-            offset = int(planned.refs[i, 0])
-            return self._rec.at(offset), f"{self.source.path}@{offset}"
+                self._rec = open_rec(self.source.path)
+            offset, span = planned.refs[i].tolist()
+            return self._rec.read_at(offset, span), f"{self.source.path}@{offset}"
         if kind == "lst":
             return read_file(self.source.root, planned.refs[i]), f"{self.source.root}/{planned.refs[i]}"
         return planned.payloads[i], f"<stream> record {int(planned.keys[i])}"
@@ -224,9 +225,9 @@ class GpuImageLoader:
                 if planned.labels is not None:
                     image, labels = record, planned.labels[i]
                     if np.isnan(labels).any():
-                        raise ValueError(f"label does not have {self.source.label_width} value(s)")
+                        raise BadRecordError(f"label does not have {self.source.label_width} value(s)")
                 else:
-                    image, labels = split_record(record, self.source.label_width or 1)
+                    image, labels = image_and_labels(record, self.source.label_width or 1)
                 height, width, orientation = self._size_reader.size(image)
                 rng = sample_random(self.seed, epoch, key) if prep.augment.random else None
                 item = _Item()
@@ -298,8 +299,6 @@ class GpuImageLoader:
                 bad = bad + more_bad
                 for _, message in bad:
                     if self.strict:
-                        from .loader import BadRecordError
-
                         raise BadRecordError(message)
                     self._skips.skip(message)
                 if not items:

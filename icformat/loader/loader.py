@@ -15,7 +15,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from ..errors import IcformatError
+from ..errors import BadRecordError
 from . import shm
 from .batch import Batch, LoaderStats, SkipReporter
 from .options import Augmentation, make_preprocess
@@ -26,10 +26,6 @@ from .workers import InlinePool, Task, WorkerConfig, WorkerError, WorkerPool
 
 _HELD = 2  # batches the caller may be holding: the current one and the one before
 _MIN_CHUNK = 4  # samples per task at least: smaller tasks cost more in messages than they gain
-
-
-class BadRecordError(IcformatError, ValueError):
-    """A record could not be loaded and the loader is ``strict``."""
 
 
 class _Resources:

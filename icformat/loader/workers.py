@@ -19,15 +19,11 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from ..errors import IcformatError
+from ..errors import BadRecordError, IcformatError, WorkerError, WorkerTimeout
 from . import shm
 from .options import Preprocess
 from .pipeline import SampleProcessor
-from .sources import RecFile, SourceSpec, read_file, split_record
-
-
-class WorkerError(IcformatError, RuntimeError):
-    """A loader worker process died or failed outside per-record handling."""
+from .sources import SourceSpec, image_and_labels, open_rec, read_file
 
 
 @dataclass(frozen=True)
@@ -73,7 +69,7 @@ class TaskRunner:
         self._owns = owns  # close attachments we made; never the main process's own segments
         self._slots: dict[int, tuple] = {}
         self._input: tuple | None = None
-        self._rec = RecFile(config.spec.path, config.spec.index_path) if config.spec.kind == "rec" else None
+        self._rec = open_rec(config.spec.path) if config.spec.kind == "rec" else None
 
     def run(self, task: Task) -> Result:
         try:
@@ -91,9 +87,9 @@ class TaskRunner:
                 if task.labels is not None:  # .lst rows, (image, label) stream items
                     image, sample_labels = record, task.labels[i]
                     if np.isnan(sample_labels).any():
-                        raise ValueError(f"label does not have {width} value(s)")
+                        raise BadRecordError(f"label does not have {width} value(s)")
                 else:
-                    image, sample_labels = split_record(record, width)
+                    image, sample_labels = image_and_labels(record, width)
                 write(image, task.epoch, key, data[count])
                 labels[count] = sample_labels
                 count += 1
@@ -104,9 +100,9 @@ class TaskRunner:
     def _fetcher(self, task: Task) -> Callable[[int], Any]:
         kind = self.config.spec.kind
         if kind == "rec":
-            rec, refs = self._rec, task.refs[:, 0].tolist()
+            rec, refs = self._rec, task.refs.tolist()
             rec.prefetch(task.refs)
-            return lambda i: rec.at(refs[i])
+            return lambda i: rec.read_at(*refs[i])
         if kind == "lst":
             root, refs = self.config.spec.path, task.refs
             return lambda i: read_file(root, refs[i])

@@ -103,7 +103,7 @@ def rec_info(path: streams.PathLike, *, decode: bool = False, progress: Callable
             info.records += 1
             _, labels, image = split_record(record)
             info.payload_bytes += len(record)
-            end = offset + 8 + len(record)
+            end = offset + 8 + len(record) + (-len(record) & 3)
             if labels is None:
                 widths["none"] += 1
             else:
@@ -174,9 +174,8 @@ def probe_image(image) -> tuple[int, int, str] | None:
 
 
 def _size(path, fallback: int) -> int:
-    if not streams.is_uri(path) and not hasattr(path, "read"):
-        try:
-            return os.path.getsize(streams.local_path(path))
-        except OSError:
-            pass
-    return fallback
+    """The file's or object's size; for a stream, where its last record ends."""
+    from ..io.streams import size
+
+    known = size(path)
+    return fallback if known is None else known
