@@ -181,3 +181,15 @@ def test_rec_info_counts_every_byte_of_an_s3_object(s3_bucket, capsys):
 
     info = json.loads(capsys.readouterr().out)
     assert info["file_bytes"] == s3.size(uri)
+
+
+def test_check_refs_without_credentials_is_reported_once(s3_server, s3_bucket, tmp_path):
+    manifest = tmp_path / "m.manifest"
+    manifest.write_text("".join(f'{{"source-ref": "s3://{s3_bucket}/img{i}.jpg", "class": "0"}}\n' for i in range(40)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(aws_environment(s3_server), AWS_EC2_METADATA_DISABLED="true")
+    del env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
+    done = _cli(["manifest", "validate", str(manifest), "--attribute-names", "source-ref,class", "--check-refs"], env)
+    assert done.returncode == 1
+    assert done.stderr.count("no AWS credentials found") == 1 and "Traceback" not in done.stderr
+    assert done.stdout.count("no AWS credentials") == 0

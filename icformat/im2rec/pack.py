@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import struct
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,9 +22,10 @@ from ..image.encode import encode, normalize_encoding
 from ..image.resize import center_crop as crop_center
 from ..image.resize import output_size, resize as resize_array, shorter_side_size
 from ..lst.validate import unsafe_path_reason
-from ..manifest.refs import ObjectStore, describe_error, join_uri
+from ..io.objects import SETUP_ERRORS, ObjectStore, describe_error
+from ..io.paths import join_uri
+from ..recordio.header import header_bytes
 
-_HEADER = struct.Struct("<IfQQ")  # mxnet.recordio IRHeader: flag, label, id, id2
 _TRANSPOSED = (5, 6, 7, 8)  # EXIF orientations that swap height and width
 
 
@@ -63,17 +63,15 @@ def image_header(index: int, labels, pack_label: bool = False) -> bytes:
     if index < 0:
         raise IcformatError(f"index {index} is negative; image ids are unsigned")
     if pack_label and len(labels) > 1:
-        values = np.asarray(labels, dtype="<f4")
-        return _HEADER.pack(values.size, 0.0, index, 0) + values.tobytes()
-    return _HEADER.pack(0, float(labels[0]), index, 0)
-
-
-_STORE = ObjectStore()  # one S3 client shared by every worker thread
+        return header_bytes(np.asarray(labels, dtype="<f4"), index)
+    return header_bytes(float(labels[0]), index)
 
 
 def _read_object(uri: str) -> bytes:
     try:
-        data = _STORE.read(uri)
+        data = ObjectStore().read(uri)
+    except SETUP_ERRORS:
+        raise
     except Exception as exc:  # boto3/smart_open raise transport-specific errors
         raise ImageError(f"cannot read {uri}: {describe_error(exc)}") from None
     if not data:

@@ -32,7 +32,9 @@ from .parse import (
     ref_type_message,
     source_name,
 )
-from .refs import ObjectStore, base_of, choose_workers, map_ordered, resolve_ref
+from ..io.objects import ObjectStore
+from ..io.parallel import choose_workers, map_ordered
+from .refs import base_of, resolve_ref
 
 # Problems on one line are listed in this order.
 RANK_FILE, RANK_SYNTAX, RANK_PRESENCE, RANK_REF, RANK_LABEL, RANK_DUPLICATE, RANK_UNREACHABLE = range(7)
