@@ -11,7 +11,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
-import sys
 import traceback
 from dataclasses import dataclass
 from multiprocessing.connection import wait
@@ -20,6 +19,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from ..errors import BadRecordError, IcformatError, WorkerError, WorkerTimeout
+from ..io import parallel
 from . import shm
 from .options import Preprocess
 from .pipeline import SampleProcessor
@@ -195,23 +195,16 @@ def worker_main(conn, config: WorkerConfig) -> None:
 
 
 def default_start_method() -> str:
-    """``fork`` on Linux unless this process runs other Python threads (fastest to start, and the
-    caller's script needs no ``if __name__ == "__main__"`` guard); otherwise ``forkserver``, which
-    is safe beside threads; ``spawn`` where neither exists. Native threads of libraries such as
-    OpenBLAS or MXNet's engine do not count: they survive a fork, and workers never use them."""
-    import threading
-
-    methods = mp.get_all_start_methods()
-    if sys.platform.startswith("linux") and "fork" in methods and threading.active_count() == 1:
-        return "fork"
-    return "forkserver" if "forkserver" in methods else "spawn"
+    """How loader workers start: :func:`icformat.io.parallel.start_method`, the one rule (``fork``
+    while this process runs a single Python thread, else ``forkserver``, else ``spawn``)."""
+    return parallel.start_method()
 
 
 class WorkerPool:
     """``num_workers`` processes, each fed through its own pipe; tasks go to the least busy."""
 
     def __init__(self, config: WorkerConfig, num_workers: int, start_method: str | None = None):
-        method = start_method or default_start_method()
+        method = parallel.start_method(start_method)
         ctx = mp.get_context(method)
         if method == "forkserver":
             ctx.set_forkserver_preload([__name__])
