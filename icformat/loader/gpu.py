@@ -65,7 +65,7 @@ def _why_not(device: str, decoder: str) -> str | None:
 # ---- the loader ---------------------------------------------------------------------------
 
 
-_CPU_ONLY = {"backend", "start_method"}  # ImageLoader options that mean nothing on the GPU path
+_CPU_ONLY = {"backend", "start_method", "worker_timeout"}  # ImageLoader options that mean nothing on the GPU path
 
 
 class _Item:

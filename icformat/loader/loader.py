@@ -87,7 +87,8 @@ class ImageLoader(LoaderBase):
     ``0`` runs everything in the calling process. Each batch is split into one task per worker
     (at least 4 samples each), so all workers fill the same batch; ``prefetch`` batches are
     filled ahead. Shared memory: ``(prefetch + 2) x batch`` bytes. ``start_method``: see
-    :func:`~icformat.loader.workers.default_start_method`.
+    :func:`~icformat.loader.workers.default_start_method`. A worker that neither answers nor dies
+    for ``worker_timeout`` seconds raises :class:`~icformat.errors.WorkerTimeout` (None: wait forever).
     """
 
     def __init__(
@@ -118,6 +119,7 @@ class ImageLoader(LoaderBase):
         start_method: str | None = None,
         epoch: int = 0,
         max_warnings: int = 10,
+        worker_timeout: float | None = 600.0,
     ):
         options = dict(locals())  # the arguments, for the parts every loader shares
         del options["self"]
@@ -127,6 +129,9 @@ class ImageLoader(LoaderBase):
             raise UsageError("num_workers must be >= 0 and prefetch >= 1")
         self.backend = resolve_backend(backend)
         self.num_workers, self.prefetch, self.start_method = int(num_workers), int(prefetch), start_method
+        if worker_timeout is not None and not float(worker_timeout) > 0:
+            raise UsageError(f"worker_timeout must be a positive number of seconds or None, got {worker_timeout}")
+        self.worker_timeout = None if worker_timeout is None else float(worker_timeout)
         self._configure(options)
         self._res = _Resources()
         self._finalizer = weakref.finalize(self, self._res.close)
@@ -263,7 +268,7 @@ class ImageLoader(LoaderBase):
         """Wait for task results; file them with their batch, or free an abandoned batch's slot."""
         if not self._task_slot:
             raise RuntimeError("icformat loader: waiting for a batch while none is in flight (a bug)")
-        for result in self._res.pool.collect():
+        for result in self._res.pool.next_results(self.worker_timeout):
             slot = self._task_slot.pop(result.task_id)
             self._slot_tasks[slot] -= 1
             batch = self._waiting.pop(result.task_id, None)

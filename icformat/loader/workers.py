@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import time
 import traceback
 from dataclasses import dataclass
 from multiprocessing.connection import wait
@@ -261,6 +262,21 @@ class WorkerPool:
             results.append(result)
         return results
 
+    def next_results(self, timeout: float | None = None) -> list[Result]:
+        """Wait for at least one result; ``WorkerTimeout`` when no worker answers (nor dies) within
+        ``timeout`` seconds, so that a worker stuck on a record is reported instead of a hang."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            results = self.collect(left)
+            if results:
+                return results
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WorkerTimeout(
+                    f"no loader worker answered for {timeout:g} s (pids {', '.join(map(str, self.pids))}); one may be "
+                    "stuck reading or decoding a record: find it with num_workers=0, or raise worker_timeout"
+                )
+
     def _death(self, i: int) -> WorkerError:
         proc = self._procs[i]
         proc.join(timeout=1)
@@ -316,6 +332,10 @@ class InlinePool:
     def collect(self, timeout: float | None = None) -> list[Result]:
         """Run the oldest task (the one the loader waits for) and return its result."""
         return [self._runner.run(self._queue.pop(0))] if self._queue else []
+
+    def next_results(self, timeout: float | None = None) -> list[Result]:
+        """The oldest task's result (run here and now; ``timeout`` does not apply in-process)."""
+        return self.collect()
 
     def cancel(self) -> list[int]:
         """Drop the tasks not run yet; returns their ids."""
