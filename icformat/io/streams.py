@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import IO, BinaryIO
 
-from ..errors import MissingDependencyError
+from ..errors import InputNotFound, MissingDependencyError, UsageError
 from .paths import PathLike, is_s3, is_uri, local_path
 
 
@@ -25,12 +25,24 @@ def smart_open_uri(uri: str, mode: str) -> IO:
 
 
 def open_input(src: PathLike | BinaryIO, mode: str = "rb") -> IO:
-    """Open ``src`` for reading: a path, a URI or an already open file object (returned as is)."""
+    """Open ``src`` for reading: a path, a URI or an already open file object (returned as is).
+    A missing input raises ``InputNotFound``; a folder ``UsageError``."""
     if hasattr(src, "read"):
         return src  # type: ignore[return-value]
     if is_uri(src):
         return smart_open_uri(str(src), mode)
-    return open(local_path(src), mode)
+    return open_local(src, mode)
+
+
+def open_local(path: PathLike, mode: str = "rb") -> IO:
+    """``open()`` for a local input, with a missing file or a folder as icformat errors."""
+    name = os.fspath(path)
+    try:
+        return open(local_path(name), mode)
+    except FileNotFoundError:
+        raise InputNotFound(f"{name}: no such file", name) from None
+    except IsADirectoryError:
+        raise UsageError(f"{name}: is a folder, not a file", name) from None
 
 
 def exists(path: PathLike) -> bool:

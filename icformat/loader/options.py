@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from ..errors import UsageError
+
 AUGMENTATION_TYPES = ("crop", "crop_color", "crop_color_transform")
 DTYPES = ("float32", "uint8")
 
@@ -33,7 +35,7 @@ class Augmentation:
         if augmentation_type is None or augmentation_type in ("", "none", "None"):
             return cls()
         if augmentation_type not in AUGMENTATION_TYPES:
-            raise ValueError(
+            raise UsageError(
                 f"augmentation_type must be one of {', '.join(AUGMENTATION_TYPES)} or None, got {augmentation_type!r}"
             )
         crop = dict(rand_crop=True, rand_mirror=True)
@@ -92,12 +94,12 @@ def parse_data_shape(data_shape: Sequence[int] | str) -> tuple[int, int, int]:
         try:
             data_shape = tuple(int(v) for v in data_shape.split(","))
         except ValueError:
-            raise ValueError(f"data_shape must look like '3,224,224', got {data_shape!r}") from None
+            raise UsageError(f"data_shape must look like '3,224,224', got {data_shape!r}") from None
     shape = tuple(int(v) for v in data_shape)
     if len(shape) != 3 or min(shape) < 1:
-        raise ValueError(f"data_shape must be (channels, height, width), got {data_shape!r}")
+        raise UsageError(f"data_shape must be (channels, height, width), got {data_shape!r}")
     if shape[0] not in (1, 3):
-        raise ValueError(f"data_shape channels must be 1 (gray) or 3 (RGB), got {shape[0]}")
+        raise UsageError(f"data_shape channels must be 1 (gray) or 3 (RGB), got {shape[0]}")
     return shape  # type: ignore[return-value]
 
 
@@ -108,7 +110,7 @@ def _per_channel(name: str, values, channels: int) -> tuple[float, ...] | None:
         values = [values] * channels
     values = tuple(float(v) for v in values)
     if len(values) != channels:
-        raise ValueError(f"{name} needs {channels} value(s), one per channel, got {len(values)}")
+        raise UsageError(f"{name} needs {channels} value(s), one per channel, got {len(values)}")
     return values
 
 
@@ -125,20 +127,20 @@ def make_preprocess(
     """Validate the loader's image options and bundle them."""
     shape = parse_data_shape(data_shape)
     if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        raise UsageError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     if resize is not None:
         resize = int(resize)
         if resize <= 0:
             resize = None  # MXNet's -1: no resize
         elif resize < min(shape[1], shape[2]):
-            raise ValueError(
+            raise UsageError(
                 f"resize={resize} is smaller than data_shape {shape[1]}x{shape[2]}: every image would be too small; "
                 f"use resize >= {max(shape[1], shape[2])}"
             )
     augment = augmentation_type if isinstance(augmentation_type, Augmentation) else Augmentation.from_type(augmentation_type)
     mean_t, std_t = _per_channel("mean", mean, shape[0]), _per_channel("std", std, shape[0])
     if (mean_t or std_t) and dtype != "float32":
-        raise ValueError("mean/std need dtype='float32'")
+        raise UsageError("mean/std need dtype='float32'")
     if std_t and min(abs(v) for v in std_t) == 0:
-        raise ValueError("std must not contain zeros")
+        raise UsageError("std must not contain zeros")
     return Preprocess(shape, resize, augment, dtype, mean_t, std_t, bool(apply_exif))

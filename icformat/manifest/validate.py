@@ -18,7 +18,7 @@ from typing import Any, BinaryIO, NamedTuple, Sequence
 import numpy as np
 
 from .. import streams
-from ..errors import ManifestError
+from ..errors import ManifestError, UsageError
 from .labels import MULTI_HOT, LabelError, LabelInfo, check_label, check_label_format
 from .parse import (
     CHUNK_BYTES,
@@ -257,7 +257,7 @@ def validate_manifest(
     if num_classes is not None and num_classes < 1:
         raise ManifestError(f"num_classes must be at least 1, got {num_classes}")
     if engine not in ("auto", "python"):
-        raise ValueError(f"engine must be 'auto' or 'python', got {engine!r}")
+        raise UsageError(f"engine must be 'auto' or 'python', got {engine!r}")
     names = parse_attribute_names(attribute_names)
     label_format = check_label_format(label_format)
     path = source_name(src)

@@ -18,6 +18,7 @@ import numpy as np
 from .. import io as icio
 from ..errors import RecordIOError
 from ..io import s3
+from ..io.streams import open_local
 from .framing import FRAME, FRAME_SIZE, LENGTH_MASK, MAGIC
 from .header import split_record
 from .index import read_index, scan_offsets
@@ -64,7 +65,7 @@ class IndexedRecordFile:
             self._file = icio.open_input(self.path)
             self.size = None
         else:
-            self._file = open(icio.local_path(self.path), "rb")
+            self._file = open_local(self.path)
             self.size = os.fstat(self._file.fileno()).st_size
             if self.size:
                 self._mmap = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
