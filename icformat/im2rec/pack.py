@@ -22,7 +22,7 @@ from ..image.encode import encode, normalize_encoding
 from ..image.resize import center_crop as crop_center
 from ..image.resize import output_size, resize as resize_array, shorter_side_size
 from ..lst.validate import unsafe_path_reason
-from ..io.objects import SETUP_ERRORS, ObjectStore, describe_error
+from ..io.objects import SETUP_ERRORS, describe_error, read_bytes
 from ..io.paths import join_uri
 from ..recordio.header import header_bytes
 
@@ -67,33 +67,22 @@ def image_header(index: int, labels, pack_label: bool = False) -> bytes:
     return header_bytes(float(labels[0]), index)
 
 
-def _read_object(uri: str) -> bytes:
-    try:
-        data = ObjectStore().read(uri)
-    except SETUP_ERRORS:
-        raise
-    except Exception as exc:  # boto3/smart_open raise transport-specific errors
-        raise ImageError(f"cannot read {uri}: {describe_error(exc)}") from None
-    if not data:
-        raise ImageError("empty file (0 bytes)")
-    return data
-
-
 def read_image_file(root: str, path: str) -> bytes:
     """The bytes of ``root/path`` (``root`` a folder or an ``s3://`` prefix); refuses absolute paths
     and paths leaving the root, and empty files."""
     reason = unsafe_path_reason(path)
     if reason:
         raise ImageError(f"{reason}, refused")
-    if streams.is_uri(root):
-        return _read_object(join_uri(root, path))
+    where = join_uri(root, path) if streams.is_uri(root) else os.path.join(root, path)
     try:
-        with open(os.path.join(root, path), "rb") as f:
-            data = f.read()
+        data = read_bytes(where)
+    except SETUP_ERRORS:
+        raise
     except FileNotFoundError:
         raise ImageError("file not found") from None
-    except OSError as exc:
-        raise ImageError(f"cannot read: {exc.strerror or exc}") from None
+    except Exception as exc:  # boto3/smart_open raise transport-specific errors
+        reason = describe_error(exc, where)
+        raise ImageError(f"cannot read {where}: {reason}" if streams.is_uri(root) else f"cannot read: {reason}") from None
     if not data:
         raise ImageError("empty file (0 bytes)")
     return data

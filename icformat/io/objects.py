@@ -14,6 +14,15 @@ from .streams import open_input
 SETUP_ERRORS = (RemoteCredentialsError, RemoteEndpointError, RemoteNameError)
 
 
+def read_bytes(uri: str) -> bytes:
+    """The whole content of a local file, an ``s3://`` object or another URI (the one way to read a
+    file's bytes); raises ``InputNotFound``, ``RemoteAccessError`` or ``OSError``."""
+    if is_s3(uri):
+        return s3.get(uri)
+    with open_input(uri, "rb") as f:
+        return f.read()
+
+
 class ObjectStore:
     """Reads, checks and writes objects; ``s3://`` goes through :func:`icformat.io.s3.client`."""
 
@@ -23,10 +32,7 @@ class ObjectStore:
 
     def read(self, uri: str) -> bytes:
         """The whole object's bytes; raises ``InputNotFound``, ``RemoteAccessError`` or ``OSError``."""
-        if is_s3(uri):
-            return s3.get(uri)
-        with open_input(uri, "rb") as f:
-            return f.read()
+        return read_bytes(uri)
 
     def check(self, uri: str) -> str | None:
         """None when ``uri`` can be read, else the reason why not. Failures that would hit every

@@ -15,6 +15,8 @@ import numpy as np
 
 from .. import streams
 from ..errors import BadRecordError, FormatError, IcformatError, RecordIOError
+from ..io.objects import read_bytes
+from ..io.paths import join_uri
 from ..recordio import IndexedRecordFile, split_record
 
 
@@ -183,8 +185,4 @@ def open_rec(path: str) -> IndexedRecordFile:
 
 def read_file(root: str, relative: str) -> bytes:
     """The bytes of ``root/relative`` (local or ``s3://``)."""
-    if streams.is_uri(root):
-        with streams.open_input(root.rstrip("/") + "/" + relative, "rb") as f:
-            return f.read()
-    with open(os.path.join(root, relative), "rb") as f:
-        return f.read()
+    return read_bytes(join_uri(root, relative) if streams.is_uri(root) else os.path.join(root, relative))
