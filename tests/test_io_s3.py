@@ -164,7 +164,12 @@ def test_cli_s3_failure_is_one_line_exit_1(s3_server, s3_bucket, tmp_path, case)
     else:
         uri = "s3://Bad_Bucket!/cli.rec"
         expect = "not a valid S3 bucket name"
-    for command in (["rec", "info", uri], ["rec", "ls", uri]):
+    lst = tmp_path / "a.lst"
+    lst.write_text("0\t1\timg0.jpg\n1\t0\timg1.jpg\n")
+    prefix = uri.rsplit("/", 1)[0] + "/images/"
+    commands = (["rec", "info", uri], ["rec", "ls", uri], ["im2rec", str(lst), prefix],
+                ["loader", "run", uri, "--batch-size", "2", "--data-shape", "3,8,8"])
+    for command in commands:
         done = _cli(command, env)
         assert done.returncode == 1, done.stderr
         assert expect in done.stderr and "Traceback" not in done.stderr
