@@ -105,6 +105,7 @@ def test_loader_reads_s3_rec(s3_bucket, tmp_path, index, workers):
                 writer.write(rec.at(i), key=i)
     options = dict(batch_size=4, data_shape=(3, 32, 32), resize=40, shuffle=True, seed=3)
     with ImageLoader(uri, num_workers=workers, **options) as remote, ImageLoader(local, num_workers=0, **options) as here:
+        assert remote.source.spec.index_path is None  # workers get offsets, never an index to read or build
         got, want = list(remote), list(here)
     assert len(got) == len(want) == 3
     for a, b in zip(got, want):
