@@ -21,9 +21,9 @@ from ..image.decode import apply_orientation, decode, exif_orientation, image_si
 from ..image.encode import encode, normalize_encoding
 from ..image.resize import center_crop as crop_center
 from ..image.resize import output_size, resize as resize_array, shorter_side_size
-from ..lst.validate import unsafe_path_reason
 from ..io.objects import SETUP_ERRORS, describe_error, read_bytes
 from ..io.paths import join_uri
+from ..lst.validate import unsafe_path_reason
 from ..recordio.header import header_bytes
 
 _TRANSPOSED = (5, 6, 7, 8)  # EXIF orientations that swap height and width
@@ -67,25 +67,30 @@ def image_header(index: int, labels, pack_label: bool = False) -> bytes:
     return header_bytes(float(labels[0]), index)
 
 
+def _read_object(uri: str) -> bytes:
+    try:
+        data = read_bytes(uri)
+    except SETUP_ERRORS:
+        raise  # no credentials, bad bucket name: the same for every image, said once
+    except FileNotFoundError:
+        raise ImageError("file not found") from None
+    except Exception as exc:  # boto3/smart_open raise transport-specific errors
+        where = f" {uri}" if streams.is_uri(uri) else ""
+        raise ImageError(f"cannot read{where}: {describe_error(exc, uri)}") from None
+    if not data:
+        raise ImageError("empty file (0 bytes)")
+    return data
+
+
 def read_image_file(root: str, path: str) -> bytes:
     """The bytes of ``root/path`` (``root`` a folder or an ``s3://`` prefix); refuses absolute paths
     and paths leaving the root, and empty files."""
     reason = unsafe_path_reason(path)
     if reason:
         raise ImageError(f"{reason}, refused")
-    where = join_uri(root, path) if streams.is_uri(root) else os.path.join(root, path)
-    try:
-        data = read_bytes(where)
-    except SETUP_ERRORS:
-        raise
-    except FileNotFoundError:
-        raise ImageError("file not found") from None
-    except Exception as exc:  # boto3/smart_open raise transport-specific errors
-        reason = describe_error(exc, where)
-        raise ImageError(f"cannot read {where}: {reason}" if streams.is_uri(root) else f"cannot read: {reason}") from None
-    if not data:
-        raise ImageError("empty file (0 bytes)")
-    return data
+    if streams.is_uri(root):
+        return _read_object(join_uri(root, path))
+    return _read_object(os.path.join(root, path))
 
 
 def transform_image(data: bytes, options: PackOptions) -> bytes:

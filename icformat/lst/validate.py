@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import posixpath
 import stat
+import sys
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -418,21 +419,27 @@ def check_image_files(
 
 
 def _map_images(jobs: list, args: tuple, num_workers: int | None, progress) -> list:
-    from ..io.parallel import map_ordered
-
     chunk = 64
-    chunks = [(jobs[i : i + chunk], args) for i in range(0, len(jobs), chunk)]
+    chunks = [jobs[i : i + chunk] for i in range(0, len(jobs), chunk)]
     workers = min(num_workers or os.cpu_count() or 1, max(1, len(chunks)))
     results: list = []
-    for _, found in map_ordered(_check_job, chunks, workers=workers, kind="process"):
-        results += found
-        if progress:
-            progress(len(found))
+    if workers <= 1:
+        mapped = (_check_chunk(c, args) for c in chunks)
+        for found in mapped:
+            results += found
+            if progress:
+                progress(len(found))
+        return results
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    method = "fork" if sys.platform.startswith("linux") else "spawn"  # fork: workers share the list
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+        for found in pool.map(_check_chunk, chunks, [args] * len(chunks)):
+            results += found
+            if progress:
+                progress(len(found))
     return results
-
-
-def _check_job(job: tuple[list, tuple]) -> list:
-    return _check_chunk(*job)
 
 
 def _check_chunk(jobs: list, args: tuple) -> list:
