@@ -86,10 +86,10 @@ class _Packer:
             try:
                 payload = pack_file(self.root, int(self.indices[row]), self.labels[row].tolist(), self.paths[row], self.options)
                 out.append(frame_record(payload) if self.framed else payload)
-            except SETUP_ERRORS:
-                raise  # no credentials, bad bucket: the same for every image, so stop here
             except ImageError as exc:
                 out.append(str(exc))
+            except SETUP_ERRORS:
+                raise  # no credentials, bad bucket name: the same for every image, so stop here
             except Exception as exc:  # one odd file (a decompression bomb, a codec crash) must not end a long run
                 out.append(f"{type(exc).__name__}: {exc}")
         return out
