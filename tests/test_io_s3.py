@@ -199,3 +199,20 @@ def test_check_refs_without_credentials_is_reported_once(s3_server, s3_bucket, t
     assert done.returncode == 1
     assert done.stderr.count("no AWS credentials found") == 1 and "Traceback" not in done.stderr
     assert done.stdout.count("no AWS credentials") == 0
+
+
+@pytest.mark.parametrize("remote", [False, True], ids=["local", "s3"])
+def test_a_missing_input_is_input_not_found_everywhere(s3_bucket, tmp_path, remote):
+    from icformat.io import read_bytes
+    from icformat.lst import read_lst
+    from icformat.manifest import read_manifest
+    from icformat.recordio import RecordReader
+
+    base = f"s3://{s3_bucket}/none" if remote else str(tmp_path / "none")
+    readers = [lambda: list(RecordReader(base + ".rec")), lambda: IndexedRecordFile(base + ".rec"),
+               lambda: read_lst(base + ".lst"), lambda: list(read_manifest(base + ".manifest", "source-ref,class")),
+               lambda: read_bytes(base + ".jpg")]
+    for read in readers:
+        with pytest.raises(InputNotFound) as caught:
+            read()
+        assert str(caught.value).startswith(base) and caught.value.path.startswith(base)
