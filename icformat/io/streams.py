@@ -2,8 +2,9 @@
 objects as they are."""
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO, ContextManager
 
 from ..errors import InputNotFound, MissingDependencyError, UsageError
 from .paths import PathLike, is_s3, is_uri, local_path
@@ -43,6 +44,16 @@ def open_local(path: PathLike, mode: str = "rb") -> IO:
         raise InputNotFound(f"{name}: no such file", name) from None
     except IsADirectoryError:
         raise UsageError(f"{name}: is a folder, not a file", name) from None
+
+
+def remote_errors(path: Any) -> ContextManager[None]:
+    """Around reads from an open ``s3://`` stream: failures become one-line ``IcformatError``s naming
+    ``path`` (a connection lost mid-file, credentials expiring); a no-op for everything else."""
+    if is_s3(path):
+        from . import s3
+
+        return s3.mapped_errors(str(path))
+    return contextlib.nullcontext()
 
 
 def exists(path: PathLike) -> bool:
