@@ -577,3 +577,16 @@ def test_augmentation_presets():
     assert (color.random_h, color.random_s, color.random_l) == (36, 50, 50) and not color.affine
     full = Augmentation.from_type("crop_color_transform")
     assert (full.max_rotate_angle, full.max_shear_ratio, full.max_aspect_ratio) == (10, 0.1, 0.25)
+
+
+def test_a_worker_stuck_on_a_record_is_reported_not_a_hang(tmp_path, jpegs):
+    """A .lst image that is a FIFO nobody writes: the worker blocks in open(), alive, forever."""
+    from icformat.loader import WorkerTimeout
+
+    (tmp_path / "ok.jpg").write_bytes(jpegs[0])
+    os.mkfifo(tmp_path / "stuck.jpg")
+    lst = tmp_path / "data.lst"
+    lst.write_text("0\t0\tok.jpg\n1\t1\tstuck.jpg\n")
+    with ImageLoader(str(lst), 2, SHAPE, resize=RESIZE, num_workers=1, shuffle=False, worker_timeout=2) as loader:
+        with pytest.raises(WorkerTimeout, match="no loader worker answered for 2 s"):
+            list(loader)

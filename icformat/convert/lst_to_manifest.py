@@ -10,7 +10,7 @@ from ..lst import read_lst
 from ..lst.parse import require_rows
 from ..manifest.labels import LabelError, check_label_format, label_text
 from ..manifest.parse import dump_record, is_ref_attribute
-from ..manifest.refs import join_uri
+from ..io.paths import join_uri
 
 
 def check_attribute_pair(ref_attribute: str, label_attribute: str) -> None:

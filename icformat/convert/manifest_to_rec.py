@@ -12,7 +12,9 @@ from ..errors import ManifestError
 from ..image.decode import image_format
 from ..manifest.parse import ManifestRow, check_image_classification_names, parse_attribute_names, read_manifest, source_name
 from ..manifest.validate import EMPTY_MANIFEST
-from ..manifest.refs import ObjectStore, base_of, choose_workers, describe_error, map_ordered, peek, resolve_ref
+from ..io.objects import SETUP_ERRORS, ObjectStore, describe_error
+from ..io.parallel import choose_workers, map_ordered, peek
+from ..manifest.refs import base_of, resolve_ref
 from ..recordio import IRHeader, RecordWriter, default_index_path, pack, write_index
 from .manifest_to_lst import row_index, row_label
 
@@ -52,6 +54,8 @@ class _Fetcher:
         index = row_index(row, self.index_attribute, ordinal, self.path)
         try:
             image = self.store.read(resolve_ref(row.ref, self.base))
+        except SETUP_ERRORS:
+            raise
         except Exception as exc:  # boto3/smart_open errors vary by transport
             raise ManifestError(f"cannot read {row.ref!r}: {describe_error(exc)}", self.path, row.line) from exc
         if not image:

@@ -10,7 +10,10 @@ from ..errors import IcformatError
 from ..image.decode import image_format
 from ..manifest.labels import LabelError, check_label_format, label_text
 from ..manifest.parse import dump_record
-from ..manifest.refs import ObjectStore, base_of, choose_workers, describe_error, join_uri, map_ordered, resolve_ref
+from ..io.objects import SETUP_ERRORS, ObjectStore, describe_error
+from ..io.parallel import choose_workers, map_ordered
+from ..io.paths import join_uri
+from ..manifest.refs import base_of, resolve_ref
 from ..recordio import RecordReader, unpack
 from .lst_to_manifest import check_attribute_pair
 
@@ -56,6 +59,8 @@ class _ImageSaver:
         target = resolve_ref(ref, self.base)
         try:
             self.store.write(target, image)
+        except SETUP_ERRORS:
+            raise
         except Exception as exc:  # boto3/smart_open errors vary by transport
             raise IcformatError(f"{target}: cannot write the image: {describe_error(exc)}") from exc
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import struct
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,10 +21,11 @@ from ..image.decode import apply_orientation, decode, exif_orientation, image_si
 from ..image.encode import encode, normalize_encoding
 from ..image.resize import center_crop as crop_center
 from ..image.resize import output_size, resize as resize_array, shorter_side_size
+from ..io.objects import SETUP_ERRORS, describe_error, read_bytes
+from ..io.paths import join_uri
 from ..lst.paths import ABSOLUTE, unsafe_path_reason
-from ..manifest.refs import ObjectStore, describe_error, join_uri
+from ..recordio.header import header_bytes
 
-_HEADER = struct.Struct("<IfQQ")  # mxnet.recordio IRHeader: flag, label, id, id2
 _TRANSPOSED = (5, 6, 7, 8)  # EXIF orientations that swap height and width
 
 
@@ -64,19 +64,20 @@ def image_header(index: int, labels, pack_label: bool = False) -> bytes:
     if index < 0:
         raise IcformatError(f"index {index} is negative; image ids are unsigned")
     if pack_label and len(labels) > 1:
-        values = np.asarray(labels, dtype="<f4")
-        return _HEADER.pack(values.size, 0.0, index, 0) + values.tobytes()
-    return _HEADER.pack(0, float(labels[0]), index, 0)
-
-
-_STORE = ObjectStore()  # one S3 client shared by every worker thread
+        return header_bytes(np.asarray(labels, dtype="<f4"), index)
+    return header_bytes(float(labels[0]), index)
 
 
 def _read_object(uri: str) -> bytes:
     try:
-        data = _STORE.read(uri)
+        data = read_bytes(uri)
+    except SETUP_ERRORS:
+        raise  # no credentials, bad bucket name: the same for every image, said once
+    except FileNotFoundError:
+        raise ImageError("file not found") from None
     except Exception as exc:  # boto3/smart_open raise transport-specific errors
-        raise ImageError(f"cannot read {uri}: {describe_error(exc)}") from None
+        where = f" {uri}" if streams.is_uri(uri) else ""
+        raise ImageError(f"cannot read{where}: {describe_error(exc, uri)}") from None
     if not data:
         raise ImageError("empty file (0 bytes)")
     return data
@@ -92,16 +93,7 @@ def read_image_file(root: str, path: str, allow_absolute: bool = False) -> bytes
         root = ""
     if streams.is_uri(root):
         return _read_object(join_uri(root, path))
-    try:
-        with open(os.path.join(root, path), "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise ImageError("file not found") from None
-    except OSError as exc:
-        raise ImageError(f"cannot read: {exc.strerror or exc}") from None
-    if not data:
-        raise ImageError("empty file (0 bytes)")
-    return data
+    return _read_object(os.path.join(root, path))
 
 
 def transform_image(data: bytes, options: PackOptions, notes: list[str] | None = None) -> bytes:

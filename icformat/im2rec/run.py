@@ -10,15 +10,14 @@ when the run completes.
 from __future__ import annotations
 
 import os
-import signal
-import sys
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from .. import streams
 from ..errors import IcformatError, ImageError, InputNotFound
+from ..io.objects import SETUP_ERRORS
+from ..io.parallel import map_ordered
 from ..lst.parse import LstTable, read_lst, require_rows
 from ..problems import Problem, warning
 from ..recordio.framing import frame_record
@@ -103,6 +102,8 @@ class _Packer:
                 out.append((payload, "; ".join(notes)) if notes else payload)
             except ImageError as exc:
                 out.append(str(exc))
+            except SETUP_ERRORS:
+                raise  # no credentials, bad bucket name: the same for every image, so stop here
             except Exception as exc:  # one odd file (a decompression bomb, a codec crash) must not end a long run
                 out.append(f"{type(exc).__name__}: {exc}")
         return out
@@ -115,8 +116,6 @@ REMOTE_FETCHES = 16  # default workers (threads) when the images are s3:// objec
 
 
 def _init_process(packer: _Packer) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent stops workers with SIGTERM: just exit
     _WORKER["packer"] = packer
 
 
@@ -151,17 +150,14 @@ def iter_packed(
     size = chunk_rows or (64 if options.pass_through else 16)
     chunks = chunk_bounds(start, stop, size)
     packer = _Packer(table, root, options, framed)
-    if executor == "serial" or len(chunks) <= 1:
-        results: Iterator = map(packer.rows, chunks)
-        yield from _rows_of(chunks, results)
-        return
-    pool = _Pool(executor, min(workers, len(chunks)), packer)
-    try:
-        yield from _rows_of(chunks, pool.map_ordered(chunks, window=2 * pool.size + 2))
-    except BaseException:
-        pool.abort()
-        raise
-    pool.close()
+    size = 1 if executor == "serial" else min(workers, len(chunks))
+    fn, init = packer.rows, None
+    if executor == "process" and size > 1:
+        _warm_imports()  # once here, not in every worker
+        fn, init = _rows_in_process, _init_process
+    mapped = map_ordered(fn, chunks, workers=size, kind=executor, in_flight=2 * size + 2, initializer=init,
+                         initargs=(packer,) if init else ())
+    yield from _rows_of(chunks, (payloads for _, payloads in mapped))
 
 
 def _rows_of(chunks, results) -> Iterator[tuple[int, bytes | str]]:
@@ -175,56 +171,6 @@ def _warm_imports() -> None:
     from PIL import Image
 
     Image.preinit()
-
-
-class _Pool:
-    """A process or thread pool mapping row runs in order with a bounded number in flight."""
-
-    def __init__(self, kind: str, size: int, packer: _Packer):
-        self.size = size
-        self.kind = kind
-        if kind == "process":
-            import multiprocessing
-
-            _warm_imports()  # once here, not in every worker
-            method = "fork" if sys.platform.startswith("linux") else "spawn"  # fork: workers share the list
-            self._pool = multiprocessing.get_context(method).Pool(size, initializer=_init_process, initargs=(packer,))
-            self._submit = lambda bounds: self._pool.apply_async(_rows_in_process, (bounds,)).get
-        elif kind == "thread":
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._pool = ThreadPoolExecutor(size)
-            self._submit = lambda bounds: self._pool.submit(packer.rows, bounds).result
-        else:
-            raise ValueError(f"unknown executor {kind!r}; use process, thread, serial or auto")
-
-    def map_ordered(self, chunks: list, window: int) -> Iterator[list]:
-        pending: deque = deque()
-        todo = iter(chunks)
-        for bounds in todo:
-            pending.append(self._submit(bounds))
-            if len(pending) >= window:
-                break
-        while pending:
-            result = pending.popleft()()
-            nxt = next(todo, None)
-            if nxt is not None:
-                pending.append(self._submit(nxt))
-            yield result
-
-    def close(self) -> None:
-        if self.kind == "process":
-            self._pool.close()
-            self._pool.join()
-        else:
-            self._pool.shutdown(wait=True)
-
-    def abort(self) -> None:
-        if self.kind == "process":
-            self._pool.terminate()
-            self._pool.join()
-        else:
-            self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def pack_lst(

@@ -11,7 +11,7 @@ import io
 
 import numpy as np
 
-from ..errors import ImageError
+from ..errors import ImageError, UsageError
 
 ENCODINGS = (".jpg", ".png")
 _ALIASES = {".jpg": ".jpg", ".jpeg": ".jpg", "jpg": ".jpg", "jpeg": ".jpg", ".png": ".png", "png": ".png"}
@@ -22,7 +22,7 @@ def normalize_encoding(encoding: str) -> str:
     try:
         return _ALIASES[encoding.lower()]
     except KeyError:
-        raise ValueError(f"unknown encoding {encoding!r}; use .jpg or .png") from None
+        raise UsageError(f"unknown encoding {encoding!r}; use .jpg or .png") from None
 
 
 def to_uint8(array: np.ndarray) -> np.ndarray:

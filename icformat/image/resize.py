@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ImageError
+from ..errors import ImageError, UsageError
 
 _FILTERS = ("bilinear", "bicubic", "lanczos", "box", "nearest")
 
@@ -83,7 +83,7 @@ def resize(array: np.ndarray, height: int, width: int, *, method: str = "bilinea
     looks the same (Pillow's ``reducing_gap``).
     """
     if method not in _FILTERS:
-        raise ValueError(f"unknown resize method {method!r}; use one of {', '.join(_FILTERS)}")
+        raise UsageError(f"unknown resize method {method!r}; use one of {', '.join(_FILTERS)}")
     if array.shape[0] == height and array.shape[1] == width:
         return array
     if method == "bilinear" and array.dtype == np.uint8:

@@ -128,3 +128,24 @@ def _pooled(fn: Callable, items: Iterator, pool: Executor, limit: int) -> Iterat
         pool.abort()
         raise
     pool.close()
+
+
+DEFAULT_FETCHES = 16  # threads for remote reads: they wait on the network, not on the cores
+
+
+def choose_workers(workers: int | None, first_ref: str | None) -> int:
+    """``workers`` when given; otherwise threads pay off only for remote objects: 16 for URIs
+    (``s3://``...), 1 for local files (page-cache reads are faster inline than through a pool)."""
+    from .paths import is_uri
+
+    if workers is not None:
+        return max(1, int(workers))
+    return DEFAULT_FETCHES if first_ref is not None and is_uri(first_ref) else 1
+
+
+def peek(items: Iterable[T]) -> tuple[T | None, Iterator[T]]:
+    """The first item (None when empty) and an iterator over all of them."""
+    iterator = iter(items)
+    for first in iterator:
+        return first, itertools.chain([first], iterator)
+    return None, iter(())

@@ -19,7 +19,7 @@ from .gpu import GpuFallbackWarning, GpuImageLoader
 from .loader import BadRecordError, ImageLoader
 from .options import AUGMENTATION_TYPES, Augmentation, Preprocess, make_preprocess
 from .sampler import epoch_order, part_order
-from .workers import WorkerError
+from .workers import WorkerError, WorkerTimeout
 
 
 def to_mxnet_iter(loader, **kwargs):
@@ -38,6 +38,7 @@ __all__ = [
     "BadRecordWarning",
     "LoaderStats",
     "WorkerError",
+    "WorkerTimeout",
     "Augmentation",
     "AUGMENTATION_TYPES",
     "Preprocess",

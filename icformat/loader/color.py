@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-_LIMITS = np.array([180, 255, 255], dtype=np.int16)
+LIMITS = np.array([180, 255, 255], dtype=np.int16)  # OpenCV 8-bit HLS: hue 0-180, lightness, saturation
 _CHANNEL_BASE = np.array([0, 256, 512], dtype=np.uint16)
-# which of (p2, p1, falling, rising) goes to (b, g, r) in each 60-degree sector (OpenCV's table)
-_SECTORS = np.array([[1, 3, 0], [1, 0, 2], [3, 0, 1], [0, 2, 1], [0, 1, 3], [2, 1, 0]], dtype=np.intp)
+# which of (p2, p1, falling, rising) goes to (b, g, r) in each 60-degree sector (OpenCV's table);
+# the GPU loader's jitter reads the same table
+SECTORS = np.array([[1, 3, 0], [1, 0, 2], [3, 0, 1], [0, 2, 1], [0, 1, 3], [2, 1, 0]], dtype=np.intp)
 
 
 def jitter_hls(image: np.ndarray, offsets: tuple[int, int, int], cv2=None) -> np.ndarray:
@@ -31,7 +32,7 @@ def jitter_hls(image: np.ndarray, offsets: tuple[int, int, int], cv2=None) -> np
 def _offset_table(offsets: tuple[int, int, int]) -> np.ndarray:
     """``256 x 3`` table: value -> clamp(value + offset) for each HLS channel."""
     values = np.arange(256, dtype=np.int16)[:, None] + np.asarray(offsets, dtype=np.int16)
-    return np.clip(values, 0, _LIMITS).astype(np.uint8)
+    return np.clip(values, 0, LIMITS).astype(np.uint8)
 
 
 def rgb_to_hls(image: np.ndarray) -> np.ndarray:
@@ -70,7 +71,7 @@ def hls_to_rgb(hls: np.ndarray) -> np.ndarray:
     table = np.stack([p2, p1, p1 + (p2 - p1) * (1 - frac), p1 + (p2 - p1) * frac])
     out = np.empty(hls.shape, np.uint8)
     for channel, column in ((2, 0), (1, 1), (0, 2)):  # table columns are (b, g, r)
-        picked = np.take_along_axis(table, _SECTORS[sector, column][None], 0)[0]
+        picked = np.take_along_axis(table, SECTORS[sector, column][None], 0)[0]
         value = np.where(sat == 0, light, picked)
         out[..., channel] = np.clip(np.rint(value * 255), 0, 255)
     return out

@@ -20,15 +20,15 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from ..errors import BadRecordError, UsageError
 from .augment import plan_sample
-from .batch import Batch, LoaderStats, SkipReporter
+from .base import LoaderBase, bind_arguments
+from .batch import Batch
 from .decode import Decoder
 from .gpu_decode import DECODERS, _has_module, make_decoder, pick_decoder
 from .gpu_ops import render_batch, to_device
-from .options import make_preprocess
 from .pipeline import sample_random
-from .planner import Planner
-from .sources import RecFile, open_source, read_file, split_record
+from .sources import image_and_labels, open_rec, read_file
 
 
 class GpuFallbackWarning(UserWarning):
@@ -65,14 +65,14 @@ def _why_not(device: str, decoder: str) -> str | None:
 # ---- the loader ---------------------------------------------------------------------------
 
 
-_GPU_OPTIONS = {"root", "idx", "label_width", "mean", "std", "strict", "shuffle_buffer", "apply_exif", "epoch", "max_warnings"}
+_CPU_ONLY = {"backend", "start_method", "worker_timeout"}  # ImageLoader options that mean nothing on the GPU path
 
 
 class _Item:
     __slots__ = ("index", "key", "encoded", "decoded", "plan", "labels", "orientation", "jpeg", "where")
 
 
-class GpuImageLoader:
+class GpuImageLoader(LoaderBase):
     """Like :class:`~icformat.loader.ImageLoader`, decoding and augmenting on ``device``.
 
     Extra arguments: ``device`` (``"cuda"``, ``"cuda:1"``; ``"cpu"`` runs the same tensor
@@ -83,69 +83,31 @@ class GpuImageLoader:
     ``timing`` (seconds in decode, seconds in all); it costs some overlap, so leave it off for speed.
     """
 
-    def __init__(
-        self,
-        source: Any,
-        batch_size: int,
-        data_shape,
-        resize: int | None = None,
-        augmentation_type=None,
-        shuffle: bool = True,
-        seed: int = 0,
-        num_workers: int | None = None,
-        dtype: str = "float32",
-        num_parts: int = 1,
-        part_index: int = 0,
-        last_batch: str = "keep",
-        *,
-        device: str = "cuda",
-        decoder: str = "auto",
-        prefetch: int = 2,
-        profile: bool = False,
-        **options,
-    ):
+    def __init__(self, source: Any, batch_size: int, data_shape, *args, device: str = "cuda", decoder: str = "auto",
+                 prefetch: int = 2, profile: bool = False, **options):
+        from .loader import ImageLoader
+
+        arguments = bind_arguments(ImageLoader.__init__, source, batch_size, data_shape, *args, prefetch=prefetch, **options)
         reason = _why_not(str(device), decoder)
         self.uses_gpu = reason is None
         self.fallback_reason = reason
         self._cpu = None
         if reason is not None:
-            from .loader import ImageLoader
-
             warnings.warn(f"GPU loader unavailable ({reason}); using the CPU loader", GpuFallbackWarning, stacklevel=2)
-            self._cpu = ImageLoader(
-                source, batch_size, data_shape, resize, augmentation_type, shuffle, seed, num_workers, dtype,
-                num_parts, part_index, last_batch, **options,
-            )
+            self._cpu = ImageLoader(**arguments)
             self.batch_size, self.prep, self.stats = self._cpu.batch_size, self._cpu.prep, self._cpu.stats
             self.decoder_name = None
             return
         import torch
 
-        unknown = set(options) - _GPU_OPTIONS
-        if unknown:
-            raise TypeError(f"GpuImageLoader got unexpected arguments: {', '.join(sorted(unknown))}")
-        self.batch_size = int(batch_size)
-        self.prep = make_preprocess(
-            data_shape, resize=resize, augmentation_type=augmentation_type, dtype=dtype,
-            mean=options.get("mean"), std=options.get("std"), apply_exif=options.get("apply_exif", True),
-        )
+        unused = set(options) & _CPU_ONLY
+        if unused:
+            raise UsageError(f"GpuImageLoader does not take: {', '.join(sorted(unused))} (CPU loader options)")
+        self._configure(arguments)
         self.device = torch.device(device)
         self.decoder_name = pick_decoder(decoder, str(device))
         self._decode = make_decoder(self.decoder_name, self.device, self.prep.channels)
-        width = options.get("label_width")
-        self.source = open_source(source, root=options.get("root"), idx=options.get("idx"), label_width=width)
-        if options.get("label_width") is not None:
-            self.source.label_width = int(options["label_width"])
-        self.planner = Planner(
-            self.source, self.batch_size, shuffle=shuffle, seed=seed, num_parts=num_parts, part_index=part_index,
-            last_batch=last_batch, shuffle_buffer=options.get("shuffle_buffer", 1024),
-        )
-        self.seed = int(seed)
-        self.strict = bool(options.get("strict", False))
-        self.epoch = int(options.get("epoch", 0))
         self.prefetch = max(1, int(prefetch))
-        self.stats = LoaderStats()
-        self._skips = SkipReporter(self.stats, options.get("max_warnings", 10))
         self._rec = None
         self._cpu_decoder = Decoder(self.prep.channels, apply_exif=self.prep.apply_exif)
         self._size_reader = Decoder(self.prep.channels, apply_exif=self.prep.apply_exif)
@@ -159,17 +121,21 @@ class GpuImageLoader:
     # ---- common surface -------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._cpu) if self._cpu is not None else len(self.planner)
+        return len(self._cpu) if self._cpu is not None else super().__len__()
 
     @property
     def label_width(self) -> int | None:
         return self._cpu.label_width if self._cpu is not None else self.source.label_width
 
+    @property
+    def num_samples(self) -> int:
+        return self._cpu.num_samples if self._cpu is not None else self.planner.num_samples
+
     def set_epoch(self, epoch: int) -> None:
         if self._cpu is not None:
             self._cpu.set_epoch(epoch)
         else:
-            self.epoch = int(epoch)
+            super().set_epoch(epoch)
 
     def close(self) -> None:
         if self._cpu is not None:
@@ -181,20 +147,12 @@ class GpuImageLoader:
             self._rec.close()
             self._rec = None
 
-    def __enter__(self) -> "GpuImageLoader":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     def __iter__(self) -> Iterator[Batch]:
         if self._cpu is not None:
             return iter(self._cpu)
         if self._closed:
-            raise ValueError("the loader is closed")
-        epoch = self.epoch
-        self.epoch += 1
-        return self._iterate(epoch)
+            raise UsageError("the loader is closed")
+        return self._iterate(self._next_epoch())
 
     # ---- reading (a background thread) ----------------------------------------------------
 
@@ -202,9 +160,9 @@ class GpuImageLoader:
         kind = self.source.kind
         if kind == "rec":
             if self._rec is None:
-                self._rec = RecFile(self.source.path, self.source.spec.index_path)
-            offset = int(planned.refs[i, 0])
-            return self._rec.at(offset), f"{self.source.path}@{offset}"
+                self._rec = open_rec(self.source.path)
+            offset, span = planned.refs[i].tolist()
+            return self._rec.read_at(offset, span), f"{self.source.path}@{offset}"
         if kind == "lst":
             return read_file(self.source.root, planned.refs[i]), f"{self.source.root}/{planned.refs[i]}"
         return planned.payloads[i], f"<stream> record {int(planned.keys[i])}"
@@ -224,9 +182,9 @@ class GpuImageLoader:
                 if planned.labels is not None:
                     image, labels = record, planned.labels[i]
                     if np.isnan(labels).any():
-                        raise ValueError(f"label does not have {self.source.label_width} value(s)")
+                        raise BadRecordError(f"label does not have {self.source.label_width} value(s)")
                 else:
-                    image, labels = split_record(record, self.source.label_width or 1)
+                    image, labels = image_and_labels(record, self.source.label_width or 1)
                 height, width, orientation = self._size_reader.size(image)
                 rng = sample_random(self.seed, epoch, key) if prep.augment.random else None
                 item = _Item()
@@ -297,11 +255,7 @@ class GpuImageLoader:
                 items, more_bad = self._decode_items(items)
                 bad = bad + more_bad
                 for _, message in bad:
-                    if self.strict:
-                        from .loader import BadRecordError
-
-                        raise BadRecordError(message)
-                    self._skips.skip(message)
+                    self._bad_record(message)
                 if not items:
                     continue
                 data = self._render(items)
@@ -310,14 +264,12 @@ class GpuImageLoader:
                     self._sync()
                     self.timing["total_s"] += time.perf_counter() - start
                     self.timing["images"] += len(items)
-                self.stats.batches += 1
-                self.stats.samples += len(items)
+                self._delivered(len(items))
                 pad = max(0, planned.pad - sum(1 for i, _ in bad if i >= len(planned.keys) - planned.pad))
                 keys = np.asarray([item.key for item in items], np.int64)
                 yield Batch(data, labels, pad=pad, epoch=epoch, index=number, keys=keys)
                 number += 1
-            self._skips.end_epoch(epoch)
-            self.stats.epochs += 1
+            self._epoch_done(epoch)
         finally:
             if self._thread is thread:
                 self._stop_reader()

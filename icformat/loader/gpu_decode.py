@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ImageError, UsageError
+
 from .decode import Decoder
 
 DECODERS = ("auto", "torchvision", "nvimgcodec", "simplejpeg")
@@ -22,7 +24,7 @@ def _has_module(name: str) -> bool:
 def pick_decoder(decoder: str, device: str) -> str:
     """The decoder ``auto`` stands for on ``device``; raises ``LookupError`` naming what is missing."""
     if decoder not in DECODERS:
-        raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, got {decoder!r}")
+        raise UsageError(f"decoder must be one of {', '.join(DECODERS)}, got {decoder!r}")
     on_gpu = device.startswith("cuda")
     if decoder == "auto":
         if not on_gpu:
@@ -73,7 +75,7 @@ class NvImageCodecDecoder:
         out = []
         for image in images:
             if image is None:  # nvImageCodec answers None for an image it could not decode
-                raise ValueError("nvImageCodec could not decode an image of the batch")
+                raise ImageError("nvImageCodec could not decode an image of the batch")
             chw = torch.from_dlpack(image).permute(2, 0, 1)  # HWC on the GPU, zero-copy
             if self.channels == 1 and chw.shape[0] == 3:
                 weights = torch.tensor([0.299, 0.587, 0.114], device=self.device).view(3, 1, 1)

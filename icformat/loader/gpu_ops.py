@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .augment import scale_matrix
+from .color import LIMITS, SECTORS
 
 
 def render_batch(items: list, prep, device):
@@ -100,16 +101,17 @@ def jitter_hls(images, offsets: list, active: list):
     hue = torch.where(gray, torch.zeros_like(hue), hue)
     sat = torch.where(gray, torch.zeros_like(sat), sat)
     off = torch.tensor(offsets, dtype=torch.float32, device=device).view(-1, 3, 1, 1)
-    hue = (hue / 2 + off[:, 0]).clamp(0, 180) * 2 / 60  # OpenCV 8-bit hue units, clamped like MXNet
-    light = (light * 255 + off[:, 1]).clamp(0, 255) / 255
-    sat = (sat * 255 + off[:, 2]).clamp(0, 255) / 255
+    hue_max, light_max, sat_max = LIMITS.tolist()
+    hue = (hue / 2 + off[:, 0]).clamp(0, hue_max) * 2 / 60  # OpenCV 8-bit hue units, clamped like MXNet
+    light = (light * 255 + off[:, 1]).clamp(0, light_max) / 255
+    sat = (sat * 255 + off[:, 2]).clamp(0, sat_max) / 255
     p2 = torch.where(light <= 0.5, light * (1 + sat), light + sat - light * sat)
     p1 = 2 * light - p2
     hue = torch.where(hue >= 6, hue - 6, hue)
     sector = hue.floor().long().clamp(0, 5)
     frac = hue - sector
     table = torch.stack([p2, p1, p1 + (p2 - p1) * (1 - frac), p1 + (p2 - p1) * frac], 1)
-    order = torch.tensor([[1, 3, 0], [1, 0, 2], [3, 0, 1], [0, 2, 1], [0, 1, 3], [2, 1, 0]], device=device)
+    order = torch.as_tensor(SECTORS, dtype=torch.long, device=device)
     picks = order[sector]  # N x H x W x 3, columns (b, g, r)
     bgr = torch.gather(table, 1, picks.permute(0, 3, 1, 2))
     rgb = torch.where((sat == 0)[:, None], light[:, None].expand(-1, 3, -1, -1), bgr.flip(1)) * 255

@@ -15,21 +15,18 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from ..errors import IcformatError
+from ..errors import BadRecordError, UsageError
 from . import shm
-from .batch import Batch, LoaderStats, SkipReporter
-from .options import Augmentation, make_preprocess
-from .planner import Planned, Planner
+from .base import LoaderBase
+from .batch import Batch
+from .options import Augmentation
+from .planner import Planned
 from .resample import resolve_backend
-from .sources import StreamSource, open_source
+from .sources import StreamSource
 from .workers import InlinePool, Task, WorkerConfig, WorkerError, WorkerPool
 
 _HELD = 2  # batches the caller may be holding: the current one and the one before
 _MIN_CHUNK = 4  # samples per task at least: smaller tasks cost more in messages than they gain
-
-
-class BadRecordError(IcformatError, ValueError):
-    """A record could not be loaded and the loader is ``strict``."""
 
 
 class _Resources:
@@ -58,7 +55,7 @@ class _Resources:
                 ring.close()
 
 
-class ImageLoader:
+class ImageLoader(LoaderBase):
     """Iterate to get one epoch of :class:`~icformat.loader.batch.Batch` ``(data, label)``
     tuples; iterate again for the next epoch. Close it (or leave its ``with`` block) to stop
     the workers.
@@ -90,7 +87,8 @@ class ImageLoader:
     ``0`` runs everything in the calling process. Each batch is split into one task per worker
     (at least 4 samples each), so all workers fill the same batch; ``prefetch`` batches are
     filled ahead. Shared memory: ``(prefetch + 2) x batch`` bytes. ``start_method``: see
-    :func:`~icformat.loader.workers.default_start_method`.
+    :func:`~icformat.loader.workers.default_start_method`. A worker that neither answers nor dies
+    for ``worker_timeout`` seconds raises :class:`~icformat.errors.WorkerTimeout` (None: wait forever).
     """
 
     def __init__(
@@ -121,31 +119,20 @@ class ImageLoader:
         start_method: str | None = None,
         epoch: int = 0,
         max_warnings: int = 10,
+        worker_timeout: float | None = 600.0,
     ):
-        self.batch_size = int(batch_size)
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        self.prep = make_preprocess(
-            data_shape, resize=resize, augmentation_type=augmentation_type, dtype=dtype, mean=mean, std=std,
-            apply_exif=apply_exif,
-        )
+        options = dict(locals())  # the arguments, for the parts every loader shares
+        del options["self"]
         if num_workers is None:
             num_workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         if int(num_workers) < 0 or int(prefetch) < 1:
-            raise ValueError("num_workers must be >= 0 and prefetch >= 1")
+            raise UsageError("num_workers must be >= 0 and prefetch >= 1")
         self.backend = resolve_backend(backend)
-        self.num_workers, self.prefetch = int(num_workers), int(prefetch)
-        self.strict, self.start_method, self.seed = bool(strict), start_method, int(seed)
-        self.source = open_source(source, root=root, idx=idx, label_width=label_width)
-        if label_width is not None:
-            self.source.label_width = int(label_width)
-        self.planner = Planner(
-            self.source, self.batch_size, shuffle=shuffle, seed=seed, num_parts=num_parts, part_index=part_index,
-            last_batch=last_batch, shuffle_buffer=shuffle_buffer,
-        )
-        self.epoch = int(epoch)
-        self.stats = LoaderStats()
-        self._skips = SkipReporter(self.stats, max_warnings)
+        self.num_workers, self.prefetch, self.start_method = int(num_workers), int(prefetch), start_method
+        if worker_timeout is not None and not float(worker_timeout) > 0:
+            raise UsageError(f"worker_timeout must be a positive number of seconds or None, got {worker_timeout}")
+        self.worker_timeout = None if worker_timeout is None else float(worker_timeout)
+        self._configure(options)
         self._res = _Resources()
         self._finalizer = weakref.finalize(self, self._res.close)
         self._task_ids = itertools.count()
@@ -158,21 +145,6 @@ class ImageLoader:
         self._held: deque[int] = deque()
         self._chunk = self.batch_size
         self._token: object | None = None
-
-    # ---- sizes ---------------------------------------------------------------------------
-
-    @property
-    def label_width(self) -> int | None:
-        return self.source.label_width
-
-    @property
-    def num_samples(self) -> int:
-        """Records this part reads per epoch (before padding and skips); streams have none."""
-        return self.planner.num_samples
-
-    def __len__(self) -> int:
-        """Batches per epoch for this part."""
-        return len(self.planner)
 
     @property
     def worker_pids(self) -> list[int]:
@@ -189,21 +161,10 @@ class ImageLoader:
     def closed(self) -> bool:
         return not self._finalizer.alive
 
-    def __enter__(self) -> "ImageLoader":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def set_epoch(self, epoch: int) -> None:
-        """The epoch the next iteration runs (for resuming; it also picks the order and augmentation)."""
-        self.epoch = int(epoch)
-
     def __iter__(self) -> Iterator[Batch]:
         if self.closed:
-            raise ValueError("the loader is closed")
-        epoch = self.epoch
-        self.epoch += 1
+            raise UsageError("the loader is closed")
+        epoch = self._next_epoch()
         plan = self._plan(epoch)  # for a stream this reads the first record (label width)
         self._start()
         token = self._token = object()
@@ -283,8 +244,7 @@ class ImageLoader:
                     continue
                 number += 1
                 yield batch
-            self._skips.end_epoch(epoch)
-            self.stats.epochs += 1
+            self._epoch_done(epoch)
         finally:
             if self._token is token:
                 self._token = None
@@ -308,7 +268,7 @@ class ImageLoader:
         """Wait for task results; file them with their batch, or free an abandoned batch's slot."""
         if not self._task_slot:
             raise RuntimeError("icformat loader: waiting for a batch while none is in flight (a bug)")
-        for result in self._res.pool.collect():
+        for result in self._res.pool.next_results(self.worker_timeout):
             slot = self._task_slot.pop(result.task_id)
             self._slot_tasks[slot] -= 1
             batch = self._waiting.pop(result.task_id, None)
@@ -328,10 +288,11 @@ class ImageLoader:
         bad = sorted(result.start + i for result in results for i, _ in result.bad)
         for result in results:
             for _, message in result.bad:
-                if self.strict:
+                try:
+                    self._bad_record(message)
+                except BadRecordError:
                     self._free.append(slot)
-                    raise BadRecordError(message)
-                self._skips.skip(message)
+                    raise
         count = sum(result.count for result in results)
         if bad:
             self._compact(slot, results)
@@ -342,8 +303,7 @@ class ImageLoader:
             return None
         data, labels = self._res.ring.arrays(slot, count)
         self._hold(slot)
-        self.stats.batches += 1
-        self.stats.samples += count
+        self._delivered(count)
         label = labels.reshape(count) if labels.shape[1] == 1 else labels
         return Batch(data, label, pad=max(pad, 0), epoch=epoch, index=number, keys=keys)
 

@@ -10,17 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import MissingDependencyError
+from ..train.runtime import import_mxnet
 
 _CLASS = None
-
-
-def _mxnet():
-    try:
-        import mxnet
-    except ImportError as exc:
-        raise MissingDependencyError("the MXNet adapter needs MXNet: pip install 'icformat[train]'") from exc
-    return mxnet
 
 
 def _full(array: np.ndarray, size: int) -> np.ndarray:
@@ -34,7 +26,7 @@ def _iter_class():
     global _CLASS
     if _CLASS is not None:
         return _CLASS
-    mx = _mxnet()
+    mx = import_mxnet()
 
     class LoaderDataIter(mx.io.DataIter):
         """``mx.io.DataIter`` over an ImageLoader; ``reset()`` starts the loader's next epoch."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import UsageError
+
 from .augment import Affine
 
 BACKENDS = ("auto", "cv2", "pillow")
@@ -27,7 +29,7 @@ def _load_cv2():
 def resolve_backend(backend: str = "auto") -> str:
     """``cv2`` or ``pillow``: the one ``backend`` names, or for ``auto`` OpenCV when it imports."""
     if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        raise UsageError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if backend == "auto":
         return "cv2" if _load_cv2() is not None else "pillow"
     if backend == "cv2" and _load_cv2() is None:

@@ -13,6 +13,8 @@ from typing import Iterable, Iterator, NamedTuple, TypeVar
 
 import numpy as np
 
+from ..errors import UsageError
+
 from .rng import SampleRandom, mix_array, stream_key
 
 T = TypeVar("T")
@@ -23,9 +25,9 @@ _ORDER_TAG = 0x5EED0  # keeps the order stream apart from the per-sample augment
 def validate_parts(num_parts: int, part_index: int) -> None:
     """Raise ``ValueError`` unless ``0 <= part_index < num_parts``."""
     if int(num_parts) < 1:
-        raise ValueError(f"num_parts must be at least 1, got {num_parts}")
+        raise UsageError(f"num_parts must be at least 1, got {num_parts}")
     if not 0 <= int(part_index) < int(num_parts):
-        raise ValueError(f"part_index must be in [0, {num_parts}), got {part_index}")
+        raise UsageError(f"part_index must be in [0, {num_parts}), got {part_index}")
 
 
 def epoch_order(n: int, *, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
@@ -62,7 +64,7 @@ def batch_spans(count: int, batch_size: int, last_batch: str = "keep") -> list[B
     """Cut ``count`` items into batches; the last short one is kept, discarded, or padded with
     items from the start of the epoch (as MXNet's ``round_batch``)."""
     if last_batch not in LAST_BATCH:
-        raise ValueError(f"last_batch must be one of {', '.join(LAST_BATCH)}, got {last_batch!r}")
+        raise UsageError(f"last_batch must be one of {', '.join(LAST_BATCH)}, got {last_batch!r}")
     spans = [BatchSpan(s, min(s + batch_size, count)) for s in range(0, count, batch_size)]
     if spans and spans[-1].stop - spans[-1].start < batch_size:
         if last_batch == "discard":
@@ -113,7 +115,7 @@ def batch_stream(items: Iterable[T], batch_size: int, last_batch: str = "keep") 
     """Group a stream into ``(items, pad)`` batches with the same last-batch rules as
     :func:`batch_spans`; padding repeats items from the start of the stream."""
     if last_batch not in LAST_BATCH:
-        raise ValueError(f"last_batch must be one of {', '.join(LAST_BATCH)}, got {last_batch!r}")
+        raise UsageError(f"last_batch must be one of {', '.join(LAST_BATCH)}, got {last_batch!r}")
     first: list[T] = []
     batch: list[T] = []
     for item in items:

@@ -1,23 +1,23 @@
 """Where records come from, seen from both sides of the process boundary.
 
 The main process only decides *which* records a batch holds; what crosses to a worker is small:
-byte offsets into a ``.rec`` (each worker maps the file itself), file paths and labels from a
+byte offsets into a ``.rec`` (each worker maps the file itself, or reads an ``s3://`` object by
+ranged requests; the index is read or built once, in the main process), file paths and labels from a
 ``.lst``, or, for a stream, the position of each record in a shared-memory input slab the main
 process filled. Record bytes never travel through a pipe.
 """
 from __future__ import annotations
 
-import mmap
 import os
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 
 from .. import streams
-from ..errors import FormatError, IcformatError, RecordIOError
-from ..recordio import IndexedRecordFile, unpack
-from ..recordio.framing import FRAME, FRAME_SIZE, LENGTH_MASK, MAGIC
-from ..recordio.scan import scan_sequential
+from ..errors import BadRecordError, FormatError, IcformatError, RecordIOError
+from ..io.objects import read_bytes
+from ..io.paths import join_uri
+from ..recordio import IndexedRecordFile, split_record
 
 
 class SourceSpec(NamedTuple):
@@ -47,8 +47,8 @@ class RecSource:
         ends = np.append(ordered[1:], size if size is not None else ordered[-1] + (1 << 20))
         self.spans = np.maximum(ends[np.searchsorted(ordered, self.offsets)] - self.offsets, 0)
         self.label_width = max(1, int(header.flag))
-        # an index built by scanning is not on disk: workers get offsets, which is all they need
-        self.spec = SourceSpec("rec", self.path, self.index_path if streams.is_uri(self.path) else None)
+        # workers get offsets (and read-ahead spans), which is all they need: no index for them
+        self.spec = SourceSpec("rec", self.path, None)
 
     def __len__(self) -> int:
         return len(self.offsets)
@@ -129,8 +129,10 @@ class StreamSource:
             if isinstance(first, tuple):
                 self.label_width = max(1, np.asarray(first[1], np.float32).size)
             else:
-                flag = int.from_bytes(bytes(first[:4]), "little") if len(first) >= 24 else 0
-                self.label_width = max(1, flag)
+                try:
+                    self.label_width = split_record(first).labels.size
+                except RecordIOError:
+                    self.label_width = 1
         return _chain(first, iterator)
 
 
@@ -165,85 +167,22 @@ class RecordLabels(NamedTuple):
     labels: np.ndarray | None  # float32 labels from the record header, None for .lst items
 
 
-def split_record(record, label_width: int) -> RecordLabels:
-    """Header and image of an image record; checks the label count against ``label_width``.
-    Errors carry no location: the caller knows where the record came from."""
-    try:
-        header, image = unpack(record)
-    except FormatError as exc:
-        raise ValueError(exc.reason) from None
-    if header.flag > 0:
-        labels = header.label
-    else:
-        labels = np.array([header.label], dtype=np.float32)
-    if labels.size != label_width:
-        raise ValueError(f"record has {labels.size} label(s), the loader expects {label_width}")
-    return RecordLabels(image, labels)
+def image_and_labels(record, label_width: int) -> RecordLabels:
+    """Image and labels of an image record (the one header codec), checking the label count against
+    ``label_width``. Errors carry no location: the caller knows where the record came from."""
+    split = split_record(record)
+    if split.labels.size != label_width:
+        raise BadRecordError(f"record has {split.labels.size} label(s), the loader expects {label_width}")
+    return RecordLabels(split.image, split.labels)
 
 
-class RecFile:
-    """A worker's own map of a ``.rec``: records by byte offset."""
-
-    def __init__(self, path: str, index_path: str | None = None):
-        self.path = path
-        self._remote = None
-        self._view = None
-        if streams.is_uri(path):
-            self._remote = IndexedRecordFile(path, index_path)
-            self._position = {o: i for i, o in enumerate(self._remote.offsets)}
-            return
-        self._file = open(streams.local_path(path), "rb")
-        self.size = os.fstat(self._file.fileno()).st_size
-        self._mmap = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if self.size else None
-        self._view = memoryview(self._mmap) if self._mmap is not None else memoryview(b"")
-
-    def prefetch(self, spans: np.ndarray) -> None:
-        """Ask the kernel to start reading ``(offset, length)`` ranges (a batch's records) now,
-        so that reading a cold file overlaps decoding."""
-        if self._mmap is None or not hasattr(mmap, "MADV_WILLNEED"):
-            return
-        page = mmap.PAGESIZE
-        for offset, length in spans.tolist():
-            start = offset - offset % page
-            length = min(offset + length, self.size) - start
-            if length > 0:
-                try:
-                    self._mmap.madvise(mmap.MADV_WILLNEED, start, length)
-                except (OSError, ValueError):
-                    return
-
-    def at(self, offset: int):
-        """The payload of the record starting at byte ``offset`` (a view for local files)."""
-        if self._remote is not None:
-            return self._remote.at(self._position[offset])
-        if 0 <= offset <= self.size - FRAME_SIZE:  # fast path: one whole record
-            magic, lrec = FRAME.unpack_from(self._view, offset)
-            end = offset + FRAME_SIZE + (lrec & LENGTH_MASK)
-            if magic == MAGIC and lrec >> 29 == 0 and end <= self.size:
-                return self._view[offset + FRAME_SIZE : end]
-        if offset >= self.size:
-            raise RecordIOError(f"offset is past the end of the file ({self.size} bytes)", self.path, offset)
-        # multi-part records, and every error with its explanation
-        _, payloads, _ = scan_sequential(self._view, offset, self.size, 0, final=True, path=self.path, max_records=1)
-        return payloads[0]
-
-    def close(self) -> None:
-        if self._remote is not None:
-            self._remote.close()
-            return
-        try:
-            self._view.release()
-            if self._mmap is not None:
-                self._mmap.close()
-        except BufferError:  # a record view is still referenced: garbage collection unmaps it
-            pass
-        self._file.close()
+def open_rec(path: str) -> IndexedRecordFile:
+    """A worker's own reader of a ``.rec``: memory-mapped locally, ranged requests for ``s3://``.
+    Records are read by byte offset (``read_at``); the index stays with the parent, which sends
+    offsets, so a worker never reads or builds one."""
+    return IndexedRecordFile(path, offsets=())
 
 
 def read_file(root: str, relative: str) -> bytes:
     """The bytes of ``root/relative`` (local or ``s3://``)."""
-    if streams.is_uri(root):
-        with streams.open_input(root.rstrip("/") + "/" + relative, "rb") as f:
-            return f.read()
-    with open(os.path.join(root, relative), "rb") as f:
-        return f.read()
+    return read_bytes(join_uri(root, relative) if streams.is_uri(root) else os.path.join(root, relative))

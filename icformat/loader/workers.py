@@ -11,7 +11,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
-import sys
+import time
 import traceback
 from dataclasses import dataclass
 from multiprocessing.connection import wait
@@ -19,15 +19,12 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from ..errors import IcformatError
+from ..errors import BadRecordError, IcformatError, WorkerError, WorkerTimeout
+from ..io import parallel
 from . import shm
 from .options import Preprocess
 from .pipeline import SampleProcessor
-from .sources import RecFile, SourceSpec, read_file, split_record
-
-
-class WorkerError(IcformatError, RuntimeError):
-    """A loader worker process died or failed outside per-record handling."""
+from .sources import SourceSpec, image_and_labels, open_rec, read_file
 
 
 @dataclass(frozen=True)
@@ -73,7 +70,7 @@ class TaskRunner:
         self._owns = owns  # close attachments we made; never the main process's own segments
         self._slots: dict[int, tuple] = {}
         self._input: tuple | None = None
-        self._rec = RecFile(config.spec.path, config.spec.index_path) if config.spec.kind == "rec" else None
+        self._rec = open_rec(config.spec.path) if config.spec.kind == "rec" else None
 
     def run(self, task: Task) -> Result:
         try:
@@ -91,9 +88,9 @@ class TaskRunner:
                 if task.labels is not None:  # .lst rows, (image, label) stream items
                     image, sample_labels = record, task.labels[i]
                     if np.isnan(sample_labels).any():
-                        raise ValueError(f"label does not have {width} value(s)")
+                        raise BadRecordError(f"label does not have {width} value(s)")
                 else:
-                    image, sample_labels = split_record(record, width)
+                    image, sample_labels = image_and_labels(record, width)
                 write(image, task.epoch, key, data[count])
                 labels[count] = sample_labels
                 count += 1
@@ -104,9 +101,9 @@ class TaskRunner:
     def _fetcher(self, task: Task) -> Callable[[int], Any]:
         kind = self.config.spec.kind
         if kind == "rec":
-            rec, refs = self._rec, task.refs[:, 0].tolist()
+            rec, refs = self._rec, task.refs.tolist()
             rec.prefetch(task.refs)
-            return lambda i: rec.at(refs[i])
+            return lambda i: rec.read_at(*refs[i])
         if kind == "lst":
             root, refs = self.config.spec.path, task.refs
             return lambda i: read_file(root, refs[i])
@@ -199,23 +196,16 @@ def worker_main(conn, config: WorkerConfig) -> None:
 
 
 def default_start_method() -> str:
-    """``fork`` on Linux unless this process runs other Python threads (fastest to start, and the
-    caller's script needs no ``if __name__ == "__main__"`` guard); otherwise ``forkserver``, which
-    is safe beside threads; ``spawn`` where neither exists. Native threads of libraries such as
-    OpenBLAS or MXNet's engine do not count: they survive a fork, and workers never use them."""
-    import threading
-
-    methods = mp.get_all_start_methods()
-    if sys.platform.startswith("linux") and "fork" in methods and threading.active_count() == 1:
-        return "fork"
-    return "forkserver" if "forkserver" in methods else "spawn"
+    """How loader workers start: :func:`icformat.io.parallel.start_method`, the one rule (``fork``
+    while this process runs a single Python thread, else ``forkserver``, else ``spawn``)."""
+    return parallel.start_method()
 
 
 class WorkerPool:
     """``num_workers`` processes, each fed through its own pipe; tasks go to the least busy."""
 
     def __init__(self, config: WorkerConfig, num_workers: int, start_method: str | None = None):
-        method = start_method or default_start_method()
+        method = parallel.start_method(start_method)
         ctx = mp.get_context(method)
         if method == "forkserver":
             ctx.set_forkserver_preload([__name__])
@@ -272,6 +262,21 @@ class WorkerPool:
             results.append(result)
         return results
 
+    def next_results(self, timeout: float | None = None) -> list[Result]:
+        """Wait for at least one result; ``WorkerTimeout`` when no worker answers (nor dies) within
+        ``timeout`` seconds, so that a worker stuck on a record is reported instead of a hang."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            results = self.collect(left)
+            if results:
+                return results
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WorkerTimeout(
+                    f"no loader worker answered for {timeout:g} s (pids {', '.join(map(str, self.pids))}); one may be "
+                    "stuck reading or decoding a record: find it with num_workers=0, or raise worker_timeout"
+                )
+
     def _death(self, i: int) -> WorkerError:
         proc = self._procs[i]
         proc.join(timeout=1)
@@ -327,6 +332,10 @@ class InlinePool:
     def collect(self, timeout: float | None = None) -> list[Result]:
         """Run the oldest task (the one the loader waits for) and return its result."""
         return [self._runner.run(self._queue.pop(0))] if self._queue else []
+
+    def next_results(self, timeout: float | None = None) -> list[Result]:
+        """The oldest task's result (run here and now; ``timeout`` does not apply in-process)."""
+        return self.collect()
 
     def cancel(self) -> list[int]:
         """Drop the tasks not run yet; returns their ids."""

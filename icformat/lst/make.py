@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
-from ..errors import LstError
+from ..errors import LstError, UsageError
 from .format import write_lst
 
 DEFAULT_EXTS = (".jpeg", ".jpg", ".png")
@@ -50,7 +50,7 @@ def normalize_exts(exts: Iterable[str]) -> tuple[str, ...]:
             part = part.lower()
             out.append(part if part.startswith(".") else "." + part)
     if not out:
-        raise ValueError("no image extensions given")
+        raise UsageError("no image extensions given")
     return tuple(dict.fromkeys(out))
 
 
@@ -134,9 +134,9 @@ def split_list(
     ratio of exactly 1 the test ratio is ignored.
     """
     if chunks < 1:
-        raise ValueError(f"chunks must be at least 1, not {chunks}")
+        raise UsageError(f"chunks must be at least 1, not {chunks}")
     if not 0.0 <= train_ratio <= 1.0 or not 0.0 <= test_ratio <= 1.0 or (train_ratio < 1.0 and train_ratio + test_ratio > 1.0):
-        raise ValueError(f"train ({train_ratio}) and test ({test_ratio}) ratios must lie between 0 and 1 and add up to 1 at most")
+        raise UsageError(f"train ({train_ratio}) and test ({test_ratio}) ratios must lie between 0 and 1 and add up to 1 at most")
     n = len(images)
     chunk_size = (n + chunks - 1) // chunks
     parts: list[tuple[str, list]] = []

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from ..errors import ManifestError
+from ..errors import LabelError
 
 MULTI_HOT = "multi-hot"
 CLASS_ID = "class-id"
@@ -23,10 +23,6 @@ LABEL_FORMATS = (MULTI_HOT, CLASS_ID)
 DEFAULT_LABEL_FORMAT = MULTI_HOT
 
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
-
-
-class LabelError(ManifestError):
-    """A label value cannot be read in the format asked for (the message says why)."""
 
 
 class LabelInfo(NamedTuple):

@@ -34,7 +34,9 @@ from .parse import (
     ref_type_message,
     source_name,
 )
-from .refs import ObjectStore, base_of, choose_workers, map_ordered, resolve_ref
+from ..io.objects import ObjectStore
+from ..io.parallel import choose_workers, map_ordered
+from .refs import base_of, resolve_ref
 
 EMPTY_MANIFEST = "the manifest has no lines; SageMaker fails an empty channel with 'Got empty batch from pipe'"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, BinaryIO, Iterator, Sequence
 
 from .. import streams
-from ..errors import FormatError
+from ..errors import FormatError, UsageError
 from ..manifest.labels import LabelError, parse_label
 from ..recordio import RecordReader
 from .fifo import fifo_path, open_fifo_for_reading
@@ -16,7 +16,7 @@ def records_per_row(attribute_names: int | str | Sequence[str] | None) -> int | 
     """How many records make one manifest row: None (RecordIO), a count, or the attribute names."""
     if attribute_names is None or isinstance(attribute_names, int):
         if isinstance(attribute_names, int) and attribute_names < 1:
-            raise ValueError(f"a manifest row has at least one attribute, got {attribute_names}")
+            raise UsageError(f"a manifest row has at least one attribute, got {attribute_names}")
         return attribute_names
     from ..manifest.parse import parse_attribute_names
 

@@ -28,7 +28,9 @@ from .. import streams
 from ..errors import ManifestError, RecordIOError
 from ..manifest.labels import label_string_form
 from ..manifest.parse import ManifestRow, is_ref_attribute, parse_attribute_names, read_manifest, source_name
-from ..manifest.refs import ObjectStore, base_of, choose_workers, describe_error, map_ordered, peek, resolve_ref
+from ..io.objects import SETUP_ERRORS, ObjectStore, describe_error
+from ..io.parallel import choose_workers, map_ordered, peek
+from ..manifest.refs import base_of, resolve_ref
 from ..recordio.framing import MAGIC_BYTES, FrameWalker
 from ..recordio.writer import RecordWriter
 
@@ -77,6 +79,8 @@ def iter_manifest_payloads(
         for name, value in zip(names, row.values):
             try:
                 out.append(attribute_payload(name, value, store, base))
+            except SETUP_ERRORS:
+                raise
             except Exception as exc:  # boto3/smart_open errors vary by transport
                 shown = f"'{value}'" if isinstance(value, str) else json.dumps(value)
                 raise ManifestError(f"cannot read {shown}: {describe_error(exc)}", path, row.line) from exc

@@ -2,8 +2,9 @@
 import sys as _sys
 
 from .framing import MAGIC, MAGIC_BYTES
-from .header import HEADER_SIZE, IRHeader, pack, unpack, unpack_labels
-from .index import IndexedRecordFile, read_index, scan_offsets, write_index
+from .header import HEADER_SIZE, ImageRecord, IRHeader, pack, split_record, unpack, unpack_labels
+from .index import read_index, scan_offsets, write_index
+from .random_access import IndexedRecordFile
 from .reader import RecordReader, iter_records
 from .writer import RecordWriter, default_index_path
 from ..errors import RecordIOError
@@ -21,6 +22,8 @@ __all__ = [
     "pack",
     "unpack",
     "unpack_labels",
+    "split_record",
+    "ImageRecord",
     "IndexedRecordFile",
     "read_index",
     "scan_offsets",

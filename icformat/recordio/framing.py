@@ -10,6 +10,8 @@ import struct
 
 import numpy as np
 
+from ..errors import UsageError
+
 MAGIC = 0xCED7230A
 MAGIC_BYTES = struct.pack("<I", MAGIC)
 FRAME = struct.Struct("<II")
@@ -49,7 +51,7 @@ def encode_record(payload: bytes | memoryview) -> list[bytes | memoryview]:
     """The byte pieces of one framed record, split into parts exactly as dmlc's writer does."""
     length = len(payload)
     if length >= MAX_LENGTH:
-        raise ValueError(f"RecordIO payloads must be smaller than 2^29 bytes (512 MiB); got {length} bytes")
+        raise UsageError(f"RecordIO payloads must be smaller than 2^29 bytes (512 MiB); got {length} bytes")
     hits = aligned_magic_positions(payload)
     if not hits:
         return [FRAME.pack(MAGIC, length), payload, b"\0" * padding(length)]

@@ -6,10 +6,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-import numpy as np
-
 from .. import streams
-from .header import HEADER, HEADER_SIZE
+from ..errors import RecordIOError
+from . import header
 from .index import read_index
 from .reader import RecordReader
 from .writer import default_index_path
@@ -36,17 +35,14 @@ def payload_format(image: bytes | memoryview) -> str:
 
 
 def split_record(record: bytes | memoryview) -> tuple[int | None, list[float] | None, memoryview]:
-    """``(id, labels, image)`` of a record; ``(None, None, record)`` when it cannot hold an image header."""
+    """``(id, labels, image)`` of a record through the one header codec; ``(None, None, record)``
+    when it cannot hold an image header (for listings, which show such records as they are)."""
     view = memoryview(record)
-    if len(view) < HEADER_SIZE:
+    try:
+        split = header.split_record(view)
+    except RecordIOError:
         return None, None, view
-    flag, label, id_, _ = HEADER.unpack_from(view, 0)
-    if flag == 0:
-        return id_, [float(label)], view[HEADER_SIZE:]
-    end = HEADER_SIZE + 4 * flag
-    if end > len(view):
-        return None, None, view
-    return id_, np.frombuffer(view[HEADER_SIZE:end], dtype="<f4").tolist(), view[end:]
+    return split.header.id, split.labels.tolist(), split.image
 
 
 def _keys_for(path) -> dict[int, object]:
@@ -105,7 +101,7 @@ def rec_info(path: streams.PathLike, *, decode: bool = False, progress: Callable
             info.records += 1
             _, labels, image = split_record(record)
             info.payload_bytes += len(record)
-            end = offset + 8 + len(record)
+            end = offset + 8 + len(record) + (-len(record) & 3)
             if labels is None:
                 widths["none"] += 1
             else:
@@ -150,9 +146,8 @@ def _label_key(value: float):
 
 
 def _size(path, fallback: int) -> int:
-    if not streams.is_uri(path) and not hasattr(path, "read"):
-        try:
-            return os.path.getsize(streams.local_path(path))
-        except OSError:
-            pass
-    return fallback
+    """The file's or object's size; for a stream, where its last record ends."""
+    from ..io.streams import size
+
+    known = size(path)
+    return fallback if known is None else known

@@ -7,6 +7,7 @@ import os
 from typing import BinaryIO, Iterable, Iterator
 
 from .. import streams
+from ..io.streams import remote_errors
 from .scan import scan_fast, scan_sequential, scan_uniform
 
 CHUNK_BYTES = 8 << 20
@@ -155,7 +156,8 @@ class RecordReader:
         eof = False
         while not (eof and pos >= filled):
             if not eof:
-                count = _read_into(stream, readinto, buf, filled)
+                with remote_errors(self.path):
+                    count = _read_into(stream, readinto, buf, filled)
                 eof = count == 0
                 filled += count
             with memoryview(buf) as view:

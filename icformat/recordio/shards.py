@@ -10,6 +10,8 @@ import os
 
 from .. import streams
 from ..errors import InputNotFound
+from ..io.paths import split_s3
+from ..io.s3 import list_keys
 
 
 def list_rec_shards(dataset: streams.PathLike) -> list[str]:
@@ -39,26 +41,16 @@ def _list_local(name: str) -> list[str]:
 
 
 def _list_s3(uri: str) -> list[str]:
-    from ..manifest.refs import ObjectStore, split_s3  # the shared S3 client
-
     bucket, key = split_s3(uri)
-    client = ObjectStore().s3()
     if key.endswith(".rec"):
-        keys = _s3_keys(client, bucket, key)
+        keys = list_keys(bucket, key)
         if key in keys:
             return [uri]
         key = key[:-4]
     if key.endswith("/") or not key:
         prefix = key
     else:
-        folder = _s3_keys(client, bucket, key + "/")
+        folder = list_keys(bucket, key + "/")
         prefix = key + "/" if folder else key + "-"
-    return [f"s3://{bucket}/{k}" for k in sorted(_s3_keys(client, bucket, prefix))
+    return [f"s3://{bucket}/{k}" for k in sorted(list_keys(bucket, prefix))
             if k.endswith(".rec") and "/" not in k[len(prefix):]]
-
-
-def _s3_keys(client, bucket: str, prefix: str) -> list[str]:
-    keys: list[str] = []
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys.extend(obj["Key"] for obj in page.get("Contents", ()))
-    return keys

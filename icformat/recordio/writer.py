@@ -5,7 +5,7 @@ import os
 from typing import Any, BinaryIO
 
 from .. import streams
-from ..errors import RecordIOError
+from ..errors import RecordIOError, UsageError
 from .framing import MAX_LENGTH, encode_record
 
 _JOIN_BELOW = 4096  # small records go out in one write call
@@ -41,7 +41,7 @@ class RecordWriter:
             self.offset = 0
         if index is True:
             if hasattr(dest, "write"):
-                raise ValueError("index=True needs a destination path; pass the .idx path explicitly")
+                raise UsageError("index=True needs a destination path; pass the .idx path explicitly")
             index = default_index_path(os.fspath(dest))
         if index:
             self._idx_out = streams.open_output(index, "w")
