@@ -1,4 +1,6 @@
-"""Summaries of a ``.rec`` (named ``info``, not ``inspect``, which would shadow the standard library): per-record listing (``rec ls``) and whole-file statistics (``rec info``)."""
+"""Summaries of a ``.rec``: per-record listing (``rec ls``) and whole-file statistics (``rec info``).
+
+Named ``info``, not ``inspect``, which would shadow the standard library's module."""
 from __future__ import annotations
 
 import os
