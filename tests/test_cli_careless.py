@@ -209,3 +209,12 @@ def test_im2rec_says_when_it_packs_a_truncated_jpeg(capsys, tmp_path, photo_tree
     assert code == 0 and json.loads(out)["written"] == 2
     assert "t.lst:2: cut.jpg: " in err and ("end marker" in err if pass_through else "Premature end of JPEG" in err)
     assert [w["line"] for w in json.loads(out)["warnings"]] == [2]
+
+
+def test_pipe_write_and_serve_of_an_empty_manifest_fail(capsys, tmp_path):
+    (tmp_path / "e.manifest").write_text("")
+    names = ["--attribute-names", "source-ref,class"]
+    code, _, err = run(capsys, "pipe", "write", tmp_path / "e.manifest", "-o", tmp_path / "s.bin", *names)
+    assert code == 1 and "no lines" in err and not (tmp_path / "s.bin").exists()
+    code, _, err = run(capsys, "pipe", "serve", tmp_path / "ch", tmp_path / "e.manifest", *names, "--timeout", "1")
+    assert code == 1 and "no lines" in err and not (tmp_path / "ch").exists()

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import BinaryIO, Callable, Sequence
 
 from .. import streams
-from ..errors import IcformatError, InputNotFound, RecordIOError
+from ..errors import IcformatError, InputNotFound, ManifestError, RecordIOError
+from ..manifest.validate import EMPTY_MANIFEST
 from .wrap import StreamStats, write_pipe_stream
 
 PIPE_BYTES = 1 << 20  # asked of the kernel for each FIFO; Linux's default is 64 KiB
@@ -182,8 +183,10 @@ def serve_channel(
     for src in sources:  # before any FIFO exists: a reader must not wait for a server that cannot start
         if not streams.is_uri(src) and not os.path.isfile(streams.local_path(src)):
             raise InputNotFound(f"{src}: no such file; give .rec files or manifests", os.fspath(src))
-        if attribute_names is None and not streams.is_uri(src) and os.path.getsize(streams.local_path(src)) == 0:
-            raise RecordIOError("empty file: no records (SageMaker fails with 'Empty .rec file')", os.fspath(src), 0)
+        if not streams.is_uri(src) and os.path.getsize(streams.local_path(src)) == 0:
+            if attribute_names is None:
+                raise RecordIOError("empty file: no records (SageMaker fails with 'Empty .rec file')", os.fspath(src), 0)
+            raise ManifestError(EMPTY_MANIFEST, os.fspath(src))
     os.makedirs(os.fspath(directory), exist_ok=True)
     reports = []
     for epoch in range(first_epoch, first_epoch + epochs):

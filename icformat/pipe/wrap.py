@@ -27,6 +27,7 @@ from typing import BinaryIO, Iterable, Iterator, Sequence
 from .. import streams
 from ..errors import ManifestError, RecordIOError
 from ..manifest.labels import label_string_form
+from ..manifest.validate import EMPTY_MANIFEST
 from ..manifest.parse import ManifestRow, is_ref_attribute, parse_attribute_names, read_manifest, source_name
 from ..io.objects import SETUP_ERRORS, ObjectStore, describe_error
 from ..io.parallel import choose_workers, map_ordered, peek
@@ -151,10 +152,14 @@ def write_pipe_stream(
         if attribute_names is None:
             total.add(copy_recordio(out, src))
             continue
+        rows = 0
         for row, payloads in iter_manifest_payloads(src, attribute_names, workers=workers):
             stats = write_records(out, payloads)
             stats.rows = 1
             total.add(stats)
+            rows += 1
             if on_row is not None:
                 on_row(1)
+        if not rows:  # an empty manifest is an error everywhere
+            raise ManifestError(EMPTY_MANIFEST, source_name(src))
     return total
