@@ -45,6 +45,17 @@ def test_undecodable_bytes_are_errors(damaged, name, code):
     assert not verdict.ok and [f.code for f in verdict.findings] == [code] and verdict.reason
 
 
+def test_the_loader_says_what_the_verdict_says(damaged):
+    from icformat.loader import make_preprocess
+    from icformat.loader.pipeline import SampleProcessor
+
+    processor = SampleProcessor(make_preprocess((3, 32, 32)))
+    for name in ERRORS:
+        with pytest.raises(ImageError) as caught:
+            processor.image(damaged[name], 0, 0)
+        assert str(caught.value) == judge_image(damaged[name]).reason, name
+
+
 def test_the_loader_rejects_exactly_what_the_verdict_rejects(damaged):
     decoder = Decoder(3)
     for name, data in damaged.items():
