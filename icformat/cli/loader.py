@@ -51,7 +51,7 @@ def run(source, root, batch_size, data_shape, resize, augmentation_type, dtype, 
             source, batch_size, data_shape, resize=resize, augmentation_type=augmentation_type, dtype=dtype,
             num_workers=num_workers, seed=seed, shuffle=not no_shuffle, strict=strict, root=root,
         ) as data:
-            total = None if max_batches is None and not _has_len(data) else _total(data, epochs, max_batches)
+            total = _total(data, epochs, max_batches)
             with progress(total=total, desc="loading", unit="img") as bar:
                 report = drain(data, epochs=epochs, max_batches=max_batches, progress=bar.update)
     if as_json:
@@ -69,18 +69,9 @@ def run(source, root, batch_size, data_shape, resize, augmentation_type, dtype, 
         fail(1)
 
 
-def _has_len(data) -> bool:
-    try:
-        len(data)
-    except TypeError:
-        return False
-    return True
-
-
 def _total(data, epochs: int, max_batches: int | None) -> int | None:
-    try:
-        per_epoch = data.num_samples
-    except TypeError:
+    per_epoch = data.num_samples
+    if per_epoch is None:  # a stream: no known length
         return None
     if max_batches is not None:
         per_epoch = min(per_epoch, max_batches * data.batch_size)

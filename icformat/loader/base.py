@@ -53,12 +53,18 @@ class LoaderBase:
         return self.source.label_width
 
     @property
-    def num_samples(self) -> int:
-        """Records this part reads per epoch (before padding and skips); streams have none."""
+    def num_samples(self) -> int | None:
+        """Records this part reads per epoch (before padding and skips); None for a stream source."""
         return self.planner.num_samples
 
+    @property
+    def num_batches(self) -> int | None:
+        """Batches per epoch for this part; None for a stream source."""
+        return self.planner.num_batches
+
     def __len__(self) -> int:
-        """Batches per epoch for this part."""
+        """Batches per epoch for this part; a stream source has no length (``TypeError``, as Python
+        requires of objects without one: ``len()`` cannot return None); see :attr:`num_batches`."""
         return len(self.planner)
 
     def set_epoch(self, epoch: int) -> None:

@@ -29,6 +29,11 @@ class Batch(tuple):
         self.keys = keys
         return self
 
+    def __reduce__(self):
+        # tuple's own pickling would call __new__ with one argument; rebuild from both arrays and the extras
+        data, label = self
+        return _rebuild_batch, (data, label, self.pad, self.epoch, self.index, self.keys)
+
     @property
     def data(self) -> np.ndarray:
         return self[0]
@@ -43,6 +48,10 @@ class Batch(tuple):
             f"Batch(data={tuple(data.shape)} {data.dtype}, label={tuple(label.shape)}, pad={self.pad}, "
             f"epoch={self.epoch}, index={self.index})"
         )
+
+
+def _rebuild_batch(data, label, pad, epoch, index, keys) -> Batch:
+    return Batch(data, label, pad=pad, epoch=epoch, index=index, keys=keys)
 
 
 @dataclass

@@ -128,8 +128,12 @@ class GpuImageLoader(LoaderBase):
         return self._cpu.label_width if self._cpu is not None else self.source.label_width
 
     @property
-    def num_samples(self) -> int:
+    def num_samples(self) -> int | None:
         return self._cpu.num_samples if self._cpu is not None else self.planner.num_samples
+
+    @property
+    def num_batches(self) -> int | None:
+        return self._cpu.num_batches if self._cpu is not None else self.planner.num_batches
 
     def set_epoch(self, epoch: int) -> None:
         if self._cpu is not None:

@@ -8,6 +8,7 @@ type all happen in the workers, several batches ahead.
 from __future__ import annotations
 
 import itertools
+import multiprocessing as mp
 import os
 import weakref
 from collections import deque
@@ -23,7 +24,7 @@ from .options import Augmentation
 from .planner import Planned
 from .resample import resolve_backend
 from .sources import StreamSource
-from .workers import InlinePool, Task, WorkerConfig, WorkerError, WorkerPool
+from .workers import InlinePool, Task, WorkerConfig, WorkerError, WorkerPool, check_can_start_workers
 
 _HELD = 2  # batches the caller may be holding: the current one and the one before
 _MIN_CHUNK = 4  # samples per task at least: smaller tasks cost more in messages than they gain
@@ -55,6 +56,13 @@ class _Resources:
                 ring.close()
 
 
+def _default_workers() -> int:
+    """One process per available core; none inside a daemonic process (a Pool worker has no children)."""
+    if mp.current_process().daemon:
+        return 0
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 class ImageLoader(LoaderBase):
     """Iterate to get one epoch of :class:`~icformat.loader.batch.Batch` ``(data, label)``
     tuples; iterate again for the next epoch. Close it (or leave its ``with`` block) to stop
@@ -83,7 +91,8 @@ class ImageLoader(LoaderBase):
     can be shorter than ``batch_size``; ``strict=True`` raises :class:`BadRecordError` instead.
 
     Returned arrays are views of shared memory, never overwritten while referenced (see
-    :mod:`icformat.loader.shm`). ``num_workers=None`` uses one process per available core;
+    :mod:`icformat.loader.shm`). ``num_workers=None`` uses one process per available core (none
+    inside a daemonic process such as a ``multiprocessing.Pool`` worker, where more are refused);
     ``0`` runs everything in the calling process. Each batch is split into one task per worker
     (at least 4 samples each), so all workers fill the same batch; ``prefetch`` batches are
     filled ahead. Shared memory: ``(prefetch + 2) x batch`` bytes. ``start_method``: see
@@ -124,7 +133,8 @@ class ImageLoader(LoaderBase):
         options = dict(locals())  # the arguments, for the parts every loader shares
         del options["self"]
         if num_workers is None:
-            num_workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+            num_workers = _default_workers()
+        check_can_start_workers(int(num_workers))
         if int(num_workers) < 0 or int(prefetch) < 1:
             raise UsageError("num_workers must be >= 0 and prefetch >= 1")
         self.backend = resolve_backend(backend)

@@ -50,15 +50,24 @@ class Planner:
         return isinstance(self.source, StreamSource)
 
     @property
-    def num_samples(self) -> int:
-        """Records this part reads per epoch (before padding and skips); streams have none."""
+    def num_samples(self) -> int | None:
+        """Records this part reads per epoch (before padding and skips); None for a stream."""
         if self.is_stream:
-            raise TypeError("a stream source has no known length")
+            return None
         start, stop = part_bounds(len(self.source), self.num_parts, self.part_index)
         return stop - start
 
+    @property
+    def num_batches(self) -> int | None:
+        """Batches per epoch for this part; None for a stream."""
+        samples = self.num_samples
+        return None if samples is None else len(batch_spans(samples, self.batch_size, self.last_batch))
+
     def __len__(self) -> int:
-        return len(batch_spans(self.num_samples, self.batch_size, self.last_batch))
+        batches = self.num_batches
+        if batches is None:  # len() must be an int: a stream has none (num_batches says None)
+            raise TypeError("a stream source has no length: num_batches and num_samples are None")
+        return batches
 
     def plan(self, epoch: int) -> Iterable[Planned]:
         """The batches of ``epoch`` (a stream source reads its first record now)."""

@@ -11,15 +11,18 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import sys
+import threading
 import time
 import traceback
+import warnings
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from ..errors import BadRecordError, IcformatError, WorkerError, WorkerTimeout
+from ..errors import BadRecordError, IcformatError, UsageError, WorkerError, WorkerTimeout
 from ..io import parallel
 from . import shm
 from .options import Preprocess
@@ -201,11 +204,45 @@ def default_start_method() -> str:
     return parallel.start_method()
 
 
+class StartMethodWarning(UserWarning):
+    """The loader starts its workers with ``forkserver`` (or ``spawn``) because threads are running."""
+
+
+_told: set = set()  # what this process was already told once
+
+
+def check_can_start_workers(num_workers: int) -> None:
+    """Refuse, in words, to start workers inside a daemonic process (a ``multiprocessing.Pool``
+    worker), where ``multiprocessing`` would only fail an assertion."""
+    if num_workers and mp.current_process().daemon:
+        raise UsageError(
+            f"ImageLoader(num_workers={num_workers}) cannot start worker processes inside a daemonic process "
+            "(a multiprocessing.Pool worker): pass num_workers=0 there (decode in that process), or run the "
+            "loader in a non-daemonic process (concurrent.futures.ProcessPoolExecutor, multiprocessing.Process)"
+        )
+
+
+def _say_start_method(chosen: str, requested: str | None) -> None:
+    """Warn once per process when threads made the loader leave ``fork`` (slower start, no shared pages)."""
+    if requested is not None or chosen == "fork" or "fork" not in mp.get_all_start_methods() or "start" in _told:
+        return
+    if not sys.platform.startswith("linux"):
+        return
+    _told.add("start")
+    warnings.warn(
+        f"icformat loader: this process runs {threading.active_count()} Python threads, so loader workers start "
+        f"with {chosen!r} instead of 'fork' (forking beside threads can deadlock); pass start_method= to choose",
+        StartMethodWarning, stacklevel=5,
+    )
+
+
 class WorkerPool:
     """``num_workers`` processes, each fed through its own pipe; tasks go to the least busy."""
 
     def __init__(self, config: WorkerConfig, num_workers: int, start_method: str | None = None):
+        check_can_start_workers(num_workers)
         method = parallel.start_method(start_method)
+        _say_start_method(method, start_method)
         ctx = mp.get_context(method)
         if method == "forkserver":
             ctx.set_forkserver_preload([__name__])
