@@ -2,10 +2,10 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from .errors import FormatError, IcformatError, RecordIOError
-from .lst import read_lst, write_lst
+from .lst import read_lst, write_classes_file, write_lst
 from .manifest import read_manifest, write_manifest
 from .problems import Problem, ValidationResult
-from .recordio import IndexedRecordFile, IRHeader, RecordReader, RecordWriter, pack, unpack
+from .recordio import IndexedRecordFile, IRHeader, RecordReader, RecordWriter, pack, rec_info, unpack, verify_rec
 
 try:
     __version__ = version("icformat")
@@ -26,6 +26,9 @@ __all__ = [
     "write_lst",
     "read_manifest",
     "write_manifest",
+    "write_classes_file",
+    "rec_info",
+    "verify_rec",
     "Problem",
     "ValidationResult",
     "__version__",

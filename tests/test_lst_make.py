@@ -144,7 +144,7 @@ def test_cli_convert_label_style(tree, tmp_path):
 
 
 def test_missing_root_is_an_error(tmp_path):
-    from icformat.errors import LstError
+    from icformat.errors import InputNotFound
 
-    with pytest.raises(LstError, match="not a folder"):
+    with pytest.raises(InputNotFound, match="not a folder"):
         make_lst(str(tmp_path / "x"), str(tmp_path / "nope"))

@@ -17,26 +17,32 @@ def lst_group() -> None:
 
 @lst_group.command("make")
 @click.argument("prefix")
-@click.argument("root", type=click.Path(exists=True, file_okay=False))
+@click.argument("root")
 @click.option("--recursive", is_flag=True, help="One class per sub-folder holding images (sorted walk); else only ROOT's own files, label 0.")
 @click.option("--exts", multiple=True, default=DEFAULT_EXTS, show_default=True,
               help="Image extensions, case-insensitive (repeat the option or separate with commas).")
 @click.option("--train-ratio", type=click.FloatRange(0, 1), default=1.0, show_default=True, help="Share of each chunk for PREFIX_train.lst.")
 @click.option("--test-ratio", type=click.FloatRange(0, 1), default=0.0, show_default=True, help="Share of each chunk for PREFIX_test.lst.")
+@click.option("--stratify", is_flag=True, help="Split each class by the ratios, so every class has its share in each list (needs --train-ratio below 1).")
 @click.option("--chunks", type=click.IntRange(min=1), default=1, show_default=True, help="Split into this many lists (PREFIX_0.lst ...).")
 @click.option("--no-shuffle", is_flag=True, help="Keep the walk order (default: shuffled exactly as im2rec.py does).")
 @click.option("--seed", type=int, default=IM2REC_SEED, show_default=True, help="Shuffle seed (100 reproduces im2rec.py's order).")
 @click.option("--label-style", type=click.Choice(["int", "mxnet"]), default="int", show_default=True,
               help="Labels as 1 (int) or 1.000000 (as MXNet 1.x's im2rec writes).")
 @json_option
-def make_command(prefix, root, recursive, exts, train_ratio, test_ratio, chunks, no_shuffle, seed, label_style, as_json) -> None:
-    """Walk ROOT and write PREFIX.lst (or PREFIX_train.lst, PREFIX_val.lst, PREFIX_test.lst,
-    PREFIX_<chunk>...) as `im2rec.py --list` does, plus PREFIX.classes (class names, one per line,
-    in label order). Prints each class folder and its label."""
+def make_command(prefix, root, recursive, exts, train_ratio, test_ratio, stratify, chunks, no_shuffle, seed, label_style, as_json) -> None:
+    """Walk ROOT (a folder or an s3:// prefix) and write PREFIX.lst (or PREFIX_train.lst,
+    PREFIX_val.lst, PREFIX_test.lst, PREFIX_<chunk>...) as `im2rec.py --list` does, plus
+    PREFIX.classes (class names, one per line, in label order). Prints each class folder and its
+    label. --stratify splits each class by the ratios (the default split is im2rec's)."""
     if train_ratio < 1.0 and train_ratio + test_ratio > 1.0:  # (a train ratio of 1 ignores the test ratio, as im2rec)
         raise click.UsageError(f"--train-ratio {train_ratio} plus --test-ratio {test_ratio} is more than 1")
-    result = make_lst(prefix, root, recursive=recursive, exts=exts, train_ratio=train_ratio, test_ratio=test_ratio,
-                      chunks=chunks, shuffle=not no_shuffle, seed=seed, style=label_style)
+    if stratify and train_ratio == 1.0:
+        raise click.UsageError("--stratify needs --train-ratio below 1 (with a train ratio of 1 nothing is split)")
+    with progress(None, desc="listing", unit="file") as bar:
+        result = make_lst(prefix, root, recursive=recursive, exts=exts, train_ratio=train_ratio, test_ratio=test_ratio,
+                          chunks=chunks, shuffle=not no_shuffle, seed=seed, style=label_style, stratify=stratify,
+                          progress=bar.update)
     if as_json:
         echo_json({"images": result.images, "files": result.files, "classes": result.classes, "classes_file": result.classes_path})
         return
@@ -51,7 +57,7 @@ def make_command(prefix, root, recursive, exts, train_ratio, test_ratio, chunks,
 
 @lst_group.command("validate")
 @click.argument("lst_file")
-@click.option("--root", type=click.Path(exists=True, file_okay=False), help="Image folder: check that every file is there.")
+@click.option("--root", help="Image folder or s3:// prefix: check that every file is there.")
 @click.option("--multi-label/--single-label", "multi_label", default=None,
               help="Rows are multi-hot (default: decided by the number of label columns).")
 @click.option("--num-classes", type=click.IntRange(min=1), help="Number of classes (as the num_classes hyperparameter).")

@@ -171,10 +171,19 @@ def put(uri: str, data: bytes) -> None:
         client().put_object(Bucket=bucket, Key=key, Body=data)
 
 
+LIST_PAGE_SIZE = 1000  # keys per listing request (S3's maximum)
+
+
+def iter_key_pages(bucket: str, prefix: str) -> Iterator[list[str]]:
+    """The keys of ``bucket`` under ``prefix``, one list per page of ``LIST_PAGE_SIZE``, in the
+    order S3 lists them (by key)."""
+    with mapped_errors(f"s3://{bucket}/{prefix}"):
+        pages = client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix,
+                                                                   PaginationConfig={"PageSize": LIST_PAGE_SIZE})
+        for page in pages:
+            yield [obj["Key"] for obj in page.get("Contents", ())]
+
+
 def list_keys(bucket: str, prefix: str) -> list[str]:
     """Every key of ``bucket`` under ``prefix`` (all pages), in the order S3 lists them."""
-    keys: list[str] = []
-    with mapped_errors(f"s3://{bucket}/{prefix}"):
-        for page in client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            keys.extend(obj["Key"] for obj in page.get("Contents", ()))
-    return keys
+    return [key for page in iter_key_pages(bucket, prefix) for key in page]

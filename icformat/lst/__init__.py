@@ -1,6 +1,6 @@
 """``.lst`` files: read, write, make (as ``im2rec.py --list``) and validate."""
 from .format import format_label, format_lst_line, write_lst
-from .make import MakeResult, list_images, make_lst, read_classes_file
+from .make import MakeResult, list_images, make_lst, read_classes_file, write_classes_file
 from .parse import LstEntry, LstTable, iter_lst, parse_lst_bytes, read_lst
 from .validate import LstValidation, Problem, validate_lst
 
@@ -16,6 +16,7 @@ __all__ = [
     "make_lst",
     "list_images",
     "read_classes_file",
+    "write_classes_file",
     "MakeResult",
     "validate_lst",
     "LstValidation",

@@ -7,6 +7,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..io.objects import read_bytes
+from ..io.paths import is_uri, join_uri
 from ..problems import Problem
 from .parse import LstTable
 
@@ -24,7 +26,7 @@ def check_image_files(
 ) -> list[Problem]:
     """Judge each image of the ``rows`` mask and return a :class:`Problem` per finding, on its line."""
     selected = np.flatnonzero(rows).tolist()
-    jobs = [(os.path.join(root, table.paths[r]), table.paths[r]) for r in selected]
+    jobs = [(join_uri(root, table.paths[r]) if is_uri(root) else os.path.join(root, table.paths[r]), table.paths[r]) for r in selected]
     args = (tuple(image_shape) if image_shape else None, int(resize or 0))
     problems = []
     for row, findings in zip(selected, _map_chunks(jobs, args, num_workers, progress)):
@@ -56,8 +58,7 @@ def judge_image_file(full: str, rel: str, image_shape: Sequence[int] | None = No
     from ..image.verdict import judge_image
 
     try:
-        with open(full, "rb") as f:
-            data = f.read()
+        data = read_bytes(full)
     except OSError as exc:
         return [("error", "unreadable", f"cannot read {rel}: {exc.strerror or exc}")]
     verdict = judge_image(data, image_shape=image_shape, resize=resize)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
-from ..errors import LstError, UsageError
+from ..errors import InputNotFound, UsageError
+from ..io.paths import is_s3
 from .format import write_lst
 
 DEFAULT_EXTS = (".jpeg", ".jpg", ".png")
@@ -94,44 +95,66 @@ def _isfile(entry: os.DirEntry) -> bool:
         return False
 
 
-def list_images(root: str, *, recursive: bool = False, exts: Sequence[str] = DEFAULT_EXTS) -> tuple[list[ListedImage], list[str]]:
-    """Find images under ``root`` as im2rec does: ``(images in walk order, class names)``.
+def list_images(
+    root: str,
+    *,
+    recursive: bool = False,
+    exts: Sequence[str] = DEFAULT_EXTS,
+    progress: Callable[[int], object] | None = None,
+) -> tuple[list[ListedImage], list[str]]:
+    """Find images under ``root`` (a folder or an ``s3://`` prefix) as im2rec does: ``(images in
+    walk order, class names)``.
 
     ``recursive``: every folder holding at least one image becomes a class, numbered in walk order
     (the root itself first, when it holds images). Otherwise only the root's own files are listed,
-    all with label 0 (and the one class is ``.``).
+    all with label 0 (and the one class is ``.``). An ``s3://`` prefix is listed (all pages) and
+    read as the same tree of folders would be. ``progress`` gets the number of files (or keys)
+    listed since its last call.
     """
     exts = normalize_exts(exts)
-    if not os.path.isdir(root):
-        raise LstError(f"image root {root!r} is not a folder", root)
     images: list[ListedImage] = []
     classes: list[str] = []
-    if not recursive:
-        for name in sorted(os.listdir(root)):
-            if _is_image(name, exts) and os.path.isfile(os.path.join(root, name)):
-                images.append(ListedImage(len(images), name, 0))
-        return images, ["."]
-    for rel, names in _walk(root):
+    for rel, names in _folders(root, recursive, progress):
         label = None
         for name in names:
             if not _is_image(name, exts):
                 continue
             if label is None:
-                label = len(classes)
+                label = len(classes) if recursive else 0
                 classes.append(rel or ".")
             images.append(ListedImage(len(images), f"{rel}/{name}" if rel else name, label))
-    return images, classes
+    return images, (classes if recursive else ["."])
+
+
+def _folders(root: str, recursive: bool, progress) -> Iterator[tuple[str, list[str]]]:
+    """``(relative folder, sorted file names)`` in walk order: all folders, or only the root's."""
+    if is_s3(root):
+        from .remote import iter_s3_folders
+
+        for rel, names in iter_s3_folders(root, progress):
+            if recursive or not rel:
+                yield rel, names
+        return
+    if not os.path.isdir(root):
+        raise InputNotFound(f"image root {root} is not a folder; give the folder holding the images (or an s3:// prefix)", root)
+    walk = _walk(root) if recursive else iter([("", sorted(n for n in os.listdir(root) if os.path.isfile(os.path.join(root, n))))])
+    for rel, names in walk:
+        if progress is not None:
+            progress(len(names))
+        yield rel, names
 
 
 def split_list(
-    images: Sequence, *, chunks: int = 1, train_ratio: float = 1.0, test_ratio: float = 0.0
+    images: Sequence, *, chunks: int = 1, train_ratio: float = 1.0, test_ratio: float = 0.0, stratify: bool = False
 ) -> list[tuple[str, list]]:
     """Cut ``images`` into ``(suffix, part)`` pairs named as im2rec names its files: ``""``, or
     ``"_train"``, ``"_val"``, ``"_test"``, each after ``"_<chunk>"`` when ``chunks > 1``.
 
     Mirrors im2rec's arithmetic, including its quirks: the split points use the chunk size (not the
     length of a short last chunk), ``_val`` exists only when train + test < 1, and with a train
-    ratio of exactly 1 the test ratio is ignored.
+    ratio of exactly 1 the test ratio is ignored. ``stratify`` splits each class (``.label``) of a
+    chunk by the ratios instead (each class's share within one image of the ratio), keeping the
+    chunk's order inside each part.
     """
     if chunks < 1:
         raise UsageError(f"chunks must be at least 1, not {chunks}")
@@ -146,6 +169,9 @@ def split_list(
         if train_ratio == 1.0:
             parts.append((tag, chunk))
             continue
+        if stratify:
+            parts += _stratified(chunk, tag, train_ratio, test_ratio)
+            continue
         sep = int(chunk_size * train_ratio)
         sep_test = int(chunk_size * test_ratio)
         if test_ratio:
@@ -154,6 +180,26 @@ def split_list(
             parts.append((tag + "_val", chunk[sep_test + sep :]))
         parts.append((tag + "_train", chunk[sep_test : sep_test + sep]))
     return parts
+
+
+def _share(count: int, ratio: float) -> int:
+    """``count x ratio`` rounded half up (so a class's share is within half an image of the ratio)."""
+    return int(count * ratio + 0.5)
+
+
+def _stratified(chunk: list, tag: str, train_ratio: float, test_ratio: float) -> list[tuple[str, list]]:
+    """The parts of one chunk, each class cut as im2rec cuts a chunk (test, then train, then val)."""
+    by_class: dict = {}
+    for image in chunk:
+        by_class.setdefault(image.label, []).append(image)
+    part_of: dict[int, str] = {}
+    for members in by_class.values():
+        n_test = _share(len(members), test_ratio)
+        n_train = len(members) - n_test if train_ratio + test_ratio >= 1.0 else min(_share(len(members), train_ratio), len(members) - n_test)
+        for position, image in enumerate(members):
+            part_of[id(image)] = "_test" if position < n_test else "_train" if position < n_test + n_train else "_val"
+    names = (["_test"] if test_ratio else []) + (["_val"] if train_ratio + test_ratio < 1.0 else []) + ["_train"]
+    return [(tag + name, [image for image in chunk if part_of[id(image)] == name]) for name in names]
 
 
 def make_lst(
@@ -169,17 +215,23 @@ def make_lst(
     seed: int = IM2REC_SEED,
     style: str = "int",
     write_classes: bool = True,
+    stratify: bool = False,
+    progress: Callable[[int], object] | None = None,
 ) -> MakeResult:
-    """Walk ``root`` and write ``PREFIX[_chunk][_train|_val|_test].lst`` plus ``PREFIX.classes``.
+    """Walk ``root`` (a folder or an ``s3://`` prefix) and write
+    ``PREFIX[_chunk][_train|_val|_test].lst`` plus ``PREFIX.classes``.
 
     ``style``: labels as ``1`` (``"int"``) or ``1.000000`` (``"mxnet"``, as MXNet 1.x writes).
-    The default ``seed`` (100) gives im2rec's exact order.
+    The default ``seed`` (100) gives im2rec's exact order. ``stratify`` splits every class by the
+    ratios (see :func:`split_list`). ``progress`` as :func:`list_images`.
     """
-    images, classes = list_images(root, recursive=recursive, exts=exts)
+    if stratify and train_ratio == 1.0:
+        raise UsageError("stratify needs a train ratio below 1 (with a train ratio of 1 nothing is split)")
+    images, classes = list_images(root, recursive=recursive, exts=exts, progress=progress)
     if shuffle:
         random.Random(seed).shuffle(images)
     files: dict[str, int] = {}
-    for suffix, part in split_list(images, chunks=chunks, train_ratio=train_ratio, test_ratio=test_ratio):
+    for suffix, part in split_list(images, chunks=chunks, train_ratio=train_ratio, test_ratio=test_ratio, stratify=stratify):
         path = f"{prefix}{suffix}.lst"
         files[path] = write_lst(path, ((im.index, im.label, im.path) for im in part), style=style)
     classes_path = None

@@ -10,13 +10,17 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+import numpy as np
+
 from .. import streams
-from ..errors import LstError, UsageError
+from ..errors import UsageError
+from ..io.paths import is_s3
 from ..problems import ERROR, WARNING, Problem, ValidationResult, error
 from .checks import check_class_labels, check_indices, check_multi_hot
 from .images import check_image_files
 from .parse import EMPTY_LST, LstTable, parse_lst_tolerant
 from .paths import check_files_exist, check_paths, unsafe_path_reason
+from .remote import check_objects_exist
 
 __all__ = ["LstValidation", "Problem", "validate_lst", "parse_image_shape", "read_lst_tolerant", "unsafe_path_reason",
            "ERROR", "WARNING"]
@@ -81,7 +85,8 @@ def validate_lst(
     """Check a ``.lst`` file and return every problem found.
 
     ``multi_label``: None decides from the file (more than one label column means multi-hot).
-    ``root``: the image folder; without it, files are not looked at. ``check_images`` judges every
+    ``root``: the image folder or ``s3://`` prefix (objects checked by parallel HEADs, on
+    ``num_workers`` threads, default 16); without it, files are not looked at. ``check_images`` judges every
     image (in ``num_workers`` processes, default all cores); ``image_shape`` (``C,H,W``) and
     ``resize`` (shorter side, as SageMaker's ``resize``) add the size check. ``progress`` is called
     with the number of images checked since the last call, ``on_start`` once with the number of
@@ -101,9 +106,12 @@ def validate_lst(
     safe, path_problems = check_paths(table)
     problems += path_problems
     if root is not None and check_files:
-        if streams.is_uri(root):
-            raise LstError("checking files needs a local image folder for --root (not a URI)", name)
-        file_problems, present = check_files_exist(table, root, safe)
+        if is_s3(root):
+            file_problems, present = check_objects_exist(table, root, np.flatnonzero(safe).tolist(), num_workers)
+        elif streams.is_uri(root):
+            raise UsageError(f"--root {root}: files can be checked in a local folder or under an s3:// prefix", name)
+        else:
+            file_problems, present = check_files_exist(table, root, safe)
         problems += file_problems
         result.files_checked = int(safe.sum())
         if check_images:

@@ -9,6 +9,8 @@ from .reader import RecordReader, iter_records
 from .writer import RecordWriter, default_index_path
 from ..errors import RecordIOError
 from . import info as _info
+from .info import RecInfo, rec_info
+from .verify import verify_rec
 
 # ``recordio.inspect`` was renamed ``recordio.info`` (it shadowed the standard library's ``inspect``);
 # the old import path keeps working.
@@ -33,4 +35,7 @@ __all__ = [
     "RecordWriter",
     "default_index_path",
     "RecordIOError",
+    "RecInfo",
+    "rec_info",
+    "verify_rec",
 ]
