@@ -245,3 +245,10 @@ def test_one_problem_and_result_shape_for_every_validator(capsys, tmp_path):
         assert json.loads(out) == json.loads(json.dumps(result.to_dict()))
         assert {"path", "ok", "errors", "warnings", "problems"} <= set(json.loads(out))
         assert all(set(p) == {"path", "line", "offset", "code", "severity", "message"} for p in json.loads(out)["problems"])
+
+
+def test_lst_make_of_a_folder_without_images_fails_and_writes_nothing(capsys, tmp_path):
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(capsys, "lst", "make", tmp_path / "out", tmp_path / "empty")
+    assert code == 1 and "nothing to list" in err
+    assert sorted(os.listdir(tmp_path)) == ["empty"]

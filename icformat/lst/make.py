@@ -176,6 +176,9 @@ def make_lst(
     The default ``seed`` (100) gives im2rec's exact order.
     """
     images, classes = list_images(root, recursive=recursive, exts=exts)
+    if not images:  # an empty list is an error in every command: write none
+        raise LstError(f"no file with extension {', '.join(exts)} under {root}{'' if recursive else ' (add --recursive for sub-folders)'}; "
+                       "nothing to list", root)
     if shuffle:
         random.Random(seed).shuffle(images)
     files: dict[str, int] = {}
