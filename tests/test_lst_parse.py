@@ -90,3 +90,11 @@ def test_mxnet_1x_and_newer_label_text_read_alike(tmp_path):
     path.write_text("0\t1.000000\ta.jpg\r\n1\t2\t b.jpg \r\n")
     table = read_lst(str(path))
     assert table.labels.tolist() == [[1.0], [2.0]] and table.paths == ["a.jpg", "b.jpg"]
+
+
+def test_the_fast_path_takes_well_formed_files():
+    """So that the property test above compares two real paths, not one and a refusal."""
+    rows = "".join(f"{i}\t{i % 7}\t{float(i % 2):f}\tclass_{i % 7}/img {i:05d}.jpg\r\n" for i in range(2000)).encode()
+    table = parse_arrow(rows, "big.lst")
+    assert table is not None and len(table) == 2000 and table.label_width == 2
+    assert table.paths[3] == "class_3/img 00003.jpg" and table.labels[3].tolist() == [3.0, 1.0]
