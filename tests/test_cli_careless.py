@@ -218,3 +218,37 @@ def test_pipe_write_and_serve_of_an_empty_manifest_fail(capsys, tmp_path):
     assert code == 1 and "no lines" in err and not (tmp_path / "s.bin").exists()
     code, _, err = run(capsys, "pipe", "serve", tmp_path / "ch", tmp_path / "e.manifest", *names, "--timeout", "1")
     assert code == 1 and "no lines" in err and not (tmp_path / "ch").exists()
+
+
+def test_one_problem_and_result_shape_for_every_validator(capsys, tmp_path):
+    """lst validate, manifest validate and rec verify answer with the same ValidationResult; --json is its to_dict()."""
+    from icformat.lst import validate_lst
+    from icformat.manifest import validate_manifest
+    from icformat.problems import ValidationResult
+
+    (tmp_path / "x.lst").write_text("0\t0\ta.jpg\n0\t5\tb.jpg\n1\t1\ta.jpg\n")
+    (tmp_path / "x.manifest").write_text('{"source-ref":"a.jpg","class":"5"}\n')
+    with RecordWriter(tmp_path / "x.rec") as writer:
+        writer.write(b"tiny")
+    results = [validate_lst(tmp_path / "x.lst", num_classes=3), validate_manifest(str(tmp_path / "x.manifest"), "source-ref,class", num_classes=3),
+               verify_rec(tmp_path / "x.rec")]
+    assert all(isinstance(r, ValidationResult) for r in results)
+    lst = results[0]
+    assert [(p.line, p.code) for p in lst.errors] == [(2, "duplicate-index"), (2, "label-out-of-range")]
+    assert [(p.line, p.code) for p in lst.warnings] == [(3, "duplicate-image"), (None, "unused-classes")]
+    assert results[1].errors[0].code == "label-out-of-range" and results[2].warnings[0].code == "no-image-header"
+    commands = [["lst", "validate", tmp_path / "x.lst", "--num-classes", "3"],
+                ["manifest", "validate", tmp_path / "x.manifest", "--attribute-names", "source-ref,class", "--num-classes", "3"],
+                ["rec", "verify", tmp_path / "x.rec"]]
+    for result, command in zip(results, commands):
+        _, out, _ = run(capsys, *command, "--json")
+        assert json.loads(out) == json.loads(json.dumps(result.to_dict()))
+        assert {"path", "ok", "errors", "warnings", "problems"} <= set(json.loads(out))
+        assert all(set(p) == {"path", "line", "offset", "code", "severity", "message"} for p in json.loads(out)["problems"])
+
+
+def test_lst_make_of_a_folder_without_images_fails_and_writes_nothing(capsys, tmp_path):
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(capsys, "lst", "make", tmp_path / "out", tmp_path / "empty")
+    assert code == 1 and "nothing to list" in err
+    assert sorted(os.listdir(tmp_path)) == ["empty"]

@@ -13,25 +13,35 @@ from icformat.lst.parse import parse_lst_bytes, parse_lst_tolerant
 from icformat.lst.parse_arrow import parse_arrow
 from icformat.lst.validate import validate_lst
 
-_INDEX = st.sampled_from(["0", "7", "-3", "+5", "12", "2.0", "0x10", "1e3", "", "x", "99999999999999999999", "-9223372036854775808", "٣"])
-_LABEL = st.sampled_from(["0", "1", "1.000000", "2.5", ".5", "1.", "1e3", "-0", "", "nan", "inf", "1_0", "abc", "0x1", "+1", "1e999"])
-_PATH = st.sampled_from(["a.jpg", "dir/b c.png", "é/ü.jpg", "", "x\xa0", "y\x1c", "../up.jpg", "z\x85"])
-_BLANK = st.sampled_from(["", " ", "  ", "\xa0", "\x0b"])
-_END = st.sampled_from(["\n", "\r\n", "\r"])
+_GOOD_INDEX = st.one_of(st.integers(-5, 10**6).map(str), st.sampled_from(["+5", "007", "-0", "9223372036854775807"]))
+_BAD_INDEX = st.sampled_from(["2.0", "0x10", "1e3", "", "x", "99999999999999999999", "1_0", "٣", "-9223372036854775809"])
+_GOOD_LABEL = st.one_of(st.integers(0, 20).map(str), st.floats(-1e6, 1e6, allow_nan=False).map(repr),
+                        st.sampled_from(["1.000000", ".5", "1.", "1e3", "-0", "+1", "2.5E-3"]))
+_BAD_LABEL = st.sampled_from(["", "nan", "inf", "1_0", "abc", "0x1", "1e999x", "--1"])
+_PATH = st.one_of(st.sampled_from(["a.jpg", "dir/b c.png", "é/ü.jpg", "../up.jpg"]),
+                  st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\t\r\n"), min_size=1, max_size=8))
+_BLANK = st.sampled_from(["", "", "", " ", "  ", "\xa0", "\x0b", "\t"])
+_END = st.sampled_from(["\n", "\n", "\r\n", "\r"])
+
+
+def _cell(draw, good, bad):
+    return draw(bad) if draw(st.integers(0, 24)) == 0 else draw(good)
 
 
 @st.composite
 def lst_lines(draw):
     width = draw(st.integers(1, 3))
     lines = []
-    for _ in range(draw(st.integers(0, 6))):
-        kind = draw(st.integers(0, 9))
+    for _ in range(draw(st.integers(0, 8))):
+        kind = draw(st.integers(0, 29))
         if kind == 0:
             lines.append(draw(_BLANK))
             continue
-        cells = [draw(_INDEX)] + [draw(_LABEL) for _ in range(width if kind > 1 else draw(st.integers(0, 4)))] + [draw(_PATH)]
-        lines.append("\t".join(draw(_BLANK) + c + draw(_BLANK) for c in cells))
-    ends = [draw(_END) if draw(st.integers(0, 5)) else "\n" for _ in lines]
+        count = width if kind > 1 else draw(st.integers(0, 4))
+        cells = [_cell(draw, _GOOD_INDEX, _BAD_INDEX)] + [_cell(draw, _GOOD_LABEL, _BAD_LABEL) for _ in range(count)] + [draw(_PATH)]
+        blank = draw(st.integers(0, 9)) == 0
+        lines.append("\t".join((draw(_BLANK) + c + draw(_BLANK)) if blank else c for c in cells))
+    ends = [draw(_END) if draw(st.integers(0, 9)) == 0 else "\n" for _ in lines]
     text = "".join(line + end for line, end in zip(lines, ends))
     return (text.rstrip("\n") if draw(st.booleans()) else text).encode()
 
@@ -90,3 +100,11 @@ def test_mxnet_1x_and_newer_label_text_read_alike(tmp_path):
     path.write_text("0\t1.000000\ta.jpg\r\n1\t2\t b.jpg \r\n")
     table = read_lst(str(path))
     assert table.labels.tolist() == [[1.0], [2.0]] and table.paths == ["a.jpg", "b.jpg"]
+
+
+def test_the_fast_path_takes_well_formed_files():
+    """So that the property test above compares two real paths, not one and a refusal."""
+    rows = "".join(f"{i}\t{i % 7}\t{float(i % 2):f}\tclass_{i % 7}/img {i:05d}.jpg\r\n" for i in range(2000)).encode()
+    table = parse_arrow(rows, "big.lst")
+    assert table is not None and len(table) == 2000 and table.label_width == 2
+    assert table.paths[3] == "class_3/img 00003.jpg" and table.labels[3].tolist() == [3.0, 1.0]

@@ -277,6 +277,15 @@ def test_cli_ok_exits_0(tmp_path, capsys):
     assert result.exit_code == 0 and result.stdout.strip() == f"{good}: 1 rows: 0 errors, 0 warnings"
 
 
+def test_problems_carry_stable_codes(tmp_path):
+    lines = ['{"source-ref":"a.jpg","class":"0"}', '{"source-ref":"b.jpg","class":"7"}', '{"source-ref":"c.jpg","class":"1.5"}',
+             '{"source-ref":"a.jpg","class":"1"}', '{"class":"1"}', 'not json']
+    path = write_manifest_text(tmp_path / "m.manifest", lines)
+    codes = [(p.line, p.code, p.severity) for p in validate_manifest(path, "source-ref,class", num_classes=3)]
+    assert codes == [(2, "label-out-of-range", "error"), (3, "label-not-integer", "error"), (4, "duplicate-image", "warning"),
+                     (5, "missing-attribute", "error"), (6, "invalid-json", "error")]
+
+
 def test_cli_json(tmp_path, capsys):
     good = write_manifest_text(tmp_path / "good.manifest", ['{"source-ref":"a.jpg","class":"[0, 2]"}'])
     code, out, _ = run_cli(capsys, "manifest", "validate", good, "--attribute-names", "source-ref,class", "--num-classes", "3", "--json")
@@ -287,7 +296,7 @@ def test_cli_json(tmp_path, capsys):
         "rows": 1,
         "errors": 1,
         "warnings": 0,
-        "problems": [{"path": good, "line": 1, "offset": None, "code": "bad-label", "severity": "error",
+        "problems": [{"path": good, "line": 1, "offset": None, "code": "multi-hot-value", "severity": "error",
                       "message": "multi-hot values must be 0 or 1, got 2; for lists of class ids use label format class-id"}],
     }
 

@@ -91,6 +91,14 @@ class ShapeType(click.ParamType):
 SHAPE = ShapeType()
 
 
+def output_file_checked(ctx, param, value):
+    """A click callback for an output file: a path ending in a separator, or an existing folder, is
+    a usage error (not a hidden file inside it, not a failure on a temporary name)."""
+    if value and value != "-" and not streams.is_uri(value) and (value.endswith(("/", os.sep)) or os.path.isdir(value)):
+        raise click.BadParameter(f"{value} names a folder; give a file name inside it", ctx, param)
+    return value
+
+
 def output_folder_checked(ctx, param, value):
     """A click callback for output paths: a path ending in a separator must name a folder that exists."""
     if value and not streams.is_uri(value) and value.endswith(("/", os.sep)) and not os.path.isdir(value):

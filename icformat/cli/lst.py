@@ -51,8 +51,6 @@ def make_command(prefix, root, recursive, exts, train_ratio, test_ratio, stratif
             click.echo(f"{name} {label}")
     for path, count in result.files.items():
         click.echo(f"wrote {path} ({count:,} images)", err=True)
-    if result.images == 0:
-        click.echo(f"icformat: warning: no file with extension {', '.join(exts)} under {root}", err=True)
 
 
 @lst_group.command("validate")

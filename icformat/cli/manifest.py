@@ -7,7 +7,7 @@ import click
 
 from ..convert import lst_to_manifest, manifest_to_lst, manifest_to_rec, rec_to_manifest
 from ..manifest import LABEL_FORMATS, label_format_from_content_type, validate_manifest
-from .common import echo_json, fail, json_option, progress
+from .common import echo_json, fail, json_option, output_file_checked, progress
 
 def _attribute_names(ctx, param, value):
     from ..errors import IcformatError
@@ -104,7 +104,7 @@ def validate_command(manifest, attribute_names, num_classes, label_format, conte
 
 @click.command("lst2manifest")
 @click.argument("lst")
-@click.option("-o", "--output", default=None, help="Manifest to write (default: LST with .manifest).")
+@click.option("-o", "--output", callback=output_file_checked, default=None, help="Manifest to write (default: LST with .manifest).")
 @prefix_option
 @click.option("--ref-attribute", default="source-ref", show_default=True, help="Attribute for the image URI.")
 @click.option("--label-attribute", default="class", show_default=True, help="Attribute for the label.")
@@ -124,7 +124,7 @@ def lst2manifest_command(lst, output, prefix, ref_attribute, label_attribute, la
 
 @click.command("manifest2lst")
 @click.argument("manifest")
-@click.option("-o", "--output", default=None, help=".lst to write (default: MANIFEST with .lst).")
+@click.option("-o", "--output", callback=output_file_checked, default=None, help=".lst to write (default: MANIFEST with .lst).")
 @attribute_names_option
 @prefix_option
 @label_format_option
@@ -147,7 +147,7 @@ def manifest2lst_command(manifest, output, attribute_names, prefix, label_format
 
 @click.command("manifest2rec")
 @click.argument("manifest")
-@click.option("-o", "--output", required=True, help=".rec to write (local or s3://); its .idx goes beside it.")
+@click.option("-o", "--output", callback=output_file_checked, required=True, help=".rec to write (local or s3://); its .idx goes beside it.")
 @attribute_names_option
 @label_format_option
 @content_type_option
@@ -171,7 +171,7 @@ def manifest2rec_command(manifest, output, attribute_names, label_format, conten
 
 @click.command("rec2manifest")
 @click.argument("rec")
-@click.option("-o", "--output", default=None, help="Manifest to write (default: REC with .manifest).")
+@click.option("-o", "--output", callback=output_file_checked, default=None, help="Manifest to write (default: REC with .manifest).")
 @click.option("--prefix", required=True, metavar="URI", help="s3:// URI or folder where the images are stored.")
 @click.option("--ref-attribute", default="source-ref", show_default=True, help="Attribute for the image URI.")
 @click.option("--label-attribute", default="class", show_default=True, help="Attribute for the label.")

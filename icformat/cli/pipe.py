@@ -7,7 +7,7 @@ import click
 
 from ..errors import IcformatError
 from ..pipe import PipeReader, serve_channel, write_pipe_stream
-from .common import POSITIVE_SECONDS, echo_json, json_option, progress
+from .common import POSITIVE_SECONDS, echo_json, json_option, output_file_checked, progress
 
 attribute_names_option = click.option(
     "--attribute-names",
@@ -55,7 +55,7 @@ def serve_command(directory, sources, channel, epochs, attribute_names, timeout,
 
 @click.command("write")
 @click.argument("sources", nargs=-1, required=True)
-@click.option("-o", "--output", required=True, help="File to write the stream to ('-' for stdout).")
+@click.option("-o", "--output", callback=output_file_checked, required=True, help="File to write the stream to ('-' for stdout).")
 @attribute_names_option
 @click.option("-j", "--workers", type=click.IntRange(min=1), default=None, help="Parallel image fetches (default: 16 for s3:// objects, 1 for local files).")
 def write_command(sources, output, attribute_names, workers):

@@ -10,7 +10,7 @@ from ..recordio import default_index_path, scan_offsets, write_index
 from ..recordio.extract import extract_rec
 from ..recordio.info import iter_summaries, rec_info
 from ..recordio.verify import verify_rec
-from .common import NON_NEGATIVE, counts_text, echo_json, fail, json_option, progress, record_count
+from .common import NON_NEGATIVE, counts_text, echo_json, fail, json_option, output_file_checked, progress, record_count
 
 
 def register(cli: click.Group) -> None:
@@ -73,7 +73,7 @@ def ls_(file: str, limit: int | None, as_json: bool) -> None:
 
 @rec.command()
 @click.argument("file")
-@click.option("-o", "--output", help="Index to write (default: FILE with .idx).")
+@click.option("-o", "--output", callback=output_file_checked, help="Index to write (default: FILE with .idx).")
 @click.option(
     "--key",
     type=click.Choice(["auto", "id", "position"]),

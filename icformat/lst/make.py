@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence
 
-from ..errors import InputNotFound, UsageError
+from ..errors import InputNotFound, LstError, UsageError
 from ..io.paths import is_s3
 from .format import write_lst
 
@@ -228,6 +228,9 @@ def make_lst(
     if stratify and train_ratio == 1.0:
         raise UsageError("stratify needs a train ratio below 1 (with a train ratio of 1 nothing is split)")
     images, classes = list_images(root, recursive=recursive, exts=exts, progress=progress)
+    if not images:  # an empty list is an error in every command: write none
+        raise LstError(f"no file with extension {', '.join(exts)} under {root}{'' if recursive else ' (add --recursive for sub-folders)'}; "
+                       "nothing to list", root)
     if shuffle:
         random.Random(seed).shuffle(images)
     files: dict[str, int] = {}

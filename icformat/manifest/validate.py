@@ -55,6 +55,18 @@ _RANK_CODES = {
     RANK_UNREACHABLE: "unreadable-reference",
 }
 _EMPTY_POSITION = 99
+# label problems by what labels.py says (the same words, with lst validate's codes where they agree)
+_LABEL_CODES = (
+    ("is out of range", "label-out-of-range"),
+    ("is not a whole number", "label-not-integer"),
+    ("multi-hot values must be 0 or 1", "multi-hot-value"),
+    ("multi-hot label has", "multi-hot-width"),
+    ("is listed twice", "duplicate-class-id"),
+    ("must be a number", "label-not-number"),
+    ("must be a finite number", "label-not-number"),
+    ("values where line", "multi-hot-width"),
+    ("where line", "label-kind"),
+)
 
 
 @dataclass
@@ -232,6 +244,8 @@ class Validator:
 
 def _problem(path: str | None, line: int, rank: int, position: int, message: str) -> Problem:
     code = "empty" if position == _EMPTY_POSITION else _RANK_CODES[rank]
+    if rank == RANK_LABEL:
+        code = next((c for words, c in _LABEL_CODES if words in message), code)
     return Problem(path, line or None, message, WARNING if rank == RANK_DUPLICATE else ERROR, code)
 
 
