@@ -155,18 +155,31 @@ def manifest2lst_command(manifest, output, attribute_names, prefix, label_format
 @index_attribute_option
 @click.option("--idx/--no-idx", default=True, show_default=True, help="Write the .idx index.")
 @click.option("--check-images/--no-check-images", default=True, show_default=True, help="Refuse objects that are not images.")
+@click.option("--num-shards", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Split the manifest's rows into this many parts (named as im2rec's shards)...")
+@click.option("--shard-index", type=click.IntRange(min=0), default=0, show_default=True, help="...and pack only this one (0-based).")
+@click.option("--skip-bad-rows", is_flag=True, help="Leave out bad rows (bad line or label, unreadable or non-image reference) with a warning each, instead of stopping.")
 @workers_option
 @json_option
-def manifest2rec_command(manifest, output, attribute_names, label_format, content_type, num_classes, index_attribute, idx, check_images, workers, as_json):
-    """Pack the images an augmented manifest references into a RecordIO .rec (bytes unchanged)."""
+def manifest2rec_command(manifest, output, attribute_names, label_format, content_type, num_classes, index_attribute, idx, check_images,
+                         num_shards, shard_index, skip_bad_rows, workers, as_json):
+    """Pack the images an augmented manifest references into a RecordIO .rec (bytes unchanged).
+    With --num-shards N, OUTPUT-0000i-of-0000N.rec holds the rows of shard i."""
     with progress(desc="manifest2rec", unit="img") as bar:
         stats = manifest_to_rec(
             manifest, output, attribute_names=attribute_names,
             label_format=resolve_label_format(label_format, content_type), num_classes=num_classes,
             index_attribute=index_attribute or None, index=idx, workers=workers, check_images=check_images,
-            progress=bar.update,
+            progress=bar.update, num_shards=num_shards, shard_index=shard_index, on_error="skip" if skip_bad_rows else "raise",
         )
-    report(as_json, output, records=stats.records, image_bytes=stats.image_bytes)
+    for problem in stats.skipped:
+        click.echo(f"icformat: warning: skipped {problem}", err=True)
+    if as_json:
+        echo_json({"output": stats.rec_path, "records": stats.records, "image_bytes": stats.image_bytes,
+                   "skipped": [p.to_dict() for p in stats.skipped]})
+    else:
+        skipped = {"skipped": len(stats.skipped)} if stats.skipped else {}
+        report(False, stats.rec_path, records=stats.records, image_bytes=stats.image_bytes, **skipped)
 
 
 @click.command("rec2manifest")

@@ -2,29 +2,45 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import BinaryIO, Callable, Iterable, Sequence
 
 import numpy as np
 
 from .. import streams
-from ..errors import ManifestError
+from ..errors import ManifestError, UsageError
+from ..im2rec.plan import output_prefix, shard_bounds
 from ..image.decode import image_format
-from ..manifest.parse import ManifestRow, check_image_classification_names, parse_attribute_names, read_manifest, source_name
+from ..manifest.parse import (
+    ManifestRow,
+    check_image_classification_names,
+    count_rows,
+    is_source,
+    parse_attribute_names,
+    read_numbered_rows,
+    source_name,
+)
 from ..manifest.validate import EMPTY_MANIFEST
 from ..io.objects import SETUP_ERRORS, ObjectStore, describe_error
 from ..io.parallel import choose_workers, map_ordered, peek
 from ..manifest.refs import base_of, resolve_ref
+from ..problems import Problem
 from ..recordio import IRHeader, RecordWriter, default_index_path, pack, write_index
+from ..skips import SkipPolicy
 from .manifest_to_lst import row_index, row_label
 
 
 @dataclass
 class RecStats:
-    """What a conversion wrote: ``records`` and image ``image_bytes``."""
+    """What a conversion wrote: ``records`` and image ``image_bytes`` to ``rec_path``, out of
+    ``rows`` rows (of this shard); ``skipped``: a :class:`~icformat.problems.Problem` per row left
+    out (``on_error`` skip or warn), with its line."""
 
     records: int = 0
     image_bytes: int = 0
+    rec_path: str | None = None
+    rows: int = 0
+    skipped: list[Problem] = field(default_factory=list)
 
 
 def image_header(label: float | np.ndarray, index: int) -> IRHeader:
@@ -39,16 +55,33 @@ def label_layout(label: float | np.ndarray) -> int:
     return len(label) if isinstance(label, np.ndarray) else 0
 
 
-class _Fetcher:
-    """Reads one row's image and builds its record (runs on worker threads)."""
+def _skip_code(exc: ManifestError) -> str:
+    reason = exc.reason
+    if reason.startswith("cannot read") or reason.endswith("is empty"):
+        return "unreadable-reference"
+    return "not-an-image" if "is not an image" in reason else "bad-label"
 
-    def __init__(self, names, path, base, label_format, num_classes, index_attribute, check_images):
+
+class _Fetcher:
+    """Reads one row's image and builds its record (runs on worker threads). With ``skipping``, a
+    bad row's ``ManifestError`` is returned rather than raised, for the writer to note."""
+
+    def __init__(self, names, path, base, label_format, num_classes, index_attribute, check_images, skipping=False):
         self.names, self.path, self.base = names, path, base
         self.label_format, self.num_classes = label_format, num_classes
         self.index_attribute, self.check_images = index_attribute, check_images
+        self.skipping = skipping
         self.store = ObjectStore()
 
-    def __call__(self, item: tuple[int, ManifestRow]) -> tuple[float | np.ndarray, int, bytes]:
+    def __call__(self, item: tuple[int, ManifestRow]) -> tuple[float | np.ndarray, int, bytes] | ManifestError:
+        try:
+            return self.fetch(item)
+        except ManifestError as exc:
+            if not self.skipping:
+                raise
+            return exc
+
+    def fetch(self, item: tuple[int, ManifestRow]) -> tuple[float | np.ndarray, int, bytes]:
         ordinal, row = item
         label = row_label(row, self.label_format, self.num_classes, self.path)
         index = row_index(row, self.index_attribute, ordinal, self.path)
@@ -66,7 +99,7 @@ class _Fetcher:
 
 
 def manifest_to_rec(
-    manifest: streams.PathLike,
+    manifest: streams.PathLike | BinaryIO | Iterable[dict | ManifestRow],
     dest: streams.PathLike,
     *,
     attribute_names: str | Sequence[str],
@@ -77,41 +110,83 @@ def manifest_to_rec(
     workers: int | None = None,
     check_images: bool = True,
     progress: Callable[[int], object] | None = None,
+    num_shards: int = 1,
+    shard_index: int = 0,
+    on_error: str = "raise",
 ) -> RecStats:
     """Pack the images a manifest references into ``dest`` (local or ``s3://``), in manifest order.
 
-    Image bytes are stored as fetched (no re-encoding). Single labels go in the header's ``label``;
-    label lists become float32 multi-hot vectors in MXNet's multi-label layout (class-id lists need
-    ``num_classes``). The header ``id`` (and ``.idx`` key) is ``index_attribute`` when a row has
-    it, else the row's position. ``workers`` threads fetch images (default: 16 for ``s3://``
-    references, none for local files). ``index``: True writes ``<dest>.idx`` beside ``dest``, a
-    path writes it there, False writes none. Nothing appears at ``dest`` unless every row succeeds;
-    an empty manifest is an error.
+    ``manifest`` is a path, an ``s3://`` URI, a binary file object or an iterable of manifest
+    records (dicts, or rows from :func:`~icformat.manifest.read_manifest`; relative references are
+    then relative to the working folder). Image bytes are stored as fetched (no re-encoding).
+    Single labels go in the header's ``label``; label lists become float32 multi-hot vectors in
+    MXNet's multi-label layout (class-id lists need ``num_classes``). The header ``id`` (and
+    ``.idx`` key) is ``index_attribute`` when a row has it, else the row's position in the whole
+    manifest. ``workers`` threads fetch images (default: 16 for ``s3://`` references, none for
+    local files). ``index``: True writes ``<dest>.idx`` beside ``dest``, a path writes it there,
+    False writes none. ``progress`` gets 1 per record written.
+
+    With ``num_shards`` > 1 only the rows of shard ``shard_index`` (a contiguous slice, as
+    ``im2rec --num-shards``) are packed, into ``DEST-0000i-of-0000N.rec`` (+ ``.idx``).
+    A bad row (bad line or label, unreadable or non-image reference) stops the run unless
+    ``on_error`` is ``"skip"`` or ``"warn"``: then it is left out and listed in ``skipped``.
+    Nothing appears at ``dest`` unless the run succeeds; nothing to pack is an error.
     """
     names = parse_attribute_names(attribute_names)
     check_image_classification_names(names)
-    fetch = _Fetcher(names, source_name(manifest), base_of(manifest), label_format, num_classes, index_attribute, check_images)
-    first, rows = peek(enumerate(read_manifest(manifest, names)))
+    policy = SkipPolicy(on_error)
+    source = manifest if is_source(manifest) else list(manifest)
+    path = source_name(source) if is_source(source) else None
+    fetch = _Fetcher(names, path, base_of(source) if is_source(source) else None, label_format, num_classes,
+                     index_attribute, check_images, skipping=not policy.raises)
+    start, stop = 0, None
+    if num_shards > 1:
+        if hasattr(source, "read"):
+            raise UsageError("num_shards needs a manifest path or a list of records, not a file object")
+        dest = shard_path(dest, num_shards, shard_index)
+        start, stop = shard_bounds(count_rows(source), num_shards, shard_index)
+    else:
+        shard_bounds(1, num_shards, shard_index)  # refuses a bad shard index
+    first, rows = peek(read_numbered_rows(source, names, policy, start, stop))
     workers = choose_workers(workers, resolve_ref(first[1].ref, fetch.base) if first else None)
-    stats = RecStats()
+    stats = RecStats(rec_path=os.fspath(dest), skipped=policy.skipped)
     with RecordWriter(dest) as writer:
-        keys, offsets = _pack_rows(writer, map_ordered(fetch, rows, workers=workers), fetch.path, stats, progress)
+        keys, offsets = _pack_rows(writer, map_ordered(fetch, rows, workers=workers), path, stats, progress, policy)
         if not stats.records:  # nothing packed is a failure, and leaves no output
-            raise ManifestError(EMPTY_MANIFEST, fetch.path)
+            raise ManifestError(_nothing_packed(stats, num_shards), path)
     if index:  # written once the .rec is complete, so that a failed run leaves neither file
         write_index(default_index_path(os.fspath(dest)) if index is True else index, keys, offsets)
     return stats
 
 
-def _pack_rows(writer: RecordWriter, fetched, path: str | None, stats: RecStats, progress) -> tuple[list[int], list[int]]:
+def shard_path(dest: streams.PathLike, num_shards: int, shard_index: int) -> str:
+    """``out.rec`` -> ``out-00001-of-00004.rec``: the shard naming of ``im2rec --num-shards``."""
+    return output_prefix(os.fspath(dest), None, num_shards, shard_index) + ".rec"
+
+
+def _nothing_packed(stats: RecStats, num_shards: int) -> str:
+    if stats.skipped:
+        return f"none of the rows could be packed (the first: {stats.skipped[0]}); nothing written"
+    if num_shards > 1:
+        return "this shard has no rows; nothing packed, nothing written (use fewer num_shards)"
+    return EMPTY_MANIFEST
+
+
+def _pack_rows(writer: RecordWriter, fetched, path: str | None, stats: RecStats, progress, policy) -> tuple[list[int], list[int]]:
     """Write each fetched row as one image record; returns the ``.idx`` keys and offsets."""
     layout = None
     keys, offsets = [], []
-    for (_, row), (label, key, image) in fetched:
+    for (_, row), fetched_row in fetched:
+        stats.rows += 1
+        if isinstance(fetched_row, ManifestError):  # a bad row the fetcher met (on_error skip or warn)
+            policy.skip(fetched_row, _skip_code(fetched_row))
+            continue
+        label, key, image = fetched_row
         if layout is None:
             layout = label_layout(label)
         elif label_layout(label) != layout:
-            raise ManifestError(_layout_message(label_layout(label), layout), path, row.line)
+            policy.skip(ManifestError(_layout_message(label_layout(label), layout), path, row.line), "label-layout")
+            continue
         offsets.append(writer.write(pack(image_header(label, key), image)))
         keys.append(key)
         stats.records += 1

@@ -1,10 +1,11 @@
 """RecordIO ``.rec`` -> augmented manifest: each image stored as an object under a prefix."""
 from __future__ import annotations
 
+import os
 from typing import Callable, Iterator
 
 from .. import streams
-from ..errors import IcformatError
+from ..errors import FormatError, IcformatError, RecordIOError
 from ..image.decode import image_format
 from ..io.objects import SETUP_ERRORS, ObjectStore, describe_error
 from ..io.parallel import choose_workers, map_ordered
@@ -13,6 +14,7 @@ from ..manifest.labels import LabelError, check_label_format, label_text
 from ..manifest.parse import dump_record
 from ..manifest.refs import base_of, resolve_ref
 from ..recordio import RecordReader, split_record
+from ..skips import Converted, SkipPolicy
 from .lst_to_manifest import check_attribute_pair
 
 EXTENSIONS = {"jpeg": "jpg", "png": "png", "gif": "gif", "bmp": "bmp", "tiff": "tif", "webp": "webp"}
@@ -30,13 +32,23 @@ def image_name(key: int, image: bytes | memoryview, taken: set[str]) -> str:
     return name
 
 
-def _plan(rec: streams.PathLike, prefix: str) -> Iterator[tuple[int, str, tuple[float, ...], bool, bytes]]:
-    """``(id, reference, labels, multi_label, image)`` per record, in file order."""
+def _plan(rec: streams.PathLike, prefix: str, list_format, policy: SkipPolicy) -> Iterator[tuple[int, str, str, bytes]]:
+    """``(id, reference, label text, image)`` per record, in file order; a record whose image
+    header or label is bad goes to ``policy`` (raised with ``on_error="raise"``)."""
     taken: set[str] = set()
     with RecordReader(rec) as reader:
         for offset, record in reader.iter_with_offsets():
-            header, labels, image = split_record(record, offset, reader.path)
-            yield header.id, join_uri(prefix, image_name(header.id, image, taken)), tuple(labels.tolist()), header.flag > 0, bytes(image)
+            try:
+                header, labels, image = split_record(record, offset, reader.path)
+            except RecordIOError as exc:
+                policy.skip(exc, "bad-header")
+                continue
+            try:
+                label = label_text(tuple(labels.tolist()), list_format if header.flag > 0 else None)
+            except LabelError as exc:
+                policy.skip(FormatError(f"record with id {header.id}: {exc.reason}", os.fspath(rec), offset), "bad-label")
+                continue
+            yield header.id, join_uri(prefix, image_name(header.id, image, taken)), label, bytes(image)
 
 
 class _ImageSaver:
@@ -47,7 +59,7 @@ class _ImageSaver:
         self.store = ObjectStore()
 
     def __call__(self, item) -> None:
-        _, ref, _, _, image = item
+        _, ref, _, image = item
         target = resolve_ref(ref, self.base)
         try:
             self.store.write(target, image)
@@ -68,25 +80,26 @@ def rec_to_manifest(
     index_attribute: str | None = "index",
     workers: int | None = None,
     progress: Callable[[int], object] | None = None,
-) -> int:
+    on_error: str = "raise",
+) -> Converted:
     """Store each record's image as ``<prefix>/<id>.<ext>`` and write a manifest line for it.
 
     ``prefix`` is an ``s3://`` URI or a folder (a relative one is relative to the manifest's
     folder, as relative references are). Image bytes are kept as they are. Single labels become
     ``"3"``; multi-label records a multi-hot string, or class ids with ``label_format="class-id"``.
     The header id goes into ``index_attribute``. The manifest appears only when every image is stored.
+    A record with a bad image header or label stops the run unless ``on_error`` is ``"skip"`` or
+    ``"warn"``: it is then left out and listed (by byte offset) in the result's ``skipped``; the
+    result is the number of lines written.
     """
+    policy = SkipPolicy(on_error)
     check_attribute_pair(ref_attribute, label_attribute)
     list_format = check_label_format(label_format)
     save = _ImageSaver(base_of(dest))
     workers = choose_workers(workers, resolve_ref(prefix, save.base))
     count = 0
     with streams.open_output(dest, "wb") as out:
-        for (key, ref, labels, multi, _), _ in map_ordered(save, _plan(rec, prefix), workers=workers):
-            try:
-                label = label_text(labels, list_format if multi else None)
-            except LabelError as exc:
-                raise IcformatError(f"{rec}: record with id {key}: {exc.reason}") from None
+        for (key, ref, label, _), _ in map_ordered(save, _plan(rec, prefix, list_format, policy), workers=workers):
             record = {ref_attribute: ref, label_attribute: label}
             if index_attribute:
                 record[index_attribute] = key
@@ -94,4 +107,4 @@ def rec_to_manifest(
             count += 1
             if progress is not None:
                 progress(1)
-    return count
+    return Converted(count, policy.skipped)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator, NamedTuple
 
 import numpy as np
@@ -55,6 +55,7 @@ class LstTable:
     paths: list[str]
     lines: np.ndarray
     path: str | None = None
+    skipped: list = field(default_factory=list)  # a Problem per bad line left out (on_error skip or warn)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -103,29 +104,35 @@ def split_lines(data: bytes) -> list[str]:
     return _LINE_END.split(data.decode("utf-8", errors="replace"))
 
 
-def read_lst(path: streams.PathLike, *, strict: bool = True) -> LstTable:
+def read_lst(path: streams.PathLike, *, strict: bool = True, on_error: str | None = None) -> LstTable:
     """Parse a ``.lst`` file (local or ``s3://``) into an :class:`LstTable`.
 
     A bad line raises :class:`~icformat.errors.LstError` naming the line; so do rows whose number of
-    labels differs from the first row's. ``strict=False`` skips bad lines instead, as im2rec does.
+    labels differs from the first row's. ``on_error="skip"`` (or ``"warn"``, which also warns)
+    leaves bad lines out, as im2rec does, and lists them in the table's ``skipped``;
+    ``strict=False`` is the older spelling of ``on_error="skip"``.
     """
     name = os.fspath(path)
     with streams.open_input(path, "rb") as f:
         data = f.read()
-    return parse_lst_bytes(data, name=name, strict=strict)
+    return parse_lst_bytes(data, name=name, strict=strict, on_error=on_error)
 
 
-def parse_lst_bytes(data: bytes, *, name: str | None = None, strict: bool = True) -> LstTable:
+def parse_lst_bytes(data: bytes, *, name: str | None = None, strict: bool = True, on_error: str | None = None) -> LstTable:
     """Parse the bytes of a ``.lst`` file (see :func:`read_lst`)."""
+    from ..skips import SkipPolicy
     from .parse_arrow import parse_arrow
 
+    policy = SkipPolicy(on_error or ("raise" if strict else "skip"))
     table = parse_arrow(data, name)
     if table is not None:
         return table
     table, problems = parse_lst_tolerant(data, name)
-    if problems and strict:
-        first = problems[0]
-        raise LstError(first.message, name, first.line)
+    if problems and policy.raises:
+        raise LstError(problems[0].message, name, problems[0].line)
+    for problem in problems:
+        policy.note(problem)
+    table.skipped = policy.skipped
     return table
 
 
@@ -169,6 +176,6 @@ def require_rows(table: LstTable) -> LstTable:
     return table
 
 
-def iter_lst(path: streams.PathLike) -> Iterator[LstEntry]:
-    """Yield the entries of a ``.lst`` file in file order."""
-    yield from read_lst(path)
+def iter_lst(path: streams.PathLike, *, on_error: str = "raise") -> Iterator[LstEntry]:
+    """Yield the entries of a ``.lst`` file in file order (``on_error`` as :func:`read_lst`)."""
+    yield from read_lst(path, on_error=on_error)

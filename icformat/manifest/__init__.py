@@ -14,7 +14,7 @@ from .labels import (
     multi_hot_to_class_ids,
     parse_label,
 )
-from .parse import ManifestRow, is_ref_attribute, parse_attribute_names, read_manifest, write_manifest
+from .parse import ManifestRow, ManifestRows, is_ref_attribute, parse_attribute_names, read_manifest, write_manifest
 from .refs import ObjectStore, resolve_ref
 from .validate import ManifestValidation, Problem, validate_manifest
 
@@ -25,6 +25,7 @@ __all__ = [
     "LabelError",
     "LabelInfo",
     "ManifestRow",
+    "ManifestRows",
     "ObjectStore",
     "Problem",
     "ManifestValidation",

@@ -8,9 +8,10 @@ count them, so errors point at the real line.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
-from typing import IO, Any, BinaryIO, Iterable, Iterator, NamedTuple, Sequence
+from typing import IO, Any, BinaryIO, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 from .. import streams
 from ..errors import ManifestError
@@ -166,17 +167,114 @@ def row_values(record: dict, attribute_names: Sequence[str], path: str | None, l
     return tuple(values)
 
 
+PROGRESS_EVERY = 1024  # rows between progress calls
+
+
+class ManifestRows(Iterator[ManifestRow]):
+    """What :func:`read_manifest` returns: an iterator of :class:`ManifestRow`, and ``skipped``, a
+    :class:`~icformat.problems.Problem` for each bad line left out (``on_error`` skip or warn)."""
+
+    def __init__(self, rows: Iterator[ManifestRow], skipped: list):
+        self._rows = rows
+        self.skipped = skipped
+
+    def __iter__(self) -> ManifestRows:
+        return self
+
+    def __next__(self) -> ManifestRow:
+        return next(self._rows)
+
+    def close(self) -> None:
+        close = getattr(self._rows, "close", None)
+        if close is not None:
+            close()
+
+
 def read_manifest(
-    src: streams.PathLike | BinaryIO, attribute_names: str | Sequence[str]
-) -> Iterator[ManifestRow]:
+    src: streams.PathLike | BinaryIO | Iterable[dict | ManifestRow],
+    attribute_names: str | Sequence[str],
+    *,
+    on_error: str = "raise",
+    progress: Callable[[int], object] | None = None,
+) -> ManifestRows:
     """Yield a :class:`ManifestRow` per non-blank line of a manifest (local path, ``s3://`` URI or
-    binary file object), streaming. A bad line raises :class:`ManifestError` naming it."""
+    binary file object), streaming; or per record of an iterable of JSON objects (dicts, or rows
+    read earlier), checked the same way, numbered from line 1.
+
+    A bad line raises :class:`ManifestError` naming it; with ``on_error="skip"`` (or ``"warn"``,
+    which also warns) it is left out and noted in the result's ``skipped``. ``progress`` gets the
+    number of rows read since its last call.
+    """
+    from ..skips import SkipPolicy
+
     names = parse_attribute_names(attribute_names)
-    path = source_name(src)
+    policy = SkipPolicy(on_error)
+    rows = (row for _, row in read_numbered_rows(src, names, policy))
+    return ManifestRows(_counted(rows, progress), policy.skipped)
+
+
+def is_source(src: Any) -> bool:
+    """True for a path, URI or file object; False for an iterable of records."""
+    return isinstance(src, (str, os.PathLike)) or hasattr(src, "read")
+
+
+def read_numbered_rows(
+    src: Any, names: tuple[str, ...], policy, start: int = 0, stop: int | None = None
+) -> Iterator[tuple[int, ManifestRow]]:
+    """``(row number, row)`` for rows ``[start, stop)`` (rows: the non-blank lines or the records,
+    numbered from 0, bad ones included); the rows before ``start`` are not parsed. Bad rows go to
+    ``policy`` (a :class:`~icformat.skips.SkipPolicy`)."""
+    path = source_name(src) if is_source(src) else None
+    for number, (line, raw) in enumerate(itertools.islice(_raw_records(src), start, stop), start):
+        try:
+            record = decode_line(raw, path, line) if isinstance(raw, bytes) else _as_record(raw, line)
+        except ManifestError as exc:
+            policy.skip(exc, "invalid-json")
+            continue
+        try:
+            yield number, ManifestRow(line, row_values(record, names, path, line), record)
+        except ManifestError as exc:
+            policy.skip(exc, "missing-attribute" if "missing" in exc.reason or "null" in exc.reason else "bad-reference")
+
+
+def count_rows(src: Any) -> int:
+    """The number of rows of a manifest (non-blank lines, without parsing them) or of an iterable."""
+    if not is_source(src):
+        return len(src)
     with _opened(src) as stream:
-        for line, raw in iter_lines(stream):
-            record = decode_line(raw, path, line)
-            yield ManifestRow(line, row_values(record, names, path, line), record)
+        return sum(1 for _ in iter_lines(stream))
+
+
+def _raw_records(src: Any) -> Iterator[tuple[int, bytes | dict | ManifestRow]]:
+    """``(line, raw bytes)`` of a file's non-blank lines, or ``(line, record)`` of an iterable."""
+    if is_source(src):
+        with _opened(src) as stream:
+            yield from iter_lines(stream)
+        return
+    for line, record in enumerate(src, 1):
+        yield (record.line, record) if isinstance(record, ManifestRow) else (line, record)
+
+
+def _as_record(item: dict | ManifestRow, line: int) -> dict:
+    record = item.record if isinstance(item, ManifestRow) else item
+    if not isinstance(record, dict):
+        raise ManifestError(f"expected a JSON object (a dict), got {type(record).__name__}", None, line)
+    return record
+
+
+def _counted(rows: Iterator, progress) -> Iterator:
+    """``rows``, calling ``progress`` every ``PROGRESS_EVERY`` rows and at the end."""
+    if progress is None:
+        yield from rows
+        return
+    done = 0
+    for row in rows:
+        yield row
+        done += 1
+        if done % PROGRESS_EVERY == 0:
+            progress(PROGRESS_EVERY)
+    if done % PROGRESS_EVERY:
+        progress(done % PROGRESS_EVERY)
 
 
 def source_name(src: Any) -> str | None:
@@ -210,11 +308,14 @@ def dump_record(record: dict) -> bytes:
     return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
-def write_manifest(dest: streams.PathLike, records: Iterable[dict | ManifestRow]) -> int:
-    """Write JSON objects (or rows read earlier) as a manifest, atomically; returns the line count."""
+def write_manifest(
+    dest: streams.PathLike, records: Iterable[dict | ManifestRow], *, progress: Callable[[int], object] | None = None
+) -> int:
+    """Write JSON objects (or rows read earlier) as a manifest (local or ``s3://``), atomically;
+    returns the line count. ``progress`` gets the number of lines written since its last call."""
     count = 0
     with streams.open_output(dest, "wb") as out:
-        for record in records:
+        for record in _counted(iter(records), progress):
             if isinstance(record, ManifestRow):
                 record = record.record
             out.write(dump_record(record))
