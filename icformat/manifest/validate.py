@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Sequence
+from typing import Any, BinaryIO, Callable, Sequence
 
 import numpy as np
 
@@ -206,7 +206,7 @@ class Validator:
             self.ref_lines.append(lines)
 
     # whole file ---------------------------------------------------------------------------------
-    def check_duplicates_and_refs(self, check_refs: bool, base: str | None, workers: int | None) -> None:
+    def check_duplicates_and_refs(self, check_refs: bool, base: str | None, workers: int | None, progress=None, on_start=None) -> None:
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -222,15 +222,20 @@ class Validator:
             ref = dictionary[int(codes[row])].as_py()
             self.add(lines[row], RANK_DUPLICATE, 0, f"same image as line {lines[first[codes[row]]]}: {ref}")
         if check_refs:
-            self.check_reachable(dictionary.to_pylist(), codes, lines, base, workers)
+            self.check_reachable(dictionary.to_pylist(), codes, lines, base, workers, progress, on_start)
 
-    def check_reachable(self, unique_refs: list[str], codes: np.ndarray, lines: np.ndarray, base, workers: int | None) -> None:
+    def check_reachable(self, unique_refs: list[str], codes: np.ndarray, lines: np.ndarray, base, workers: int | None,
+                        progress=None, on_start=None) -> None:
         store = ObjectStore()
         bad: dict[int, str] = {}
         workers = choose_workers(workers, resolve_ref(unique_refs[0], base) if unique_refs else None)
+        if on_start is not None:
+            on_start(len(unique_refs))
         for (code, ref), reason in map_ordered(lambda item: store.check(resolve_ref(item[1], base)), enumerate(unique_refs), workers=workers):
             if reason is not None:
                 bad[code] = f"cannot read {ref!r}: {reason}"
+            if progress is not None:
+                progress(1)
         if bad:
             for row in np.flatnonzero(np.isin(codes, list(bad))):
                 self.add(lines[row], RANK_UNREACHABLE, 0, bad[int(codes[row])])
@@ -278,6 +283,8 @@ def validate_manifest(
     workers: int | None = None,
     engine: str = "auto",
     chunk_bytes: int = CHUNK_BYTES,
+    progress: Callable[[int], object] | None = None,
+    on_start: Callable[[int], object] | None = None,
 ) -> ManifestValidation:
     """Every problem of a manifest for SageMaker image classification, in line order (``ok``: no
     error; a duplicate image is a warning, as in ``lst validate``).
@@ -286,7 +293,9 @@ def validate_manifest(
     ``num_classes`` bounds class ids and fixes the multi-hot width. ``check_refs`` also checks that
     every image reference can be read (relative paths are relative to the manifest's folder).
     ``engine="python"`` checks line by line only (the reference behaviour); ``"auto"`` uses pyarrow
-    where it can.
+    where it can. ``progress`` gets the number of lines checked since its last call; with
+    ``check_refs``, ``on_start`` then gets the number of distinct references to check and
+    ``progress`` counts those (as a progress bar reset to a new total).
     """
     if num_classes is not None and num_classes < 1:
         raise UsageError(f"num_classes must be at least 1, got {num_classes}")
@@ -301,8 +310,11 @@ def validate_manifest(
         from .validate_arrow import check_chunk_arrow
     with _opened(src) as stream:
         for first_line, chunk in iter_line_chunks(stream, chunk_bytes):
+            before = validator.rows
             if check_chunk_arrow is None or not check_chunk_arrow(validator, chunk, first_line):
                 validator.check_chunk_python(chunk, first_line)
+            if progress is not None:
+                progress(validator.rows - before)
     base = (base_of(src) or os.getcwd()) if check_refs else None
-    validator.check_duplicates_and_refs(check_refs, base, workers)
+    validator.check_duplicates_and_refs(check_refs, base, workers, progress, on_start)
     return validator.result()
