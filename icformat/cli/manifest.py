@@ -84,14 +84,22 @@ def report(as_json: bool, output: str, **figures) -> None:
 def validate_command(manifest, attribute_names, num_classes, label_format, content_type, check_refs, strict, workers, as_json):
     """List every problem of an augmented MANIFEST, with its line, then a summary; exit status 1
     when there is any error (or, with --strict, any warning)."""
-    result = validate_manifest(
-        manifest,
-        attribute_names,
-        num_classes=num_classes,
-        label_format=resolve_label_format(label_format, content_type),
-        check_refs=check_refs,
-        workers=workers,
-    )
+    with progress(desc="checking lines", unit="line") as bar:
+        def refs_start(total: int) -> None:
+            bar.reset(total=total)
+            bar.set_description("checking references")
+            bar.unit = "ref"
+
+        result = validate_manifest(
+            manifest,
+            attribute_names,
+            num_classes=num_classes,
+            label_format=resolve_label_format(label_format, content_type),
+            check_refs=check_refs,
+            workers=workers,
+            progress=bar.update,
+            on_start=refs_start,
+        )
     if as_json:
         echo_json(result.to_dict())
     else:
