@@ -133,6 +133,21 @@ def test_rec_to_manifest_skips_records_with_bad_labels(tmp_path, records):
     assert [r.record["index"] for r in read_manifest(str(tmp_path / "m.manifest"), NAMES)] == [5, 7]
 
 
+def test_lst_and_manifest_conversions_skip_bad_rows(tmp_path, bad_manifest):
+    from icformat.convert import lst_to_manifest, manifest_to_lst
+
+    lst = str(tmp_path / "m.lst")
+    count = manifest_to_lst(bad_manifest, lst, attribute_names=NAMES, prefix=str(tmp_path.parent), on_error="skip")
+    assert count == 6 and [p.line for p in count.skipped] == [3, 5]
+    assert [e.index for e in read_lst(lst)] == [0, 1, 4, 5, 6, 7]  # positions in the whole manifest
+    (tmp_path / "b.lst").write_text("0\t1\ta.jpg\nbad\n2\t0.5\tc.jpg\n3\t2\td.jpg\n")
+    with pytest.raises(LstError, match=":2:"):
+        lst_to_manifest(str(tmp_path / "b.lst"), str(tmp_path / "b.manifest"), prefix="s3://b/i")
+    count = lst_to_manifest(str(tmp_path / "b.lst"), str(tmp_path / "b.manifest"), prefix="s3://b/i", on_error="skip")
+    assert count == 3 and [(p.line, p.code) for p in count.skipped] == [(2, "too-few-fields")]
+    assert pickle.loads(pickle.dumps(count)).skipped == count.skipped
+
+
 # ---- rows and shards ------------------------------------------------------------------------------
 
 

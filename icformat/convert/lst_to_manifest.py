@@ -11,6 +11,7 @@ from ..lst.parse import require_rows
 from ..manifest.labels import LabelError, check_label_format, label_text
 from ..manifest.parse import dump_record, is_ref_attribute
 from ..io.paths import join_uri
+from ..skips import Converted, SkipPolicy
 
 
 def check_attribute_pair(ref_attribute: str, label_attribute: str) -> None:
@@ -31,7 +32,8 @@ def lst_to_manifest(
     label_format: str | None = None,
     index_attribute: str | None = "index",
     progress: Callable[[int], object] | None = None,
-) -> int:
+    on_error: str = "raise",
+) -> Converted:
     """Write a manifest line per ``.lst`` line; returns the number of lines.
 
     ``prefix`` (an ``s3://`` URI or a folder; a relative folder is taken from the current directory
@@ -39,20 +41,25 @@ def lst_to_manifest(
     no ``label_format`` give ``"3"``; several give a multi-hot string ``"[1, 0, 1]"``, or with
     ``label_format="class-id"`` the class ids ``"[0, 2]"``. The ``.lst`` index goes into
     ``index_attribute`` (SageMaker ignores unlisted attributes) so that the way back keeps it.
+    A bad line or label stops the run unless ``on_error`` is ``"skip"`` or ``"warn"``: it is then
+    left out and listed in the result's ``skipped`` (the result is the number of lines written).
     """
     check_attribute_pair(ref_attribute, label_attribute)
     if not streams.is_uri(prefix) and not os.path.isabs(streams.local_path(prefix)):
         prefix = os.path.abspath(streams.local_path(prefix))  # as typed, from here: not from the manifest's folder
     if label_format is not None:
         label_format = check_label_format(label_format)
-    table = require_rows(read_lst(lst))
+    policy = SkipPolicy(on_error)
+    table = require_rows(read_lst(lst, on_error=on_error))
+    policy.skipped += table.skipped
     count = 0
     with streams.open_output(dest, "wb") as out:
         for entry in table:
             try:
                 label = label_text(entry.labels, label_format)
             except LabelError as exc:
-                raise LstError(exc.reason, table.path, entry.line) from None
+                policy.skip(LstError(exc.reason, table.path, entry.line), "bad-label")
+                continue
             record = {ref_attribute: join_uri(prefix, entry.path), label_attribute: label}
             if index_attribute:
                 record[index_attribute] = entry.index
@@ -60,4 +67,4 @@ def lst_to_manifest(
             count += 1
             if progress is not None:
                 progress(1)
-    return count
+    return Converted(count, policy.skipped)

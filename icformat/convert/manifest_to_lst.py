@@ -9,7 +9,8 @@ from .. import streams
 from ..errors import ManifestError
 from ..lst import format_lst_line
 from ..manifest.labels import LabelError, parse_label
-from ..manifest.parse import ManifestRow, check_image_classification_names, parse_attribute_names, read_manifest, source_name
+from ..manifest.parse import ManifestRow, check_image_classification_names, parse_attribute_names, read_numbered_rows, source_name
+from ..skips import Converted, SkipPolicy
 from ..manifest.validate import EMPTY_MANIFEST
 
 
@@ -61,30 +62,39 @@ def manifest_to_lst(
     index_attribute: str | None = "index",
     style: str = "int",
     progress: Callable[[int], object] | None = None,
-) -> int:
+    on_error: str = "raise",
+) -> Converted:
     """Write a ``.lst`` line per manifest line; returns the number of lines.
 
     Paths are the references relative to ``prefix`` (a reference outside it is an error). Label
     lists become multi-hot columns (class-id lists need ``num_classes``); all rows must have the
-    same number of labels. Indices come from ``index_attribute`` when present, else 0, 1, 2, ...
+    same number of labels. Indices come from ``index_attribute`` when present, else the row's
+    position (0, 1, 2, ...). A bad row stops the run unless ``on_error`` is ``"skip"`` or
+    ``"warn"``: it is then left out and listed in the result's ``skipped`` (the result is the
+    number of lines written).
     """
     names = parse_attribute_names(attribute_names)
     check_image_classification_names(names)
     path = source_name(manifest)
     width = None
     count = 0
+    policy = SkipPolicy(on_error)
     with streams.open_output(dest, "wb") as out:
-        for ordinal, row in enumerate(read_manifest(manifest, names)):
-            relative = relative_path(row.ref, prefix, path, row.line)
-            labels = row_labels(row, label_format, num_classes, path)
-            if width is None:
-                width = len(labels)
-            elif len(labels) != width:
-                raise ManifestError(f"{len(labels)} label(s) where earlier lines have {width}; a .lst needs one width", path, row.line)
-            out.write(format_lst_line(row_index(row, index_attribute, ordinal, path), labels, relative, style).encode("utf-8"))
+        for ordinal, row in read_numbered_rows(manifest, names, policy):
+            try:
+                relative = relative_path(row.ref, prefix, path, row.line)
+                labels = row_labels(row, label_format, num_classes, path)
+                if width is not None and len(labels) != width:
+                    raise ManifestError(f"{len(labels)} label(s) where earlier lines have {width}; a .lst needs one width", path, row.line)
+                line = format_lst_line(row_index(row, index_attribute, ordinal, path), labels, relative, style)
+            except ManifestError as exc:
+                policy.skip(exc, "bad-row")
+                continue
+            width = len(labels)
+            out.write(line.encode("utf-8"))
             count += 1
             if progress is not None:
                 progress(1)
         if not count:  # the same verdict on an empty manifest as everywhere: an error, no output
-            raise ManifestError(EMPTY_MANIFEST, path)
-    return count
+            raise ManifestError(EMPTY_MANIFEST if not policy.skipped else f"every row was bad (the first: {policy.skipped[0]})", path)
+    return Converted(count, policy.skipped)
