@@ -127,6 +127,10 @@ def test_s3_failures_are_typed(s3_bucket, monkeypatch):
         s3.get(f"s3://{s3_bucket}/missing.rec")
     with pytest.raises(RemoteNameError, match="not a valid S3 bucket name"):
         s3.get("s3://Not_A_Bucket!/x.rec")
+    for uri, error in (("s3://Not_A_Bucket!/x.rec", RemoteNameError), ("s3://no-such-bucket-here/x.rec", InputNotFound)):
+        with pytest.raises(error, match=f"^{uri}: "):
+            with RecordWriter(uri, index=True) as writer:
+                writer.write(b"record")
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     s3.reset_client()

@@ -3,18 +3,16 @@ from __future__ import annotations
 
 from typing import Callable, Iterator
 
-import numpy as np
-
 from .. import streams
 from ..errors import IcformatError
 from ..image.decode import image_format
-from ..manifest.labels import LabelError, check_label_format, label_text
-from ..manifest.parse import dump_record
 from ..io.objects import SETUP_ERRORS, ObjectStore, describe_error
 from ..io.parallel import choose_workers, map_ordered
 from ..io.paths import join_uri
+from ..manifest.labels import LabelError, check_label_format, label_text
+from ..manifest.parse import dump_record
 from ..manifest.refs import base_of, resolve_ref
-from ..recordio import RecordReader, unpack
+from ..recordio import RecordReader, split_record
 from .lst_to_manifest import check_attribute_pair
 
 EXTENSIONS = {"jpeg": "jpg", "png": "png", "gif": "gif", "bmp": "bmp", "tiff": "tif", "webp": "webp"}
@@ -32,19 +30,13 @@ def image_name(key: int, image: bytes | memoryview, taken: set[str]) -> str:
     return name
 
 
-def _labels(header) -> tuple[float, ...]:
-    if header.flag > 0:
-        return tuple(float(v) for v in np.asarray(header.label))
-    return (float(header.label),)
-
-
 def _plan(rec: streams.PathLike, prefix: str) -> Iterator[tuple[int, str, tuple[float, ...], bool, bytes]]:
     """``(id, reference, labels, multi_label, image)`` per record, in file order."""
     taken: set[str] = set()
     with RecordReader(rec) as reader:
         for offset, record in reader.iter_with_offsets():
-            header, image = unpack(record, offset)
-            yield header.id, join_uri(prefix, image_name(header.id, image, taken)), _labels(header), header.flag > 0, bytes(image)
+            header, labels, image = split_record(record, offset, reader.path)
+            yield header.id, join_uri(prefix, image_name(header.id, image, taken)), tuple(labels.tolist()), header.flag > 0, bytes(image)
 
 
 class _ImageSaver:

@@ -66,7 +66,10 @@ class AtomicOutput:
 
     def commit(self) -> None:
         """Close the file and make it appear at its destination."""
-        self.file.close()
+        from .streams import remote_errors
+
+        with remote_errors(self.dest):  # an upload completes here
+            self.file.close()
         if self._tmp is not None:
             os.chmod(self._tmp, 0o644)
             os.replace(self._tmp, local_path(self.dest))

@@ -58,9 +58,11 @@ def reset_client() -> None:
 def remote_error(exc: BaseException, uri: str) -> IcformatError | None:
     """``exc`` (from boto3, botocore or smart_open) as a one-line ``IcformatError`` naming ``uri``,
     or None when it is not an S3 access failure."""
-    backend = getattr(exc, "backend_error", None)  # smart_open wraps botocore's error
-    if backend is not None and backend is not exc:
-        return remote_error(backend, uri)
+    for inner in (getattr(exc, "backend_error", None), exc.__cause__):  # smart_open wraps botocore's error
+        if inner is not None and inner is not exc:
+            mapped = remote_error(inner, uri)
+            if mapped is not None:
+                return mapped
     if isinstance(exc, IcformatError):
         return exc
     try:
