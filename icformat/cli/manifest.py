@@ -7,7 +7,7 @@ import click
 
 from ..convert import lst_to_manifest, manifest_to_lst, manifest_to_rec, rec_to_manifest
 from ..manifest import LABEL_FORMATS, label_format_from_content_type, validate_manifest
-from .common import echo_json, fail, json_option, output_file_checked, progress
+from .common import echo_json, fail, json_option, line_count, output_file_checked, progress, record_count
 
 def _attribute_names(ctx, param, value):
     from ..errors import IcformatError
@@ -114,7 +114,7 @@ def validate_command(manifest, attribute_names, num_classes, label_format, conte
 def lst2manifest_command(lst, output, prefix, ref_attribute, label_attribute, label_format, index_attribute, as_json):
     """Convert a .lst file into an augmented manifest (references = PREFIX/path)."""
     output = output or default_output(lst, ".manifest")
-    with progress(desc="lst2manifest", unit="line") as bar:
+    with progress(total=line_count(lst), desc="lst2manifest", unit="line") as bar:
         count = lst_to_manifest(
             lst, output, prefix=prefix, ref_attribute=ref_attribute, label_attribute=label_attribute,
             label_format=label_format, index_attribute=index_attribute or None, progress=bar.update,
@@ -136,7 +136,7 @@ def lst2manifest_command(lst, output, prefix, ref_attribute, label_attribute, la
 def manifest2lst_command(manifest, output, attribute_names, prefix, label_format, content_type, num_classes, index_attribute, style, as_json):
     """Convert an augmented manifest into a .lst (paths relative to PREFIX)."""
     output = output or default_output(manifest, ".lst")
-    with progress(desc="manifest2lst", unit="line") as bar:
+    with progress(total=line_count(manifest), desc="manifest2lst", unit="line") as bar:
         count = manifest_to_lst(
             manifest, output, attribute_names=attribute_names, prefix=prefix,
             label_format=resolve_label_format(label_format, content_type), num_classes=num_classes,
@@ -159,7 +159,7 @@ def manifest2lst_command(manifest, output, attribute_names, prefix, label_format
 @json_option
 def manifest2rec_command(manifest, output, attribute_names, label_format, content_type, num_classes, index_attribute, idx, check_images, workers, as_json):
     """Pack the images an augmented manifest references into a RecordIO .rec (bytes unchanged)."""
-    with progress(desc="manifest2rec", unit="img") as bar:
+    with progress(total=line_count(manifest), desc="manifest2rec", unit="img") as bar:
         stats = manifest_to_rec(
             manifest, output, attribute_names=attribute_names,
             label_format=resolve_label_format(label_format, content_type), num_classes=num_classes,
@@ -182,7 +182,7 @@ def manifest2rec_command(manifest, output, attribute_names, label_format, conten
 def rec2manifest_command(rec, output, prefix, ref_attribute, label_attribute, label_format, index_attribute, workers, as_json):
     """Store the images of a .rec under PREFIX and write an augmented manifest for them."""
     output = output or default_output(rec, ".manifest")
-    with progress(desc="rec2manifest", unit="img") as bar:
+    with progress(total=record_count(rec), desc="rec2manifest", unit="img") as bar:
         count = rec_to_manifest(
             rec, output, prefix=prefix, ref_attribute=ref_attribute, label_attribute=label_attribute,
             label_format=label_format, index_attribute=index_attribute or None, workers=workers, progress=bar.update,
