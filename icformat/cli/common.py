@@ -32,6 +32,15 @@ def record_count(path: str) -> int | None:
         return None
 
 
+def line_count(path: str) -> int | None:
+    """The number of non-blank lines of a local text file (a progress bar's total), else None."""
+    if streams.is_uri(path) or not os.path.isfile(path):
+        return None
+    with open(path, "rb") as f:
+        data = f.read()
+    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0) - data.count(b"\n\n")
+
+
 def counts_text(counts: dict | None) -> str:
     """``{"0": 1200, "1": 3}`` -> ``0: 1,200, 1: 3`` (no Python reprs in human output)."""
     if not counts:

@@ -7,7 +7,7 @@ import click
 
 from ..convert import lst_to_manifest, manifest_to_lst, manifest_to_rec, rec_to_manifest
 from ..manifest import LABEL_FORMATS, label_format_from_content_type, validate_manifest
-from .common import echo_json, fail, json_option, output_file_checked, progress
+from .common import echo_json, fail, json_option, line_count, output_file_checked, progress, record_count
 
 def _attribute_names(ctx, param, value):
     from ..errors import IcformatError
@@ -84,7 +84,7 @@ def report(as_json: bool, output: str, **figures) -> None:
 def validate_command(manifest, attribute_names, num_classes, label_format, content_type, check_refs, strict, workers, as_json):
     """List every problem of an augmented MANIFEST, with its line, then a summary; exit status 1
     when there is any error (or, with --strict, any warning)."""
-    with progress(desc="checking lines", unit="line") as bar:
+    with progress(total=line_count(manifest), desc="checking lines", unit="line") as bar:
         def refs_start(total: int) -> None:
             bar.reset(total=total)
             bar.set_description("checking references")
@@ -122,7 +122,7 @@ def validate_command(manifest, attribute_names, num_classes, label_format, conte
 def lst2manifest_command(lst, output, prefix, ref_attribute, label_attribute, label_format, index_attribute, as_json):
     """Convert a .lst file into an augmented manifest (references = PREFIX/path)."""
     output = output or default_output(lst, ".manifest")
-    with progress(desc="lst2manifest", unit="line") as bar:
+    with progress(total=line_count(lst), desc="lst2manifest", unit="line") as bar:
         count = lst_to_manifest(
             lst, output, prefix=prefix, ref_attribute=ref_attribute, label_attribute=label_attribute,
             label_format=label_format, index_attribute=index_attribute or None, progress=bar.update,
@@ -144,7 +144,7 @@ def lst2manifest_command(lst, output, prefix, ref_attribute, label_attribute, la
 def manifest2lst_command(manifest, output, attribute_names, prefix, label_format, content_type, num_classes, index_attribute, style, as_json):
     """Convert an augmented manifest into a .lst (paths relative to PREFIX)."""
     output = output or default_output(manifest, ".lst")
-    with progress(desc="manifest2lst", unit="line") as bar:
+    with progress(total=line_count(manifest), desc="manifest2lst", unit="line") as bar:
         count = manifest_to_lst(
             manifest, output, attribute_names=attribute_names, prefix=prefix,
             label_format=resolve_label_format(label_format, content_type), num_classes=num_classes,
@@ -173,7 +173,7 @@ def manifest2rec_command(manifest, output, attribute_names, label_format, conten
                          num_shards, shard_index, skip_bad_rows, workers, as_json):
     """Pack the images an augmented manifest references into a RecordIO .rec (bytes unchanged).
     With --num-shards N, OUTPUT-0000i-of-0000N.rec holds the rows of shard i."""
-    with progress(desc="manifest2rec", unit="img") as bar:
+    with progress(total=line_count(manifest) if num_shards == 1 else None, desc="manifest2rec", unit="img") as bar:
         stats = manifest_to_rec(
             manifest, output, attribute_names=attribute_names,
             label_format=resolve_label_format(label_format, content_type), num_classes=num_classes,
@@ -203,7 +203,7 @@ def manifest2rec_command(manifest, output, attribute_names, label_format, conten
 def rec2manifest_command(rec, output, prefix, ref_attribute, label_attribute, label_format, index_attribute, workers, as_json):
     """Store the images of a .rec under PREFIX and write an augmented manifest for them."""
     output = output or default_output(rec, ".manifest")
-    with progress(desc="rec2manifest", unit="img") as bar:
+    with progress(total=record_count(rec), desc="rec2manifest", unit="img") as bar:
         count = rec_to_manifest(
             rec, output, prefix=prefix, ref_attribute=ref_attribute, label_attribute=label_attribute,
             label_format=label_format, index_attribute=index_attribute or None, workers=workers, progress=bar.update,

@@ -7,7 +7,7 @@ import click
 
 from ..errors import IcformatError
 from ..pipe import PipeReader, serve_channel, write_pipe_stream
-from .common import POSITIVE_SECONDS, echo_json, json_option, output_file_checked, progress
+from .common import POSITIVE_SECONDS, echo_json, json_option, line_count, output_file_checked, progress
 
 attribute_names_option = click.option(
     "--attribute-names",
@@ -60,7 +60,8 @@ def serve_command(directory, sources, channel, epochs, attribute_names, timeout,
 @click.option("-j", "--workers", type=click.IntRange(min=1), default=None, help="Parallel image fetches (default: 16 for s3:// objects, 1 for local files).")
 def write_command(sources, output, attribute_names, workers):
     """Write the exact pipe-mode stream of SOURCES to a file (one epoch), for inspection or replay."""
-    with progress(desc="pipe write", unit="row") as bar:
+    total = sum(line_count(s) or 0 for s in sources) if attribute_names else None
+    with progress(total=total or None, desc="pipe write", unit="row") as bar:
         if output == "-":
             stats = write_pipe_stream(sys.stdout.buffer, list(sources), attribute_names, workers=workers, on_row=bar.update)
             sys.stdout.buffer.flush()

@@ -93,19 +93,20 @@ def check_indices_for_packing(table: LstTable) -> None:
         )
 
 
-def check_paths_for_packing(table: LstTable, allow_absolute: bool = False) -> None:
+def check_paths_for_packing(table: LstTable, allow_absolute: bool = False) -> list:
     """Refuse a list with absolute paths (unless ``allow_absolute``) or paths leaving the root, naming
-    the first, before any work: skipping them one by one would lose those images quietly."""
-    from ..lst.paths import ABSOLUTE, unsafe_path_reason
+    the first, before any work: skipping them one by one would lose those images quietly. Returns
+    the warnings ``lst validate`` gives about the paths (an image listed twice)."""
+    from ..lst.paths import check_paths
 
-    for row, path in enumerate(table.paths):
-        reason = unsafe_path_reason(path)
-        if reason == ABSOLUTE and allow_absolute:
-            continue
-        if reason:
-            hint = "; pass --allow-absolute-paths to read them as they are" if reason == ABSOLUTE else ""
-            raise LstError(f"{reason}: '{path}'; image paths must be relative to the image root{hint} "
-                           "(list every problem with 'icformat lst validate')", table.path, int(table.lines[row]))
+    _, problems = check_paths(table)
+    for problem in problems:
+        if problem.is_error and not (allow_absolute and problem.code == "absolute-path"):
+            hint = "; pass --allow-absolute-paths to read them as they are" if problem.code == "absolute-path" else ""
+            reason = problem.message.split(";")[0]
+            raise LstError(f"{reason}; image paths must be relative to the image root{hint} "
+                           "(list every problem with 'icformat lst validate')", table.path, problem.line)
+    return [p for p in problems if not p.is_error]
 
 
 def label_warnings(table: LstTable, pack_label: bool) -> list:

@@ -206,8 +206,8 @@ def pack_lst(
         num_workers = REMOTE_FETCHES  # object reads wait on the network, not on the cores
     table = require_rows(read_lst(lst_path))
     check_indices_for_packing(table)
-    check_paths_for_packing(table, options.allow_absolute)
-    for problem in label_warnings(table, options.pack_label):
+    path_warnings = check_paths_for_packing(table, options.allow_absolute)
+    for problem in label_warnings(table, options.pack_label) + path_warnings:
         if on_warning:
             on_warning(problem)
     prefix = output_prefix(lst_path, out_prefix, num_shards, shard_index)

@@ -3,6 +3,7 @@ everything else through Pillow. Knows nothing about containers."""
 from __future__ import annotations
 
 import io
+import re
 from typing import NamedTuple
 
 import numpy as np
@@ -56,7 +57,7 @@ def image_size(data: bytes | memoryview) -> tuple[int, int]:
         with Image.open(io.BytesIO(bytes(data))) as im:
             return im.height, im.width
     except Exception as exc:
-        raise ImageError(f"cannot read image header: {exc}") from exc
+        raise ImageError(f"cannot read image header: {_pillow_reason(exc, data)}") from exc
 
 
 def exif_orientation(data: bytes | memoryview) -> int:
@@ -208,7 +209,7 @@ def image_info(data: bytes | memoryview) -> ImageInfo:
     except UnidentifiedImageError:
         raise ImageError(unknown_format_message(data)) from None
     except Exception as exc:  # Pillow raises many types for broken files
-        raise ImageError(f"not a readable image ({exc})") from exc
+        raise ImageError(f"not a readable image ({_pillow_reason(exc, data)})") from exc
     bits = 16 if mode.startswith("I;16") or mode == "I" else 1 if mode == "1" else 8
     if fmt == "png" and len(data) > 24 and bytes(data[12:16]) == b"IHDR":
         bits = data[24]  # Pillow reads 16-bit RGB PNGs as 8-bit RGB: trust the header
@@ -237,8 +238,17 @@ def verify_image(data: bytes | memoryview, *, strict: bool = True) -> ImageInfo:
         with Image.open(io.BytesIO(bytes(data))) as im:
             im.load()
     except Exception as exc:  # Pillow raises many types for broken files
-        raise ImageError(f"cannot decode {info.format.upper()}: {exc}") from exc
+        raise ImageError(f"cannot decode {info.format.upper()}: {_pillow_reason(exc, data)}") from exc
     return info
+
+
+def _pillow_reason(exc: Exception, data) -> str:
+    """Pillow's message without the repr of our in-memory file it names."""
+    from PIL import UnidentifiedImageError
+
+    if isinstance(exc, UnidentifiedImageError):
+        return unknown_format_message(data)
+    return re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "", str(exc))
 
 
 def _jpeg_reason(message: str) -> str:

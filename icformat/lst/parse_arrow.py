@@ -12,18 +12,21 @@ import numpy as np
 
 from .parse import INDEX_RE, NUMBER_RE, LstTable
 
-# Python's str.strip() removes these too; pyarrow's trim may not: leave such files to the line parser.
-_OTHER_SPACE = re.compile(rb"[\x0b\x0c\x1c-\x1f]|\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]|\xe2\x81\x9f|\xe3\x80\x80")
+# Python's str.strip() removes these too; pyarrow's trim does not: leave such files to the line parser.
+# (Byte searches, not one regular expression: ten times faster on a large list.)
+_ASCII_SPACE = b"\x0b\x0c\x1c\x1d\x1e\x1f"
+_UNICODE_SPACE = tuple(chr(c).encode() for c in (0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000))
 
 
 def arrow_friendly(data: bytes) -> bool:
     """True when pyarrow's reader sees the same lines and blanks as the line parser."""
-    body = data.rstrip(b"\r\n")
-    if not body or data.startswith((b"\n", b"\r")) or b"\n\n" in body or b"\n\r\n" in body or b"\r\r" in body:
+    if not data or data.startswith((b"\n", b"\r")) or b"\n\n" in data:
+        return False  # blank lines (even at the end, to keep this quick)
+    if b"\r" in data and (b"\n\r\n" in data or b"\r\r" in data or data.count(b"\r") != data.count(b"\r\n")):
+        return False  # blank lines or lone CR line ends
+    if len(data.translate(None, _ASCII_SPACE)) != len(data):
         return False
-    if b"\r" in body.replace(b"\r\n", b""):
-        return False
-    return _OTHER_SPACE.search(data) is None
+    return data.isascii() or not any(space in data for space in _UNICODE_SPACE)
 
 
 def parse_arrow(data: bytes, name: str | None) -> LstTable | None:
@@ -60,7 +63,14 @@ def _read_strings(data: bytes) -> list | None:
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None  # uneven rows, invalid UTF-8 and the like
+    if not _has_padding(data):
+        return list(table.columns)
     return [pc.utf8_trim(column, characters=" ") for column in table.columns]
+
+
+def _has_padding(data: bytes) -> bool:
+    """Blanks next to a tab or a line end, or at the start: only then do cells need trimming."""
+    return data.startswith(b" ") or data.endswith(b" ") or any(pair in data for pair in (b" \t", b"\t ", b" \n", b"\n ", b" \r"))
 
 
 def _to_table(columns: list, name: str | None) -> LstTable | None:
@@ -70,7 +80,9 @@ def _to_table(columns: list, name: str | None) -> LstTable | None:
     def all_match(column, pattern: re.Pattern) -> bool:
         return bool(pc.all(pc.match_substring_regex(column, f"^(?:{pattern.pattern})$")).as_py())
 
-    if not all_match(columns[0], INDEX_RE) or not all(all_match(c, NUMBER_RE) for c in columns[1:-1]):
+    # pyarrow's casts take more than the grammar ("0x10", "nan"): every index is matched; labels
+    # on their distinct values, few in a list of class ids
+    if not all_match(columns[0], INDEX_RE) or not all(all_match(pc.unique(c), NUMBER_RE) for c in columns[1:-1]):
         return None
     if pc.any(pc.equal(columns[-1], "")).as_py():
         return None
@@ -78,5 +90,5 @@ def _to_table(columns: list, name: str | None) -> LstTable | None:
     indices = pc.cast(columns[0], pa.int64()).to_numpy(zero_copy_only=False)
     labels = [pc.cast(c, pa.float64()).to_numpy(zero_copy_only=False) for c in columns[1:-1]]
     matrix = np.column_stack(labels).reshape(n, len(labels))
-    paths = columns[-1].to_pylist()
+    paths = columns[-1].to_numpy(zero_copy_only=False).tolist()  # to_pylist() is ten times slower
     return LstTable(indices.astype(np.int64), matrix.astype(np.float64), paths, np.arange(1, n + 1, dtype=np.int64), name)
