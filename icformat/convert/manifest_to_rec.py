@@ -139,14 +139,7 @@ def manifest_to_rec(
     path = source_name(source) if is_source(source) else None
     fetch = _Fetcher(names, path, base_of(source) if is_source(source) else None, label_format, num_classes,
                      index_attribute, check_images, skipping=not policy.raises)
-    start, stop = 0, None
-    if num_shards > 1:
-        if hasattr(source, "read"):
-            raise UsageError("num_shards needs a manifest path or a list of records, not a file object")
-        dest = shard_path(dest, num_shards, shard_index)
-        start, stop = shard_bounds(count_rows(source), num_shards, shard_index)
-    else:
-        shard_bounds(1, num_shards, shard_index)  # refuses a bad shard index
+    dest, start, stop = _shard(source, dest, num_shards, shard_index)
     first, rows = peek(read_numbered_rows(source, names, policy, start, stop))
     workers = choose_workers(workers, resolve_ref(first[1].ref, fetch.base) if first else None)
     stats = RecStats(rec_path=os.fspath(dest), skipped=policy.skipped)
@@ -157,6 +150,17 @@ def manifest_to_rec(
     if index:  # written once the .rec is complete, so that a failed run leaves neither file
         write_index(default_index_path(os.fspath(dest)) if index is True else index, keys, offsets)
     return stats
+
+
+def _shard(source, dest: streams.PathLike, num_shards: int, shard_index: int) -> tuple[streams.PathLike, int, int | None]:
+    """The output and the rows ``[start, stop)`` of shard ``shard_index`` (all rows without shards)."""
+    shard_bounds(1, num_shards, shard_index)  # refuses a bad shard count or index before any work
+    if num_shards == 1:
+        return dest, 0, None
+    if hasattr(source, "read"):
+        raise UsageError("num_shards needs a manifest path or a list of records, not a file object")
+    start, stop = shard_bounds(count_rows(source), num_shards, shard_index)
+    return shard_path(dest, num_shards, shard_index), start, stop
 
 
 def shard_path(dest: streams.PathLike, num_shards: int, shard_index: int) -> str:
