@@ -19,7 +19,7 @@ from .gpu import GpuFallbackWarning, GpuImageLoader
 from .loader import BadRecordError, ImageLoader
 from .options import AUGMENTATION_TYPES, Augmentation, Preprocess, make_preprocess
 from .sampler import epoch_order, part_order
-from .workers import WorkerError, WorkerTimeout
+from .workers import StartMethodWarning, WorkerError, WorkerTimeout
 
 
 def to_mxnet_iter(loader, **kwargs):
@@ -39,6 +39,7 @@ __all__ = [
     "LoaderStats",
     "WorkerError",
     "WorkerTimeout",
+    "StartMethodWarning",
     "Augmentation",
     "AUGMENTATION_TYPES",
     "Preprocess",
