@@ -54,6 +54,8 @@ class TrainResult:
     stopped_early: bool
     rank: int = 0
     num_workers: int = 1
+    #: SHA-256 of the final trained weights (not BatchNorm statistics): equal on every dist_sync worker
+    weights_sha256: str | None = None
     history: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -76,6 +78,8 @@ def train(job: TrainJob) -> TrainResult:
     for note in hp.notes:
         LOG.warning(note)
     kv, rank, workers = _kvstore(mx, hp)
+    if workers > 1 and hp.early_stopping:
+        LOG.warning("early_stopping is off under %s: every worker must run the same number of epochs", hp.kv_store)
     surveys = {c.name: _checked(hp, c) for c in (job.train, job.validation) if c is not None}
     for line in parameter_block(hp, kv.type if kv is not None else "device"):
         LOG.info(line)
@@ -244,7 +248,7 @@ class _EpochLoop:
             best_validation_accuracy=max(vals) if vals else None,
             images_per_second=self.images / self.seconds if self.seconds else 0.0, artifact=None,
             stored_epochs=stored, stopped_early=stopped, rank=self.run_.rank, num_workers=self.run_.workers,
-            history=self.history,
+            weights_sha256=_digest(self.module.get_params()[0]), history=self.history,
         )
 
     def train_epoch(self, epoch: int) -> float:
@@ -303,6 +307,16 @@ class _EpochLoop:
         else:
             self.stale += 1
         return epoch + 1 >= hp.early_stopping_min_epochs and self.stale >= hp.early_stopping_patience
+
+
+def _digest(arg_params: dict) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in sorted(arg_params):
+        digest.update(name.encode())
+        digest.update(arg_params[name].asnumpy().tobytes())
+    return digest.hexdigest()
 
 
 @contextlib.contextmanager
