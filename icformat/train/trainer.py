@@ -90,7 +90,8 @@ def train(job: TrainJob) -> TrainResult:
             train_loader = stack.enter_context(make_loader(job.train, hp, train=True, feed=feed))
             val_loader = None
             if job.validation is not None:
-                val_feed = replace(job.feed, num_workers=min(job.feed.num_workers or 1, 1))
+                workers_ = job.feed.num_workers
+                val_feed = replace(job.feed, num_workers=1 if workers_ is None else min(workers_, 1))
                 val_loader = stack.enter_context(make_loader(job.validation, hp, train=False, feed=val_feed))
             run = _Run(mx, job, kv, rank, workers, surveys.get("train"), work)
             result = run.fit(train_loader, val_loader, seed)
@@ -197,9 +198,6 @@ class _Run:
 
     def steps_per_epoch(self, train_iter) -> int:
         """Batches per epoch; every worker runs the same number under a dist kv_store."""
-        loader = train_iter.loader
-        if self.workers == 1:
-            return len(loader) if self.train_survey is not None else max(1, self.hp.num_training_samples // self.hp.mini_batch_size)
         total = self.train_survey.num_examples if self.train_survey is not None else self.hp.num_training_samples
         return max(1, -(-(total // self.workers) // self.hp.mini_batch_size))
 
@@ -225,8 +223,7 @@ class _EpochLoop:
         self.cap = run.steps_per_epoch(train_iter) if run.workers > 1 else None
         self.history: list[dict] = []
         self.images, self.seconds = 0, 0.0
-        self.stop_best: float | None = None
-        self.stale = 0
+        self.stopper = EarlyStopping(self.hp) if run.workers == 1 else None
 
     def run(self) -> TrainResult:
         stopped = False
@@ -235,7 +232,7 @@ class _EpochLoop:
             val_acc = self.validate(epoch)
             self.history.append({"epoch": epoch, "train_accuracy": train_acc, "validation_accuracy": val_acc})
             self.run_.keeper.end_epoch(epoch, self.module.get_params, val_acc)
-            if self.should_stop(epoch, val_acc):
+            if self.stopper is not None and self.stopper.update(epoch, val_acc):
                 LOG.info("Early stopping at epoch %d: no improvement of validation accuracy above %g for %d epochs",
                          epoch, self.hp.early_stopping_tolerance, self.hp.early_stopping_patience)
                 stopped = True
@@ -256,8 +253,7 @@ class _EpochLoop:
         metric.reset()
         self.train_iter.reset()
         tic, seen = time.time(), 0
-        with _progress(run.job.progress, self.cap or len(self.train_iter.loader) if run.train_survey else None,
-                       f"epoch {epoch}") as bar:
+        with _progress(run.job.progress, run.steps_per_epoch(self.train_iter), f"epoch {epoch}") as bar:
             for step, batch in enumerate(self.train_iter):
                 if self.cap is not None and step >= self.cap:
                     break
@@ -297,13 +293,25 @@ class _EpochLoop:
         LOG.info("Epoch[%d] Validation-accuracy=%f", epoch, metric.accuracy)
         return metric.accuracy
 
-    def should_stop(self, epoch: int, val_acc: float | None) -> bool:
+
+
+class EarlyStopping:
+    """SageMaker's early stopping: after ``early_stopping_min_epochs``, stop once validation accuracy
+    has not improved by more than ``early_stopping_tolerance`` (relative) for ``early_stopping_patience``
+    epochs."""
+
+    def __init__(self, hp: Hyperparameters):
+        self.hp = hp
+        self.best: float | None = None
+        self.stale = 0
+
+    def update(self, epoch: int, accuracy: float | None) -> bool:
+        """True when training should stop after ``epoch`` (0-based)."""
         hp = self.hp
-        if not hp.early_stopping or val_acc is None or self.run_.workers > 1:
+        if not hp.early_stopping or accuracy is None:
             return False
-        best = self.stop_best
-        if best is None or (val_acc - best) / max(best, 1e-12) > hp.early_stopping_tolerance:
-            self.stop_best, self.stale = val_acc, 0
+        if self.best is None or (accuracy - self.best) / max(self.best, 1e-12) > hp.early_stopping_tolerance:
+            self.best, self.stale = accuracy, 0
         else:
             self.stale += 1
         return epoch + 1 >= hp.early_stopping_min_epochs and self.stale >= hp.early_stopping_patience
