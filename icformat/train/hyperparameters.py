@@ -211,6 +211,15 @@ SPEC: dict[str, tuple[Callable[[Any], Any], str]] = {
 REQUIRED = ("num_classes", "num_training_samples")
 
 
+def _unknown(name: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, SPEC, n=1)
+    if close:
+        return f"unknown hyperparameter {name!r}; did you mean {close[0]}?"
+    return f"unknown hyperparameter {name!r}; known: {', '.join(sorted(SPEC))}"
+
+
 def _fail(name: str, problem: str) -> HyperparameterError:
     return HyperparameterError(f"hyperparameter {name}: {problem}; valid: {SPEC[name][1]}", name=name)
 
@@ -224,8 +233,7 @@ def parse_hyperparameters(raw: Mapping[str, Any], *, device: str = "cpu") -> Hyp
         if name.startswith(_SERVICE_PREFIXES):
             continue
         if name not in SPEC:
-            raise HyperparameterError(
-                f"unknown hyperparameter {name!r}; known: {', '.join(sorted(SPEC))}", name=name)
+            raise HyperparameterError(_unknown(name), name=name)
         if value is None:
             continue
         try:
