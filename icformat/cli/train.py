@@ -127,7 +127,10 @@ def train_command(**opts):
     from ..train.trainer import TrainJob, detect_device, train
 
     train_ch, val_ch, model, output, base = _channels(opts)
-    hp = parse_hyperparameters(_hyperparameters(opts["hp_file"], opts["hp_items"], base), device=detect_device())
+    raw = _hyperparameters(opts["hp_file"], opts["hp_items"], base)
+    hp = parse_hyperparameters(raw)  # checked before MXNet is even imported
+    if hp.precision_dtype == "float16":
+        hp = parse_hyperparameters(raw, device=detect_device())
     feed = FeedOptions(num_workers=opts["num_workers"], seed=opts["seed"], pipe_timeout=opts["pipe_timeout"])
     job = TrainJob(hp, train_ch, val_ch, output, model, opts["pretrained"], feed, progress=sys.stderr.isatty())
     result = train(job)

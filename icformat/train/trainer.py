@@ -228,9 +228,11 @@ class _EpochLoop:
     def run(self) -> TrainResult:
         stopped = False
         for epoch in range(self.hp.epochs):
+            images, seconds = self.images, self.seconds
             train_acc = self.train_epoch(epoch)
             val_acc = self.validate(epoch)
-            self.history.append({"epoch": epoch, "train_accuracy": train_acc, "validation_accuracy": val_acc})
+            self.history.append({"epoch": epoch, "train_accuracy": train_acc, "validation_accuracy": val_acc,
+                                 "images": self.images - images, "seconds": self.seconds - seconds})
             self.run_.keeper.end_epoch(epoch, self.module.get_params, val_acc)
             if self.stopper is not None and self.stopper.update(epoch, val_acc):
                 LOG.info("Early stopping at epoch %d: no improvement of validation accuracy above %g for %d epochs",
