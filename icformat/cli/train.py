@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import tempfile
 
 import click
 
@@ -84,10 +85,23 @@ def _channels(opts: dict):
 
 
 def _output(folder: str) -> str:
+    """``folder/model.tar.gz``, checked now rather than after training."""
     if folder.startswith("s3://"):
+        from ..manifest.refs import ObjectStore, split_s3
+        from ..train.data import remote_call
+
+        remote_call(lambda uri: ObjectStore().s3().head_bucket(Bucket=split_s3(uri)[0]), folder)
         return folder.rstrip("/") + "/model.tar.gz"
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise _usage(f"--output-dir {folder}: it is a file, not a folder")
+    existing = os.path.abspath(folder)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise _usage(f"--output-dir {folder}: cannot write there ({existing}: {exc.strerror})") from None
     return os.path.join(folder, "model.tar.gz")
 
 
@@ -131,6 +145,8 @@ def train_command(**opts):
     hp = parse_hyperparameters(raw)  # checked before MXNet is even imported
     if hp.precision_dtype == "float16":
         hp = parse_hyperparameters(raw, device=detect_device())
+    if opts["pretrained"] and not hp.use_pretrained_model:
+        raise _usage("--pretrained is used only with the hyperparameter use_pretrained_model=1 (--hp use_pretrained_model=1)")
     feed = FeedOptions(num_workers=opts["num_workers"], seed=opts["seed"], pipe_timeout=opts["pipe_timeout"])
     job = TrainJob(hp, train_ch, val_ch, output, model, opts["pretrained"], feed, progress=sys.stderr.isatty())
     result = train(job)
