@@ -222,8 +222,10 @@ def test_optimizers_train(digits_data, tmp_path, optimizer):
     train_ch, _ = rec_job_channels(digits_data)
     lr = "0.01" if optimizer in ("adam", "rmsprop") else "0.1"
     result = run_train(tmp_path, train_ch, None, epochs=2, optimizer=optimizer, learning_rate=lr,
-                       lr_scheduler_step="1", precision_dtype="float16", mini_batch_size=64)
+                       lr_scheduler_step="1", precision_dtype="float16", mini_batch_size=64, top_k=3)
     assert result.stored_epochs == [2]  # no validation channel: the last epoch
+    top = result.history[-1]["train_top_k_accuracy_3"]
+    assert result.history[-1]["train_accuracy"] <= top <= 1
     assert result.history[1]["train_accuracy"] > result.history[0]["train_accuracy"] or result.train_accuracy > 0.5
 
 

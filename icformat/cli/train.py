@@ -70,7 +70,10 @@ def _channels(opts: dict):
             raise _usage("with --pipe the validation channel is read from DIR/validation_<epoch>; leave out --validation")
         names = opts["attribute_names"]
         train = data.pipe_channel("train", opts["pipe"], names, opts["label_format"])
-        val = data.pipe_channel("validation", opts["pipe"], names, opts["label_format"]) if opts["pipe_validation"] else None
+        wanted = opts["pipe_validation"]
+        if wanted is None:
+            wanted = os.path.exists(os.path.join(opts["pipe"], "validation_0"))
+        val = data.pipe_channel("validation", opts["pipe"], names, opts["label_format"]) if wanted else None
         return train, val, opts["model"], output, {}
     train = (data.rec_channel("train", opts["train"]) if opts["train"]
              else data.lst_channel("train", opts["train_lst"], opts["train_root"]))
@@ -113,7 +116,7 @@ def _output(folder: str) -> str:
 @click.option("--validation-lst", metavar="LST", help="Validation images listed by a .lst.")
 @click.option("--validation-root", metavar="DIR", help="Folder the --validation-lst paths are relative to.")
 @click.option("--pipe", metavar="DIR", help="Pipe mode: read the FIFOs DIR/train_<epoch> (and DIR/validation_<epoch>).")
-@click.option("--pipe-validation/--no-pipe-validation", default=True, show_default=True, help="With --pipe, also read DIR/validation_<epoch>.")
+@click.option("--pipe-validation/--no-pipe-validation", default=None, help="With --pipe, also read DIR/validation_<epoch> (default: when DIR/validation_0 exists at start).")
 @click.option("--attribute-names", metavar="NAMES", help="Pipe channels are augmented manifests with these AttributeNames (image first, label second), e.g. source-ref,class.")
 @click.option("--label-format", type=click.Choice(["multi-hot", "class-id"]), default=None, help="Multi-label manifests: label format (default multi-hot, as SageMaker).")
 @click.option("--sagemaker-root", metavar="DIR", help="SageMaker's layout: DIR/input/config/*.json, DIR/input/data/<channel>, writes DIR/model/model.tar.gz.")
