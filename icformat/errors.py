@@ -161,9 +161,25 @@ class WorkerTimeout(WorkerError):
     """A worker neither answered nor died within the allowed time."""
 
 
+class HyperparameterError(IcformatError, ValueError):
+    """A training hyperparameter is unknown, missing, invalid or contradicts another; ``name`` names it."""
+
+    def __init__(self, message: str, name: str | None = None):
+        self.name = name
+        super().__init__(message)
+
+
+class TrainingDataError(IcformatError, ValueError):
+    """A training channel does not fit the hyperparameters (too few images, labels out of range...)."""
+
+
+class ModelMismatchError(IcformatError, ValueError):
+    """A model given to seed training (``--model``, ``--pretrained``) does not fit the hyperparameters."""
+
+
 __all__ = [
     "IcformatError", "InputNotFound", "UsageError", "FormatError", "RecordIOError", "LineError", "LstError",
     "ManifestError", "LabelError", "ImageError", "BadRecordError", "RemoteAccessError", "RemoteCredentialsError",
     "RemotePermissionError", "RemoteEndpointError", "RemoteNameError", "MissingDependencyError", "WorkerError",
-    "WorkerTimeout",
+    "WorkerTimeout", "HyperparameterError", "TrainingDataError", "ModelMismatchError",
 ]
