@@ -54,10 +54,12 @@ def verify_rec(
     image_headers: bool = True,
     progress: Callable[[int], None] | None = None,
     max_problems: int = 10_000,
+    on_record: Callable[[int, memoryview], None] | None = None,
 ) -> VerifyResult:
     """Check ``path`` record by record. ``index``: a ``.idx`` path, None for the default one when it
     exists, False to skip. ``image_headers``: check each record's 24-byte image header. ``decode``:
-    decode every image."""
+    decode every image. ``on_record(offset, payload)`` sees every record that frames correctly (the
+    payload is valid only during the call), so callers gather what they need in the same pass."""
     name = os.fspath(path)
     problems: list[Problem] = []
     offsets: list[int] = []
@@ -65,6 +67,8 @@ def verify_rec(
     def check(offset: int, record) -> None:
         if image_headers:
             _check_image_header(name, offset, record, decode, problems)
+        if on_record is not None:
+            on_record(offset, record)
         offsets.append(offset)
         if progress is not None:
             progress(1)

@@ -1,0 +1,146 @@
+"""What a data channel holds, gathered in one streaming pass: how many images, their labels, their
+sizes (from image headers, no decode), a digest of their bytes, and where each one is.
+
+:class:`Collector` gathers per-image facts into plain lists (cheap to append to in a hot loop);
+:meth:`Collector.finish` turns them into the numpy arrays of :class:`ChannelData`.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import ImageError
+from ..image.decode import image_info
+from .findings import Finding
+
+_HEADER_BYTES = 1 << 16  # image headers (JPEG SOF, PNG IHDR, EXIF) sit in the first 64 KiB
+
+
+@dataclass
+class ChannelData:
+    """The facts preflight checks against the hyperparameters and the other channels."""
+
+    name: str
+    kind: str  # rec, lst, manifest
+    files: list[str] = field(default_factory=list)
+    count: int = 0
+    single: np.ndarray | None = None  # float64 class id per image (single-label data)
+    multi: np.ndarray | None = None  # uint8 (images x width) multi-hot rows (multi-label data)
+    label_width: int | None = None
+    heights: np.ndarray | None = None  # int32 per image, -1 when unknown
+    widths: np.ndarray | None = None
+    file_index: np.ndarray | None = None  # int32 per image: index into ``files``
+    position: np.ndarray | None = None  # int64 per image: byte offset (rec) or line (text files)
+    digests: np.ndarray | None = None  # uint64 per image: digest of the image bytes
+    byte_sizes: np.ndarray | None = None  # int64 per image: size of the image file (lst channels)
+    image_paths: list[str] | None = None  # per image: where its bytes are (lst: the file; manifest: the ref)
+    labels_checked: bool = False  # True when a validator already checked labels against num_classes
+    findings: list[Finding] = field(default_factory=list)
+
+    def class_counts(self) -> dict[int, int]:
+        """Images per class id (whole, non-negative ids only)."""
+        if self.multi is not None and self.multi.size:
+            counts = self.multi.sum(axis=0)
+            return {int(k): int(v) for k, v in enumerate(counts) if v}
+        if self.single is None or not self.single.size:
+            return {}
+        whole = self.single[(self.single >= 0) & (self.single == np.floor(self.single))].astype(np.int64)
+        values, counts = np.unique(whole, return_counts=True)
+        return dict(zip(values.tolist(), counts.tolist()))
+
+    def distinct_labels(self) -> list:
+        """Each distinct label once (what the trainer's ``check_dataset`` needs to see)."""
+        if self.multi is not None:
+            return [tuple(row) for row in np.unique(self.multi, axis=0).tolist()] if self.multi.size else []
+        return np.unique(self.single).tolist() if self.single is not None else []
+
+    def locate(self, i: int) -> tuple[str | None, int | None, int | None]:
+        """``(path, line, offset)`` of image ``i``."""
+        if self.file_index is None or self.position is None:
+            return None, None, None
+        path = self.files[int(self.file_index[i])] if self.files else None
+        value = int(self.position[i])
+        return (path, None, value) if self.kind == "rec" else (path, value, None)
+
+    def min_image_shape(self) -> tuple[int, int] | None:
+        """Smallest known height and smallest known width, or None when no size is known."""
+        if self.heights is None:
+            return None
+        known = self.heights >= 0
+        if not known.any():
+            return None
+        return int(self.heights[known].min()), int(self.widths[known].min())
+
+
+class Collector:
+    """Per-image facts appended one image at a time."""
+
+    def __init__(self, digests: bool = True):
+        self.labels: list[Any] = []
+        self.heights: list[int] = []
+        self.widths: list[int] = []
+        self.files: list[int] = []
+        self.positions: list[int] = []
+        self.digests: list[bytes] | None = [] if digests else None
+        self.multi = False
+
+    def add(self, label: Any, image, file_index: int, position: int) -> str | None:
+        """Record one image; returns why its header cannot be read (None when it can)."""
+        self.labels.append(label)
+        self.files.append(file_index)
+        self.positions.append(position)
+        if self.digests is not None:
+            self.digests.append(hashlib.blake2b(image, digest_size=8).digest())
+        height, width, reason = header_size(image)
+        self.heights.append(height)
+        self.widths.append(width)
+        return reason
+
+    def finish(self, data: ChannelData) -> ChannelData:
+        data.count = len(self.labels)
+        data.heights = np.asarray(self.heights, dtype=np.int32)
+        data.widths = np.asarray(self.widths, dtype=np.int32)
+        data.file_index = np.asarray(self.files, dtype=np.int32)
+        data.position = np.asarray(self.positions, dtype=np.int64)
+        if self.digests is not None:
+            data.digests = np.frombuffer(b"".join(self.digests), dtype="<u8").copy()
+        set_labels(data, self.labels)
+        return data
+
+
+def set_labels(data: ChannelData, labels: list) -> None:
+    """Store ``labels`` (floats, or sequences for multi-label data) as the channel's label arrays."""
+    vectors = [v for v in labels if isinstance(v, (list, tuple, np.ndarray))]
+    if not vectors:
+        data.single = np.asarray(labels, dtype=np.float64)
+        data.label_width = 1 if labels else None
+        return
+    widths = {len(v) for v in vectors}
+    data.label_width = widths.pop() if len(widths) == 1 and len(vectors) == len(labels) else None
+    width = max(len(v) for v in vectors)
+    rows = np.zeros((len(labels), width), dtype=np.uint8)
+    for i, v in enumerate(labels):
+        values = np.atleast_1d(np.asarray(v, dtype=np.float64))
+        rows[i, : len(values)] = (values == 1)
+    data.multi = rows
+
+
+def header_size(image) -> tuple[int, int, str | None]:
+    """``(height, width, None)`` from the image header, or ``(-1, -1, reason)``."""
+    try:
+        info = image_info(image)
+    except ImageError as exc:
+        return -1, -1, str(exc)
+    return info.height, info.width, None
+
+
+def read_header_bytes(path: str) -> bytes:
+    """The first 64 KiB of a local image file (all of it when its header runs longer)."""
+    with open(path, "rb") as f:
+        head = f.read(_HEADER_BYTES)
+        if len(head) == _HEADER_BYTES and b"\xff\xc0" not in head and b"\xff\xc2" not in head and not head.startswith(b"\x89PNG"):
+            head += f.read()
+    return head
