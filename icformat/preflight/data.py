@@ -6,17 +6,21 @@ sizes (from image headers, no decode), a digest of their bytes, and where each o
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
+from hashlib import blake2b as _blake2b
 from typing import Any
 
 import numpy as np
+from simplejpeg import decode_jpeg_header as _jpeg_header
 
 from ..errors import ImageError
 from ..image.decode import image_info
 from .findings import Finding
 
+
 _HEADER_BYTES = 1 << 16  # image headers (JPEG SOF, PNG IHDR, EXIF) sit in the first 64 KiB
+_SOI = b"\xff\xd8"
+_EXIF = b"Exif"
 
 
 @dataclass
@@ -76,38 +80,37 @@ class ChannelData:
 
 
 class Collector:
-    """Per-image facts appended one image at a time."""
+    """Per-image facts appended one image at a time (one tuple per image: cheap in a hot loop)."""
 
     def __init__(self, digests: bool = True):
-        self.labels: list[Any] = []
-        self.heights: list[int] = []
-        self.widths: list[int] = []
-        self.files: list[int] = []
-        self.positions: list[int] = []
-        self.digests: list[bytes] | None = [] if digests else None
-        self.multi = False
+        self.rows: list[tuple] = []
+        self.digests = digests
 
     def add(self, label: Any, image, file_index: int, position: int) -> str | None:
         """Record one image; returns why its header cannot be read (None when it can)."""
-        self.labels.append(label)
-        self.files.append(file_index)
-        self.positions.append(position)
-        if self.digests is not None:
-            self.digests.append(hashlib.blake2b(image, digest_size=8).digest())
+        digest = _blake2b(image, digest_size=8).digest() if self.digests else b""
         height, width, reason = header_size(image)
-        self.heights.append(height)
-        self.widths.append(width)
+        self.rows.append((label, file_index, position, height, width, digest))
         return reason
 
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def truncate(self, count: int) -> None:
+        """Forget every image after the first ``count``."""
+        del self.rows[count:]
+
     def finish(self, data: ChannelData) -> ChannelData:
-        data.count = len(self.labels)
-        data.heights = np.asarray(self.heights, dtype=np.int32)
-        data.widths = np.asarray(self.widths, dtype=np.int32)
-        data.file_index = np.asarray(self.files, dtype=np.int32)
-        data.position = np.asarray(self.positions, dtype=np.int64)
-        if self.digests is not None:
-            data.digests = np.frombuffer(b"".join(self.digests), dtype="<u8").copy()
-        set_labels(data, self.labels)
+        rows = self.rows
+        data.count = len(rows)
+        labels, files, positions, heights, widths, digests = zip(*rows) if rows else ((),) * 6
+        data.heights = np.asarray(heights, dtype=np.int32)
+        data.widths = np.asarray(widths, dtype=np.int32)
+        data.file_index = np.asarray(files, dtype=np.int32)
+        data.position = np.asarray(positions, dtype=np.int64)
+        if self.digests:
+            data.digests = np.frombuffer(b"".join(digests), dtype="<u8").copy()
+        set_labels(data, list(labels))
         return data
 
 
@@ -129,7 +132,16 @@ def set_labels(data: ChannelData, labels: list) -> None:
 
 
 def header_size(image) -> tuple[int, int, str | None]:
-    """``(height, width, None)`` from the image header, or ``(-1, -1, reason)``."""
+    """``(height, width, None)`` as displayed (EXIF orientation applied), from the image header
+    only, or ``(-1, -1, reason)``. JPEGs without EXIF take a shortcut through libjpeg-turbo's header
+    reader; it gives what :func:`~icformat.image.decode.image_info` gives (tests/test_preflight_data.py)."""
+    if image[:2] == _SOI and _EXIF not in bytes(image[:_HEADER_BYTES]):
+        try:
+            height, width, _, _ = _jpeg_header(image)
+            if height and width:
+                return height, width, None
+        except ValueError:
+            pass
     try:
         info = image_info(image)
     except ImageError as exc:

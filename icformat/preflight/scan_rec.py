@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import mmap
 import os
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import ImageError
+from ..errors import ImageError, RecordIOError
 from ..recordio.header import HEADER, HEADER_SIZE
+from ..recordio.reader import RecordReader
 from ..recordio.scan import scan_sequential
 from ..recordio.verify import verify_rec
 from .. import streams
@@ -18,6 +19,7 @@ from .data import ChannelData, Collector
 from .findings import BAD_MAGIC, ERROR, WRONG_TRAINING, Finding
 
 _DECODE_CHUNK = 256
+_PROGRESS_EVERY = 10_000
 
 
 def scan_rec_channel(name: str, files: list[str], *, check_images: bool = False, workers: int | None = None,
@@ -40,23 +42,20 @@ def scan_rec_channel(name: str, files: list[str], *, check_images: bool = False,
 
 
 def _scan_file(data: ChannelData, collector: Collector, index: int, path: str, check_images: bool, progress) -> None:
+    """Local files: ``rec verify`` runs in a second process while this one gathers the facts through
+    the fast reader; a file whose framing is broken is gathered again record by record, alongside
+    verify's resynchronising walk. Streams (s3://) take one pass: verify, gathering as it goes."""
     bad_headers: list[tuple[int, str]] = []
-
-    def on_record(offset: int, record) -> None:
-        if len(record) < HEADER_SIZE:
-            return  # verify reports it
-        flag, label, _, _ = HEADER.unpack_from(record, 0)
-        start = HEADER_SIZE + 4 * flag
-        if flag and start > len(record):
-            return  # verify reports it
-        if flag:
-            label = tuple(np.frombuffer(record, dtype="<f4", count=flag, offset=HEADER_SIZE).tolist())
-        reason = collector.add(label, record[start:], index, offset)
-        if reason is not None and len(bad_headers) < 1000:
-            bad_headers.append((offset, reason))
-
-    result = verify_rec(path, index=False, decode=check_images and streams.is_uri(path), progress=progress,
-                        on_record=on_record)
+    start = len(collector)
+    gather = _gatherer(collector, index, bad_headers)
+    if streams.is_uri(path) or not os.path.isfile(streams.local_path(path)):
+        result = verify_rec(path, index=False, decode=check_images, progress=progress, on_record=gather)
+    else:
+        result = _verify_beside(path, lambda: _gather_fast(path, gather, progress))
+        if result is None:  # the fast reader stopped at broken framing: gather in verify's own walk
+            collector.truncate(start)
+            bad_headers.clear()
+            result = verify_rec(path, index=False, on_record=gather)
     for problem in result.problems:
         if problem.message.startswith("empty file"):
             continue  # an empty channel is reported once, from the record count
@@ -66,6 +65,56 @@ def _scan_file(data: ChannelData, collector: Collector, index: int, path: str, c
                                      "repack the record from the original image (icformat im2rec)",
                                      "training failing on a record that does not decode", data.name, path,
                                      offset=offset))
+
+
+def _gatherer(collector: Collector, index: int, bad_headers: list) -> Callable[[int, Any], None]:
+    add = collector.add
+    unpack = HEADER.unpack_from
+
+    def gather(offset: int, record) -> None:
+        if len(record) < HEADER_SIZE:
+            return  # verify reports it
+        flag, label, _, _ = unpack(record, 0)
+        start = HEADER_SIZE + 4 * flag
+        if flag:
+            if start > len(record):
+                return  # verify reports it
+            label = tuple(np.frombuffer(record, dtype="<f4", count=flag, offset=HEADER_SIZE).tolist())
+        reason = add(label, record[start:], index, offset)
+        if reason is not None and len(bad_headers) < 1000:
+            bad_headers.append((offset, reason))
+
+    return gather
+
+
+def _gather_fast(path: str, gather, progress) -> bool:
+    """Every record through the reader's fast path; False when the framing breaks."""
+    try:
+        with RecordReader(path) as reader:
+            for count, (offset, record) in enumerate(reader.iter_with_offsets(copy=False), 1):
+                gather(offset, record)
+                if progress is not None and not count % _PROGRESS_EVERY:
+                    progress(_PROGRESS_EVERY)
+    except RecordIOError:
+        return False
+    return True
+
+
+def _verify_beside(path: str, work: Callable[[], bool]):
+    """Run ``verify_rec(path)`` in a forked process while ``work()`` runs here; verify's result, or
+    None when ``work`` returned False."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        future = pool.submit(verify_rec, path, index=False)
+        try:
+            ok = work()
+        except BaseException:
+            future.cancel()
+            raise
+        result = future.result()
+    return result if ok else None
 
 
 def _verify_finding(channel: str, path: str, offset: int | None, message: str) -> Finding:
