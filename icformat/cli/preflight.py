@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ..preflight import job_from_channels, job_from_request, job_from_sagemaker_root, preflight, read_hyperparameters_file
+from ..errors import HyperparameterError
+from ..preflight import (Job, JobError, job_from_channels, job_from_request, job_from_sagemaker_root, preflight,
+                         read_hyperparameters_file)
 from ..train.hyperparameters import merge_hyperparameters, parse_assignments
 from .common import echo_json, fail, json_option, progress
 
@@ -50,18 +52,13 @@ def preflight_command(hp_file, assignments, channels, input_mode, attribute_name
     if sources != 1:
         raise click.UsageError("give the job one way: --channel options, --training-job-request FILE or --sagemaker-root DIR")
     names = [n.strip() for n in attribute_names.split(",")] if attribute_names else []
-    extra = merge_hyperparameters(read_hyperparameters_file(hp_file) if hp_file else {}, parse_assignments(assignments))
-    if request:
-        job = job_from_request(request)
-    elif sagemaker_root:
-        job = job_from_sagemaker_root(sagemaker_root, attribute_names=names)
-    else:
-        job = job_from_channels(extra, channels, input_mode=input_mode, attribute_names=names,
-                                record_wrapper=record_wrapper_type, distribution=distribution,
-                                hyperparameters_source=hp_file or ("--hp" if assignments else None))
-    if extra and not channels:
-        job.hyperparameters = merge_hyperparameters(job.hyperparameters, extra)
-        job.hyperparameters_source = hp_file or job.hyperparameters_source
+    try:
+        job = _read_job(hp_file, assignments, channels, input_mode, names, record_wrapper_type, distribution,
+                        sagemaker_root, request)
+    except (JobError, HyperparameterError) as exc:
+        raise click.UsageError(str(exc)) from None
+    except OSError as exc:  # a missing or unreadable hyperparameters or request file: nothing checked
+        raise click.UsageError(f"{exc.filename or exc}: {exc.strerror or 'cannot read it'}; check the path") from None
     bar = progress(None, desc="preflight", unit="rec")
     try:
         report = preflight(job, check_images=check_images, workers=workers, progress=bar.update)
@@ -75,6 +72,23 @@ def preflight_command(hp_file, assignments, channels, input_mode, attribute_name
         click.echo(report.verdict)
     if report.exit_code:
         fail(report.exit_code)
+
+
+def _read_job(hp_file, assignments, channels, input_mode, names, record_wrapper_type, distribution, sagemaker_root,
+              request) -> Job:
+    extra = merge_hyperparameters(read_hyperparameters_file(hp_file) if hp_file else {}, parse_assignments(assignments))
+    if request:
+        job = job_from_request(request)
+    elif sagemaker_root:
+        job = job_from_sagemaker_root(sagemaker_root, attribute_names=names)
+    else:
+        return job_from_channels(extra, channels, input_mode=input_mode, attribute_names=names,
+                                 record_wrapper=record_wrapper_type, distribution=distribution,
+                                 hyperparameters_source=hp_file or ("--hp" if assignments else None))
+    if extra:
+        job.hyperparameters = merge_hyperparameters(job.hyperparameters, extra)
+        job.hyperparameters_source = hp_file or job.hyperparameters_source
+    return job
 
 
 def register(cli: click.Group) -> None:

@@ -191,6 +191,8 @@ def job_from_sagemaker_root(root: str, *, attribute_names: Sequence[str] = ()) -
         mode = config.get("TrainingInputMode")
         modes.add(mode or FILE)
         uri = os.path.join(data_dir, name)
+        if not os.path.exists(uri) and os.path.exists(f"{uri}_0"):
+            uri = f"{uri}_0"  # Pipe mode: the channel's first FIFO
         content_type = config.get("ContentType") or _default_content_type(name, uri, ())
         channel = Channel(name, uri, content_type, distribution=config.get("S3DistributionType") or FULLY_REPLICATED,
                           record_wrapper=None if config.get("RecordWrapperType") in (None, "None") else config["RecordWrapperType"],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from .. import streams
 from ..errors import IcformatError
 from ..manifest.labels import label_format_from_content_type
 from .checks import check_across, check_channel_data
@@ -58,6 +59,10 @@ def _list_all(job: Job, report: Report) -> dict[str, list[Entry]]:
     for name, channel in job.channels.items():
         if channel.data_type == MANIFEST_FILE:
             report.add(Finding(UNCHECKED, "channel", "ManifestFile channels are not read by preflight", "", "", name, channel.uri))
+            continue
+        if streams.is_fifo(channel.uri):
+            report.add(Finding(UNCHECKED, "channel", "a Pipe-mode FIFO: not read (reading it would take the data "
+                               "from the job)", "run preflight on the channel's S3 data before launch", "", name, channel.uri))
             continue
         try:
             entries = list_channel(channel.uri)
