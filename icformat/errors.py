@@ -70,3 +70,7 @@ class HyperparameterError(IcformatError, ValueError):
 
 class TrainingDataError(IcformatError, ValueError):
     """A training channel does not fit the hyperparameters (too few images, labels out of range...)."""
+
+
+class ModelMismatchError(IcformatError, ValueError):
+    """A model given to seed training (``--model``, ``--pretrained``) does not fit the hyperparameters."""
