@@ -117,8 +117,11 @@ def write_hp(path: str, **changes) -> str:
 
 
 def resnet_symbol(num_classes: int, units: tuple[int, ...] = (2, 2, 2, 2), bottleneck: bool = False) -> str:
-    """The node names of SageMaker's ResNet symbol JSON: stem, ``stageS_unitU_*`` units, ``fc``."""
-    nodes = [{"op": "null", "name": "data", "inputs": []}, {"op": "Convolution", "name": "conv0", "inputs": []}]
+    """The node names of SageMaker's ResNet symbol JSON: stem, ``stageS_unitU_*`` units, ``fc``
+    (3 stages: the small-image layout, whose stem is a 3x3 convolution)."""
+    kernel = "(3, 3)" if len(units) == 3 else "(7, 7)"
+    nodes = [{"op": "null", "name": "data", "inputs": []},
+             {"op": "Convolution", "name": "conv0", "attrs": {"kernel": kernel, "num_filter": "64"}, "inputs": []}]
     convs = ("conv1", "conv2", "conv3") if bottleneck else ("conv1", "conv2")
     for stage, count in enumerate(units, 1):
         for unit in range(1, count + 1):

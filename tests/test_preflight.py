@@ -329,3 +329,13 @@ def test_validation_class_absent_from_training_warns(tmp_path):
     channels = data.rec_dataset(str(tmp_path), val_labels=[0.0, 1.0, 2.0, 3.0, 0.0, 1.0])
     report = run({"num_classes": 4}, channels, )
     assert "validation-classes" in {f.check for f in report.of(F.WARNING)}
+
+
+@pytest.mark.parametrize("depth", [18, 34, 50, 101, 152, 200, 20, 32, 44, 56, 110])
+def test_model_architecture_of_the_trainer_network(mx, depth):
+    """The trainer's own network (SageMaker's layout) as MXNet writes its symbol JSON: the oracle."""
+    from icformat.preflight.model import read_architecture
+    from icformat.train.network import build_symbol
+
+    arch = read_architecture(build_symbol(7, depth).tojson(), (3, 32, 32))
+    assert (arch.num_classes, arch.num_layers) == (7, depth)

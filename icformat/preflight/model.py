@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from ..errors import FormatError, IcformatError
 from ..train.artifacts import extract_model_tarball
+from ..train.network import depth_of
 from .findings import ERROR, INCOMPATIBLE_MODEL, Finding
 from .hyperparameters import Settings
 
@@ -25,25 +26,29 @@ class Architecture:
 
 
 def read_architecture(symbol_json: str, image_shape: tuple[int, ...] | None) -> Architecture:
-    """Classes from the ``fc`` layer's ``num_hidden``; depth from the residual units (2 layers per
-    basic unit, 3 per bottleneck unit, plus the stem and the classifier)."""
+    """Classes from the ``fc`` layer's ``num_hidden``; depth from the residual units per stage,
+    whether they are bottlenecks (a ``conv3``) and the stem (a 3x3 ``conv0``: the small-image
+    depths), as the trainer's network lays them out (``train.network.depth_of``)."""
     try:
         nodes = json.loads(symbol_json)["nodes"]
     except (ValueError, KeyError, TypeError) as exc:
         raise FormatError(f"the model's symbol JSON cannot be read ({exc})") from exc
     classes = None
-    units: set[tuple[int, int]] = set()
-    bottleneck = False
+    units: dict[int, int] = {}
+    bottleneck = cifar_stem = False
     for node in nodes:
         name = node.get("name", "")
         attrs = node.get("attrs") or node.get("param") or {}
         if node.get("op") == "FullyConnected" and name == "fc":
             classes = int(attrs.get("num_hidden", 0)) or None
+        elif name == "conv0":
+            cifar_stem = attrs.get("kernel", "").replace(" ", "") == "(3,3)"
         match = _UNIT.match(name)
         if match:
-            units.add((int(match.group(1)), int(match.group(2))))
+            stage, unit = int(match.group(1)), int(match.group(2))
+            units[stage] = max(units.get(stage, 0), unit)
             bottleneck = bottleneck or name.endswith("_conv3")
-    depth = len(units) * (3 if bottleneck else 2) + 2 if units else None
+    depth = depth_of(tuple(units[s] for s in sorted(units)), bottleneck, cifar_stem) if units else None
     return Architecture(classes, depth, tuple(image_shape) if image_shape else None)
 
 
@@ -63,9 +68,9 @@ def check_model_channel(uri: str, settings: Settings, channel: str = "model") ->
     findings = []
     for name, value in wanted.items():
         have = found[name]
-        if value is None or have is None or tuple(_seq(value)) == tuple(_seq(have)):
+        if value is None or (have is None and name != "num_layers") or tuple(_seq(value)) == tuple(_seq(have)):
             continue
-        shown = ",".join(map(str, have)) if name == "image_shape" else have
+        shown = ",".join(map(str, have)) if name == "image_shape" else (have or "unknown (not a SageMaker ResNet)")
         asked = ",".join(map(str, value)) if name == "image_shape" else value
         findings.append(Finding(ERROR, "model", f"the seed model has {name}={shown} but the hyperparameters say {asked}",
                                 f"set {name}={shown} (incremental training keeps the architecture)",
