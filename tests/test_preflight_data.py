@@ -62,3 +62,59 @@ def test_collector_keeps_order_and_truncates():
     assert channel.count == 3 and channel.single.tolist() == [0.0, 1.0, 2.0]
     assert channel.position.tolist() == [0, 100, 200] and channel.heights.tolist() == [40, 40, 40]
     assert len(set(channel.digests.tolist())) == 3 and channel.locate(2) == ("t.rec", None, 200)
+
+
+def _records_with_problems() -> list[bytes]:
+    import struct
+
+    from icformat.recordio import IRHeader, pack
+
+    image = data.jpegs(1, seed=6)[0]
+    return [
+        pack(IRHeader(0, 1.0, 0, 0), image),
+        b"short",  # shorter than the 24-byte image header
+        struct.pack("<IfQQ", 70_000, 0.0, 2, 0) + image,  # label count that cannot fit
+        pack(IRHeader(0, float("nan"), 3, 0), image),
+        pack(IRHeader(0, [1.0, float("inf")], 4, 0), image),
+        pack(IRHeader(0, 2.0, 5, 0), b""),  # no image
+        pack(IRHeader(0, 2.0, 6, 0), b"not an image"),
+        pack(IRHeader(0, [0.0, 1.0, 1.0], 7, 0), image),
+        pack(IRHeader(0, 0.0, 8, 0), image),
+    ]
+
+
+@pytest.mark.parametrize("count", [1, 3, 9])
+def test_rec_fast_path_gives_what_verify_gives(tmp_path, count):
+    """The reader fast path and verify_rec's walk: the same facts and the same problems."""
+    from icformat.preflight.scan_rec import scan_rec_channel
+    from icformat.recordio import RecordWriter
+
+    path = str(tmp_path / "mixed.rec")
+    with RecordWriter(path) as writer:
+        for record in _records_with_problems()[:count]:
+            writer.write(record)
+    fast = scan_rec_channel("train", [path])
+    plain = scan_rec_channel("train", [path], fast=False)
+    assert [str(f) for f in fast.findings] == [str(f) for f in plain.findings]
+    assert fast.count == plain.count and fast.position.tolist() == plain.position.tolist()
+    assert fast.heights.tolist() == plain.heights.tolist() and fast.digests.tolist() == plain.digests.tolist()
+    assert np.array_equal(fast.single if fast.multi is None else fast.multi, plain.single if plain.multi is None else plain.multi,
+                          equal_nan=fast.multi is None)
+    if count == 9:
+        checks = {f.check for f in fast.findings}
+        assert checks == {"rec-record", "image-header"} and len(fast.findings) >= 6
+
+
+def test_rec_fast_path_falls_back_on_broken_framing(tmp_path):
+    from icformat.preflight.scan_rec import scan_rec_channel
+
+    channels = data.rec_dataset(str(tmp_path))
+    with open(channels["train"], "r+b") as f:
+        content = f.read()
+        second = content.index(b"\x0a\x23\xd7\xce", 8)
+        f.seek(second + 4)
+        f.write(b"\xff\xff\xff\x7f")  # a length running past the end of the file
+    fast = scan_rec_channel("train", [channels["train"]])
+    plain = scan_rec_channel("train", [channels["train"]], fast=False)
+    assert [str(f) for f in fast.findings] == [str(f) for f in plain.findings]
+    assert fast.findings and fast.findings[0].check == "rec-framing" and fast.count == plain.count

@@ -1,8 +1,12 @@
-"""A RecordIO channel: ``rec verify`` (framing, image headers) and, in the same pass, each record's
-labels, image size (from the image header) and a digest of the image bytes. With ``check_images``
-every image is decoded, in worker processes for local files."""
+"""A RecordIO channel: what ``rec verify`` checks (framing, image headers) and, in the same pass, each
+record's labels, image size (from the image header) and a digest of the image bytes. With
+``check_images`` every image is decoded, in worker processes for local files.
+
+The fast path (local files, whose framing is sound) reads through ``RecordReader``; the plain path
+is ``verify_rec`` itself. tests/test_preflight_data.py shows both give the same facts and problems."""
 from __future__ import annotations
 
+import math
 import mmap
 import os
 from typing import Any, Callable
@@ -13,7 +17,7 @@ from ..errors import ImageError, RecordIOError
 from ..recordio.header import HEADER, HEADER_SIZE
 from ..recordio.reader import RecordReader
 from ..recordio.scan import scan_sequential
-from ..recordio.verify import verify_rec
+from ..recordio.verify import _MAX_LABELS, check_image_header, verify_rec
 from .. import streams
 from .data import ChannelData, Collector
 from .findings import BAD_MAGIC, ERROR, WRONG_TRAINING, Finding
@@ -23,12 +27,12 @@ _PROGRESS_EVERY = 10_000
 
 
 def scan_rec_channel(name: str, files: list[str], *, check_images: bool = False, workers: int | None = None,
-                     progress: Callable[[int], None] | None = None) -> ChannelData:
-    """Scan the ``.rec`` files of channel ``name`` in order."""
+                     progress: Callable[[int], None] | None = None, fast: bool = True) -> ChannelData:
+    """Scan the ``.rec`` files of channel ``name`` in order (``fast=False``: the plain path only)."""
     data = ChannelData(name, "rec", files=list(files))
     collector = Collector()
     for index, path in enumerate(files):
-        _scan_file(data, collector, index, path, check_images, progress)
+        _scan_file(data, collector, index, path, check_images, progress, fast)
     collector.finish(data)
     if check_images:
         local = [i for i, p in enumerate(files) if not streams.is_uri(p)]
@@ -41,22 +45,26 @@ def scan_rec_channel(name: str, files: list[str], *, check_images: bool = False,
     return data
 
 
-def _scan_file(data: ChannelData, collector: Collector, index: int, path: str, check_images: bool, progress) -> None:
-    """Local files: ``rec verify`` runs in a second process while this one gathers the facts through
-    the fast reader; a file whose framing is broken is gathered again record by record, alongside
-    verify's resynchronising walk. Streams (s3://) take one pass: verify, gathering as it goes."""
+def _scan_file(data: ChannelData, collector: Collector, index: int, path: str, check_images: bool, progress,
+               fast: bool = True) -> None:
+    """Local files go through the reader's fast path, image headers checked by ``rec verify``'s own
+    rule wherever a cheap test finds them suspect; a file whose framing breaks is gathered again
+    within ``rec verify``'s resynchronising walk (the plain path, which streams take too)."""
     bad_headers: list[tuple[int, str]] = []
     start = len(collector)
-    gather = _gatherer(collector, index, bad_headers)
-    if streams.is_uri(path) or not os.path.isfile(streams.local_path(path)):
-        result = verify_rec(path, index=False, decode=check_images, progress=progress, on_record=gather)
-    else:
-        result = _verify_beside(path, lambda: _gather_fast(path, gather, progress))
-        if result is None:  # the fast reader stopped at broken framing: gather in verify's own walk
+    problems = None
+    if fast and not streams.is_uri(path) and os.path.isfile(streams.local_path(path)):
+        problems = []
+        if not _gather_fast(path, _gatherer(collector, index, bad_headers, path, problems), progress):
             collector.truncate(start)
             bad_headers.clear()
-            result = verify_rec(path, index=False, on_record=gather)
-    for problem in result.problems:
+            problems = None
+    if problems is None:
+        decode = check_images and streams.is_uri(path)
+        result = verify_rec(path, index=False, decode=decode, progress=progress,
+                            on_record=_gatherer(collector, index, bad_headers))
+        problems = result.problems
+    for problem in problems:
         if problem.message.startswith("empty file"):
             continue  # an empty channel is reported once, from the record count
         data.findings.append(_verify_finding(data.name, path, problem.offset, problem.message))
@@ -67,19 +75,34 @@ def _scan_file(data: ChannelData, collector: Collector, index: int, path: str, c
                                      offset=offset))
 
 
-def _gatherer(collector: Collector, index: int, bad_headers: list) -> Callable[[int, Any], None]:
+def _gatherer(collector: Collector, index: int, bad_headers: list, path: str | None = None,
+              problems: list | None = None) -> Callable[[int, Any], None]:
+    """The per-record step. With ``problems``, image headers are checked too (by ``rec verify``'s
+    rule, called only for records that a cheap test finds suspect)."""
     add = collector.add
     unpack = HEADER.unpack_from
+    isfinite = math.isfinite
+
+    def suspect(offset: int, record) -> None:
+        if problems is not None:
+            problems.extend(check_image_header(path, offset, record))
 
     def gather(offset: int, record) -> None:
-        if len(record) < HEADER_SIZE:
-            return  # verify reports it
+        size = len(record)
+        if size < HEADER_SIZE:
+            return suspect(offset, record)
         flag, label, _, _ = unpack(record, 0)
         start = HEADER_SIZE + 4 * flag
         if flag:
-            if start > len(record):
-                return  # verify reports it
+            if flag > _MAX_LABELS or start > size:
+                return suspect(offset, record)
             label = tuple(np.frombuffer(record, dtype="<f4", count=flag, offset=HEADER_SIZE).tolist())
+            if not all(map(isfinite, label)):
+                suspect(offset, record)
+        elif not isfinite(label):
+            suspect(offset, record)
+        if start == size:
+            suspect(offset, record)
         reason = add(label, record[start:], index, offset)
         if reason is not None and len(bad_headers) < 1000:
             bad_headers.append((offset, reason))
@@ -98,23 +121,6 @@ def _gather_fast(path: str, gather, progress) -> bool:
     except RecordIOError:
         return False
     return True
-
-
-def _verify_beside(path: str, work: Callable[[], bool]):
-    """Run ``verify_rec(path)`` in a forked process while ``work()`` runs here; verify's result, or
-    None when ``work`` returned False."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
-        future = pool.submit(verify_rec, path, index=False)
-        try:
-            ok = work()
-        except BaseException:
-            future.cancel()
-            raise
-        result = future.result()
-    return result if ok else None
 
 
 def _verify_finding(channel: str, path: str, offset: int | None, message: str) -> Finding:

@@ -175,3 +175,10 @@ def _check_index(idx: str, offsets: list[int], problems: list[Problem]) -> None:
     if missing:
         first = min(missing)
         problems.append(Problem(idx, None, f"{len(missing)} record(s) are not in the index, the first at byte {first}; rebuild it with 'icformat rec index'"))
+
+
+def check_image_header(path: str, offset: int, record, *, decode: bool = False) -> list[Problem]:
+    """The problems ``verify_rec`` reports for one record's image header (empty when it is fine)."""
+    problems: list[Problem] = []
+    _check_image_header(path, offset, record, decode, problems)
+    return problems
