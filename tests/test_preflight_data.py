@@ -118,3 +118,36 @@ def test_rec_fast_path_falls_back_on_broken_framing(tmp_path):
     plain = scan_rec_channel("train", [channels["train"]], fast=False)
     assert [str(f) for f in fast.findings] == [str(f) for f in plain.findings]
     assert fast.findings and fast.findings[0].check == "rec-framing" and fast.count == plain.count
+
+
+MANIFEST_LINES = [
+    {"source-ref": "s3://b/a.jpg", "class": "0"},
+    {"source-ref": "s3://b/b.jpg", "class": "2"},
+    {"source-ref": "s3://b/c.jpg"},
+    {"source-ref": "", "class": "1"},
+    {"source-ref": "s3://b/d.jpg", "class": None, "class-metadata": {"x": 1}},
+    {"source-ref": "s3://b/e.jpg", "class": "7.5"},
+    {"source-ref": "s3://b/f.jpg", "class": "1"},
+    {"class": "1"},
+]
+
+
+@pytest.mark.parametrize("label_format, extra, arrow", [
+    ("multi-hot", [], True), ("class-id", [], True),
+    ("multi-hot", ['{"source-ref": "s3://b/g.jpg", "class": "[1, 0, 1]"}'], True),
+    ("class-id", ['{"source-ref": "s3://b/g.jpg", "class": "[0, 2]"}'], True),
+    ("multi-hot", ['{"source-ref": "s3://b/g.jpg", "class": 2}'], False),  # a number among strings
+    ("multi-hot", ["not json at all"], False)])
+def test_manifest_arrow_chunk_gives_what_lines_give(label_format, extra, arrow):
+    import json
+
+    from icformat.preflight.scan_manifest import _chunk_arrow, _chunk_python
+
+    chunk = ("\n".join([json.dumps(r) for r in MANIFEST_LINES] + [""] + extra) + "\n").encode()
+    plain = _chunk_python(chunk, 10, "m.manifest", "source-ref", "class", label_format, 3, {})
+    fast = _chunk_arrow(chunk, 10, ("source-ref", "class"), label_format, 3, {})
+    assert (fast is not None) == arrow  # refused: the line-by-line path is the answer
+    if fast is None:
+        return
+    assert fast[0] == plain[0] and fast[1] == plain[1] and fast[2].tolist() == plain[2].tolist()
+    assert plain[2].tolist()[:3] == [10, 11, 16]

@@ -10,13 +10,12 @@ import numpy as np
 
 from ..errors import ImageError, ManifestError
 from ..manifest.labels import CLASS_ID, LabelError, check_label, class_ids_to_multi_hot, decode_label
-from ..manifest.parse import _opened, decode_line, is_ref_attribute, iter_lines
+from ..manifest.parse import _BLANK, _opened, decode_line, is_ref_attribute, iter_line_chunks
 from ..manifest.refs import ObjectStore, base_of, map_ordered, resolve_ref
 from ..manifest.validate import validate_manifest
+from ..manifest.validate_arrow import _Fallback, _distinct, _line_layout, _read_table
 from .data import ChannelData, header_size, set_labels
 from .findings import EMPTY_BATCH, ERROR, MULTI_LABEL_MISMATCH, WARNING, WRONG_TRAINING, Finding
-
-_PROGRESS_EVERY = 10_000
 
 
 def scan_manifest_channel(name: str, uri: str, attribute_names: Sequence[str], *, num_classes: int | None,
@@ -65,34 +64,73 @@ def _names(names: tuple[str, ...]) -> tuple[str | None, str | None]:
 
 
 def _gather(data: ChannelData, uri: str, names: tuple[str, ...], label_format: str, num_classes: int | None, progress) -> None:
+    """Each usable line's image reference and label, a chunk of lines at a time: through the manifest
+    validator's pyarrow reader where it takes the chunk, line by line otherwise (the same values)."""
     image_attr, label_attr = _names(names)
     labels: list[Any] = []
     refs: list[str] = []
-    lines: list[int] = []
+    lines: list[np.ndarray] = []
     cache: dict = {}
     with _opened(uri) as stream:
-        for count, (line, raw) in enumerate(iter_lines(stream), 1):
-            if progress is not None and count % _PROGRESS_EVERY == 0:
-                progress(_PROGRESS_EVERY)
-            try:
-                record = decode_line(raw, uri, line)
-            except ManifestError:
-                continue  # validation reported it
-            ref, value = record.get(image_attr), record.get(label_attr)
-            label = _label(value, label_format, num_classes, cache)
-            if not isinstance(ref, str) or not ref or label is None:
-                continue
-            refs.append(ref)
-            labels.append(label)
-            lines.append(line)
+        for first_line, chunk in iter_line_chunks(stream):
+            got = None
+            if image_attr and label_attr:
+                got = _chunk_arrow(chunk, first_line, (image_attr, label_attr), label_format, num_classes, cache)
+            if got is None:
+                got = _chunk_python(chunk, first_line, uri, image_attr, label_attr, label_format, num_classes, cache)
+            refs += got[0]
+            labels += got[1]
+            lines.append(got[2])
+            if progress is not None:
+                progress(len(got[0]))
     data.count = len(refs)
-    data.position = np.asarray(lines, dtype=np.int64)
+    data.position = np.concatenate(lines) if lines else np.zeros(0, dtype=np.int64)
     data.file_index = np.zeros(len(refs), dtype=np.int32)
     data.heights = np.full(len(refs), -1, dtype=np.int32)
     data.widths = np.full(len(refs), -1, dtype=np.int32)
     base = base_of(uri)
-    data.image_paths = [resolve_ref(r, base) for r in refs]
+    data.image_paths = refs if all(r.startswith("s3://") for r in refs) else [resolve_ref(r, base) for r in refs]
     set_labels(data, labels)
+
+
+def _chunk_python(chunk: bytes, first_line: int, uri: str, image_attr, label_attr, label_format, num_classes, cache):
+    refs, labels, lines = [], [], []
+    for line, raw in enumerate(chunk.split(b"\n"), first_line):
+        if not raw.strip(_BLANK):
+            continue
+        try:
+            record = decode_line(raw, uri, line)
+        except ManifestError:
+            continue  # validation reported it
+        ref = record.get(image_attr)
+        label = _label(record.get(label_attr), label_format, num_classes, cache)
+        if isinstance(ref, str) and ref and label is not None:
+            refs.append(ref)
+            labels.append(label)
+            lines.append(line)
+    return refs, labels, np.asarray(lines, dtype=np.int64)
+
+
+def _chunk_arrow(chunk: bytes, first_line: int, names: tuple[str, str], label_format, num_classes, cache):
+    """The chunk through pyarrow (the validator's reader), or None when it must go line by line."""
+    import pyarrow.compute as pc
+
+    try:
+        starts, ends, rows_at = _line_layout(chunk)
+        if not len(rows_at):
+            return None
+        table = _read_table(chunk, starts, ends, rows_at, names)
+        codes, values = _distinct(table.column(names[1]).combine_chunks())
+    except _Fallback:
+        return None
+    refs = table.column(names[0]).combine_chunks()
+    decoded = [_label(v, label_format, num_classes, cache) for v in values]
+    good_label = np.array([d is not None for d in decoded] + [False], dtype=bool)[np.where(codes >= 0, codes, len(decoded))]
+    good_ref = pc.fill_null(pc.greater(pc.utf8_length(refs), 0), False).to_numpy(zero_copy_only=False)
+    keep = np.flatnonzero(good_label & good_ref)
+    kept_refs = refs.take(keep).to_pylist()
+    kept_labels = [decoded[c] for c in codes[keep].tolist()]
+    return kept_refs, kept_labels, (first_line + rows_at[keep]).astype(np.int64)
 
 
 def _label(value: Any, label_format: str, num_classes: int | None, cache: dict):
