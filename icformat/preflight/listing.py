@@ -16,11 +16,13 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 class ChannelUnreachable(IcformatError):
-    """A channel's data cannot be reached (credentials, bucket, network); ``uri`` names it."""
+    """A channel's data cannot be reached (credentials, bucket, network); ``uri`` names it and
+    ``reason`` says why."""
 
-    def __init__(self, message: str, uri: str):
+    def __init__(self, reason: str, uri: str):
         self.uri = uri
-        super().__init__(message)
+        self.reason = reason
+        super().__init__(f"{uri}: {reason}")
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ def list_channel(uri: str) -> list[Entry]:
     if uri.startswith("s3://"):
         return _list_s3(uri)
     if streams.is_uri(uri):
-        raise ChannelUnreachable(f"{uri}: preflight reads s3:// and local channels only", uri)
+        raise ChannelUnreachable("preflight reads s3:// and local channels only", uri)
     return _list_local(streams.local_path(uri))
 
 
@@ -63,7 +65,7 @@ def _list_s3(uri: str) -> list[Entry]:
 
     bucket, prefix = split_s3(uri)
     if not bucket:
-        raise ChannelUnreachable(f"{uri}: no bucket in the URI; write s3://bucket/prefix", uri)
+        raise ChannelUnreachable("no bucket in the URI; write s3://bucket/prefix", uri)
     entries = []
     try:
         client = ObjectStore().s3()
@@ -75,7 +77,7 @@ def _list_s3(uri: str) -> list[Entry]:
     except IcformatError:
         raise
     except Exception as exc:  # botocore raises transport-specific errors
-        raise ChannelUnreachable(f"{uri}: cannot list the channel ({_reason(exc, describe_error)})", uri) from exc
+        raise ChannelUnreachable(f"cannot list the channel ({_reason(exc, describe_error)})", uri) from exc
     return entries
 
 

@@ -67,7 +67,7 @@ def _list_all(job: Job, report: Report) -> dict[str, list[Entry]]:
         try:
             entries = list_channel(channel.uri)
         except ChannelUnreachable as exc:
-            report.add(Finding(UNCHECKED, "channel", str(exc), "make the channel readable from here and run again", "",
+            report.add(Finding(UNCHECKED, "channel", exc.reason, "make the channel readable from here and run again", "",
                                name, channel.uri))
             continue
         listings[name] = entries
@@ -90,9 +90,15 @@ def _scan(job: Job, channel: Channel, listings: dict, settings: Settings, check_
             return _scan_images(channel, entries, listings, settings, check_images, workers, progress, report)
         return _scan_recordio(job, channel, entries, check_images, workers, progress, report)
     except ChannelUnreachable as exc:
-        report.add(Finding(UNCHECKED, "channel", str(exc), "", "", name, channel.uri))
+        report.add(Finding(UNCHECKED, "channel", exc.reason, "", "", name, exc.uri))
     except (OSError, IcformatError) as exc:
         report.add(Finding(UNCHECKED, "channel", f"cannot read the channel: {exc}", "", "", name, channel.uri))
+    except Exception as exc:  # boto3/smart_open raise transport-specific errors; elsewhere a bug
+        if not streams.is_uri(channel.uri):
+            raise
+        from ..manifest.refs import describe_error
+
+        report.add(Finding(UNCHECKED, "channel", f"cannot read the channel: {describe_error(exc)}", "", "", name, channel.uri))
     return None
 
 
