@@ -27,11 +27,11 @@ Examples:
 @click.option("--channel", "channels", multiple=True, metavar="NAME=URI[;TYPE]",
               help="A channel: train, validation, train_lst, validation_lst or model, with its s3:// or local URI "
                    "and content type (default application/x-recordio; application/x-image for *_lst).")
-@click.option("--input-mode", type=click.Choice(["File", "Pipe", "FastFile"]), default="File", show_default=True)
+@click.option("--input-mode", type=click.Choice(["File", "Pipe", "FastFile"], case_sensitive=False), default="File", show_default=True)
 @click.option("--attribute-names", metavar="A,B", help="AttributeNames of augmented-manifest channels (image first).")
-@click.option("--record-wrapper-type", type=click.Choice(["RecordIO", "None"]), default=None,
+@click.option("--record-wrapper-type", type=click.Choice(["RecordIO", "None"], case_sensitive=False), default=None,
               help="RecordWrapperType of augmented-manifest channels (default RecordIO).")
-@click.option("--distribution", type=click.Choice(["FullyReplicated", "ShardedByS3Key"]), default="FullyReplicated",
+@click.option("--distribution", type=click.Choice(["FullyReplicated", "ShardedByS3Key"], case_sensitive=False), default="FullyReplicated",
               show_default=True, help="S3DataDistributionType of the channels.")
 @click.option("--sagemaker-root", metavar="DIR", help="Read the job from the container layout (DIR/input/config, DIR/input/data).")
 @click.option("--training-job-request", "request", metavar="FILE", help="Read the job from a CreateTrainingJob request JSON.")

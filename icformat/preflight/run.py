@@ -6,6 +6,7 @@ hyperparameters and across channels.
 """
 from __future__ import annotations
 
+import os
 from typing import Callable
 
 from .. import streams
@@ -69,6 +70,10 @@ def _list_all(job: Job, report: Report) -> dict[str, list[Entry]]:
         except ChannelUnreachable as exc:
             report.add(Finding(UNCHECKED, "channel", exc.reason, "make the channel readable from here and run again", "",
                                name, channel.uri))
+            continue
+        if not entries and not streams.is_uri(channel.uri) and not os.path.exists(streams.local_path(channel.uri)):
+            report.add(Finding(ERROR, "channel", "no such file or folder", "give the channel's path or s3:// URI",
+                               "the job failing: no data for this channel", name, channel.uri))
             continue
         listings[name] = entries
         strays = stray_objects(entries)
