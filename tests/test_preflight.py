@@ -339,3 +339,11 @@ def test_model_architecture_of_the_trainer_network(mx, depth):
 
     arch = read_architecture(build_symbol(7, depth).tojson(), (3, 32, 32))
     assert (arch.num_classes, arch.num_layers) == (7, depth)
+
+
+def test_image_channels_in_one_folder_warn(tmp_path):
+    channels = data.lst_dataset(str(tmp_path))
+    shutil.copytree(channels["train"], str(tmp_path / "all"))  # one folder for both lists (same file names)
+    same = dict(channels, train=str(tmp_path / "all"), validation=str(tmp_path / "all"))
+    report = run({"resize": 48}, same, train="application/x-image", validation="application/x-image")
+    assert report.exit_code == 0 and [f.check for f in report.of(F.WARNING)] == ["channels", "duplicate-images"]

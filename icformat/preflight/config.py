@@ -124,6 +124,11 @@ def _image_input(job: Job, settings: Settings) -> list[Finding]:
             findings.append(Finding(ERROR, "channels", f"{name} holds images (content type {channel.content_type}) "
                                     f"but there is no {name}_lst channel", f"add a {name}_lst channel with the .lst file "
                                     "(icformat lst make)", INVALID_LST.format(channel=name), f"{name}_lst"))
+    train, validation = job.channels.get("train"), job.channels.get("validation")
+    if train and validation and is_image_channel(train) and train.uri.rstrip("/") == validation.uri.rstrip("/"):
+        findings.append(Finding(WARNING, "channels", "train and validation images are in the same folder; the "
+                                "documentation asks for different S3 folders", "put the validation images in their "
+                                "own folder", "", "validation", validation.uri))
     if "resize" not in job.hyperparameters:
         findings.append(Finding(ERROR, "hyperparameters", "resize is required with image content types "
                                 "(application/x-image)", "set resize (the shorter side in pixels, at least the "
