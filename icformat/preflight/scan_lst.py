@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import streams
 from ..errors import ImageError
-from ..lst.validate import read_lst_tolerant, safe_join, unsafe_path_reason, validate_lst
+from ..lst.validate import read_lst_tolerant, unsafe_path_reason, validate_lst
 from ..manifest.refs import ObjectStore, join_uri, map_ordered
 from .data import ChannelData, header_size, read_header_bytes, set_labels
 from .findings import ERROR, INVALID_LST, WARNING, Finding
@@ -72,7 +72,7 @@ def _local_images(data: ChannelData, table, root: str) -> None:
     sizes = np.full(count, -1, dtype=np.int64)
     paths = []
     for row, rel in enumerate(table.paths):
-        full = safe_join(root, rel)
+        full = None if unsafe_path_reason(rel) else os.path.join(root, rel)
         paths.append(full or "")
         if full is None or not os.path.isfile(full):
             continue

@@ -41,8 +41,10 @@ def scan_manifest_channel(name: str, uri: str, attribute_names: Sequence[str], *
 
 def _manifest_finding(name: str, problem, num_classes: int | None) -> Finding:
     message = problem.message
-    if message.startswith("duplicate reference"):
-        return Finding(WARNING, "duplicate-image", message, "drop the repeated line", "", name, problem.path, line=problem.line)
+    duplicate = message.startswith(("duplicate reference", "same image as line"))
+    if duplicate or getattr(problem, "severity", ERROR) == WARNING:
+        return Finding(WARNING, "duplicate-image" if duplicate else "manifest-line", message,
+                       "drop the repeated line" if duplicate else "", "", name, problem.path, line=problem.line)
     if problem.line is None or "is missing" in message or "is null" in message or "no lines" in message:
         fix = ("add the attribute to every line, or correct AttributeNames" if problem.line is not None
                else "set AttributeNames to the image attribute (ending in -ref), then the label attribute")

@@ -67,7 +67,7 @@ def _scan_file(data: ChannelData, collector: Collector, index: int, path: str, c
     for problem in problems:
         if problem.message.startswith("empty file"):
             continue  # an empty channel is reported once, from the record count
-        data.findings.append(_verify_finding(data.name, path, problem.offset, problem.message))
+        data.findings.append(_verify_finding(data.name, path, problem))
     for offset, reason in bad_headers:
         data.findings.append(Finding(ERROR, "image-header", f"the record does not hold a readable JPEG/PNG image: {reason}",
                                      "repack the record from the original image (icformat im2rec)",
@@ -123,9 +123,10 @@ def _gather_fast(path: str, gather, progress) -> bool:
     return True
 
 
-def _verify_finding(channel: str, path: str, offset: int | None, message: str) -> Finding:
+def _verify_finding(channel: str, path: str, problem) -> Finding:
+    message, offset = problem.message, problem.offset
     framing = "magic" in message or "truncated" in message or "cflag" in message or "resynchronised" in message
-    return Finding(ERROR, "rec-framing" if framing else "rec-record", message,
+    return Finding(getattr(problem, "severity", ERROR), "rec-framing" if framing else "rec-record", message,
                    "rebuild the .rec (icformat im2rec) or cut it before this record" if framing
                    else "repack this record with a valid image header (icformat im2rec)",
                    BAD_MAGIC if framing else WRONG_TRAINING, channel, path, offset=offset)
