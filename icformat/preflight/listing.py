@@ -74,9 +74,7 @@ def _list_s3(uri: str) -> list[Entry]:
                 key = obj["Key"]
                 if not key.endswith("/"):
                     entries.append(_s3_entry(bucket, prefix, key, int(obj.get("Size", 0))))
-    except IcformatError:
-        raise
-    except Exception as exc:  # botocore raises transport-specific errors
+    except Exception as exc:  # botocore raises transport-specific errors; the I/O layer its own
         raise ChannelUnreachable(f"cannot list the channel ({_reason(exc, describe_error)})", uri) from exc
     return entries
 
@@ -93,6 +91,8 @@ def _s3_entry(bucket: str, prefix: str, key: str, size: int) -> Entry:
 
 
 def _reason(exc: BaseException, describe) -> str:
+    if isinstance(exc, IcformatError):
+        return str(exc)
     name = type(exc).__name__
     if name in ("NoCredentialsError", "PartialCredentialsError"):
         return "no AWS credentials; configure them (aws configure, AWS_PROFILE) and run again"
