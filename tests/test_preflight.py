@@ -347,3 +347,14 @@ def test_image_channels_in_one_folder_warn(tmp_path):
     same = dict(channels, train=str(tmp_path / "all"), validation=str(tmp_path / "all"))
     report = run({"resize": 48}, same, train="application/x-image", validation="application/x-image")
     assert report.exit_code == 0 and [f.check for f in report.of(F.WARNING)] == ["channels", "duplicate-images"]
+
+
+def test_multi_label_values_must_be_zero_or_one(tmp_path):
+    labels = [[1, 0, 1] if i % 2 else [0, 1, 0] for i in range(12)]
+    labels[3] = [0, 2, 1]
+    channels = data.rec_dataset(str(tmp_path), train_labels=labels, val_labels=labels[6:])
+    found = only_error(run({"multi_label": 1}, channels), "labels")
+    assert "0 or 1" in found.message
+    labels[3] = [0, 1]  # one record with fewer labels
+    channels = data.rec_dataset(str(tmp_path / "ragged"), train_labels=labels, val_labels=labels[6:])
+    assert "different numbers of labels" in only_error(run({"multi_label": 1}, channels), "labels").message

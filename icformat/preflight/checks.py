@@ -29,6 +29,10 @@ def check_channel_data(data: ChannelData, settings: Settings) -> list[Finding]:
                              label_width=data.label_width if rec else None,
                              min_image_shape=data.min_image_shape(), channel=data.name)
     findings = [_dataset_finding(data, settings, m) for m in messages]
+    if rec and data.multi is not None and data.label_width is None:
+        findings.append(Finding(ERROR, "labels", f"the {data.name} records carry different numbers of labels",
+                                "repack them with one label count (icformat im2rec --pack-label)", WRONG_TRAINING,
+                                data.name, data.files[0] if data.files else None))
     if data.name == "train":
         findings += _coverage(data, settings)
     return findings

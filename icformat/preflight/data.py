@@ -32,7 +32,7 @@ class ChannelData:
     files: list[str] = field(default_factory=list)
     count: int = 0
     single: np.ndarray | None = None  # float64 class id per image (single-label data)
-    multi: np.ndarray | None = None  # uint8 (images x width) multi-hot rows (multi-label data)
+    multi: np.ndarray | None = None  # float32 (images x width) label rows (multi-label data), as stored
     label_width: int | None = None
     heights: np.ndarray | None = None  # int32 per image, -1 when unknown
     widths: np.ndarray | None = None
@@ -47,7 +47,7 @@ class ChannelData:
     def class_counts(self) -> dict[int, int]:
         """Images per class id (whole, non-negative ids only)."""
         if self.multi is not None and self.multi.size:
-            counts = self.multi.sum(axis=0)
+            counts = (self.multi == 1).sum(axis=0)
             return {int(k): int(v) for k, v in enumerate(counts) if v}
         if self.single is None or not self.single.size:
             return {}
@@ -124,10 +124,10 @@ def set_labels(data: ChannelData, labels: list) -> None:
     widths = {len(v) for v in vectors}
     data.label_width = widths.pop() if len(widths) == 1 and len(vectors) == len(labels) else None
     width = max(len(v) for v in vectors)
-    rows = np.zeros((len(labels), width), dtype=np.uint8)
+    rows = np.zeros((len(labels), width), dtype=np.float32)
     for i, v in enumerate(labels):
-        values = np.atleast_1d(np.asarray(v, dtype=np.float64))
-        rows[i, : len(values)] = (values == 1)
+        values = np.atleast_1d(np.asarray(v, dtype=np.float32))
+        rows[i, : len(values)] = values
     data.multi = rows
 
 
