@@ -69,6 +69,11 @@ def _channel_settings(job: Job, channel: Channel) -> list[Finding]:
     if "label-format" in (channel.content_type or ""):
         findings.append(Finding(WARNING, "content-type", "label-format applies to augmented manifests only; it is ignored here",
                                 "drop '; label-format=...'", "", name))
+    return findings + _content_type(channel, mode)
+
+
+def _content_type(channel: Channel, mode: str) -> list[Finding]:
+    name, findings = channel.name, []
     if name.endswith("_lst"):
         if mode == PIPE:
             findings.append(Finding(ERROR, "input-mode", ".lst channels are read in File mode only",
