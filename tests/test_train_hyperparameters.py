@@ -108,9 +108,11 @@ def test_required_missing(missing):
 
 
 def test_unknown_name():
-    with pytest.raises(HyperparameterError, match="unknown hyperparameter 'learning_rat'") as info:
+    with pytest.raises(HyperparameterError, match="unknown hyperparameter 'learning_rat'; did you mean learning_rate") as info:
         parse(learning_rat="0.1")
     assert info.value.name == "learning_rat"
+    with pytest.raises(HyperparameterError, match="known: augmentation_type, beta_1"):
+        parse(zzz="1")
 
 
 INCONSISTENT = [

@@ -17,12 +17,12 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .. import streams
-from ..errors import ImageError, InputNotFound, TrainingDataError
+from ..errors import IcformatError, ImageError, InputNotFound, TrainingDataError
 from ..image import image_size
 from ..recordio import RecordReader
 from ..recordio.inspect import split_record
 from ..recordio.shards import list_rec_shards
-from .hyperparameters import Hyperparameters, ensure_dataset
+from .hyperparameters import Hyperparameters, check_labels, ensure_dataset
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,22 @@ class Channel:
 
 def rec_channel(name: str, dataset: str) -> Channel:
     """A RecordIO channel: a ``.rec``, a folder of ``.rec`` shards or a shard prefix."""
-    return Channel(name, "rec", tuple(list_rec_shards(dataset)))
+    return Channel(name, "rec", tuple(remote_call(list_rec_shards, dataset)))
+
+
+def remote_call(function: Callable, name: str, *args, **kwargs):
+    """``function(name, ...)``, with an ``s3://`` failure (no credentials, no bucket) as one clear line."""
+    try:
+        return function(name, *args, **kwargs)
+    except (IcformatError, OSError):
+        raise
+    except Exception as exc:  # botocore raises its own types
+        if not streams.is_uri(name):
+            raise
+        from ..manifest.refs import describe_error
+
+        raise IcformatError(f"{name}: {describe_error(exc)}; check the AWS credentials and endpoint "
+                            "(AWS_PROFILE, AWS_ENDPOINT_URL_S3)") from None
 
 
 def lst_channel(name: str, lst: str, root: str | None = None) -> Channel:
@@ -103,7 +118,11 @@ def survey(channel: Channel, progress: Callable[[int], None] | None = None) -> S
     if channel.is_stream:
         return None
     if channel.kind == "lst":
-        return _survey_lst(channel, progress)
+        return remote_call(lambda _: _survey_lst(channel, progress), channel.paths[0])
+    return remote_call(lambda _: _survey_rec(channel, progress), channel.paths[0])
+
+
+def _survey_rec(channel: Channel, progress) -> Survey:
     labels, widths, sizes, bad = [], set(), [], 0
     for path in channel.paths:
         with RecordReader(path) as reader:
@@ -175,13 +194,9 @@ def check_channel(hp: Hyperparameters, channel: Channel, found: Survey) -> None:
 
 def check_batch_labels(hp: Hyperparameters, labels: np.ndarray, channel: Channel) -> None:
     """The label checks for a batch of a stream channel (which cannot be surveyed beforehand)."""
-    values = labels if hp.multi_label else labels.reshape(-1)
     width = labels.shape[1] if labels.ndim == 2 else 1
-    from .hyperparameters import check_dataset
-
-    problems = check_dataset(hp, num_examples=len(values), labels=[np.unique(values)] if hp.multi_label
-                             else np.unique(values).tolist(), label_width=width, channel=channel.name)
-    problems = [p for p in problems if "images" not in p.split(";")[0]]  # counts are checked per epoch
+    values = [np.unique(labels)] if hp.multi_label else np.unique(labels).tolist()
+    problems = check_labels(hp, values, width, channel.name)
     if problems:
         raise TrainingDataError(f"{problems[0]} [{channel.describe()}]")
 
