@@ -358,3 +358,24 @@ def test_multi_label_values_must_be_zero_or_one(tmp_path):
     labels[3] = [0, 1]  # one record with fewer labels
     channels = data.rec_dataset(str(tmp_path / "ragged"), train_labels=labels, val_labels=labels[6:])
     assert "different numbers of labels" in only_error(run({"multi_label": 1}, channels), "labels").message
+
+
+def test_manifest_image_smaller_than_image_shape(tmp_path):
+    channels = data.manifest_dataset(str(tmp_path))
+    with open(os.path.join(str(tmp_path), "validation", "class_0", "img_0003.jpg"), "wb") as f:
+        f.write(data.jpegs(1, seed=9, size=(30, 50))[0])
+    found = only_error(run({}, channels, input_mode="Pipe", attribute_names=["source-ref", "class"]), "image-size")
+    assert found.channel == "validation" and found.line == 4 and "50x30" in found.message
+
+
+def test_many_remote_images_are_not_fetched_without_check_images(tmp_path, monkeypatch):
+    from icformat.preflight import data as facts
+
+    monkeypatch.setattr(facts, "REMOTE_HEADER_LIMIT", 5)
+    records = [{"source-ref": f"s3://no-such-bucket-here/img_{i}.jpg", "class": str(i % 3)} for i in range(12)]
+    channels = {"train": data.write_lines(str(tmp_path / "t.manifest"), records),
+                "validation": data.write_lines(str(tmp_path / "v.manifest"), records[:3])}
+    report = run({}, channels, input_mode="Pipe", attribute_names=["source-ref", "class"])
+    warnings = {f.channel: f.message for f in report.of(F.WARNING) if f.check == "image-size"}
+    assert "more than 5" in warnings["train"] and "cannot read" in warnings["validation"]
+    assert report.exit_code == 0

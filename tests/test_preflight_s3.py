@@ -102,6 +102,18 @@ def test_lst_image_missing_from_s3(s3_bucket, tmp_path):
 
 
 def test_manifest_with_s3_references(s3_bucket, tmp_path):
+    channels = s3_manifests(s3_bucket, tmp_path)
+    client = boto3.session.Session().client("s3")
+    report = run({}, channels, input_mode="Pipe", attribute_names=["source-ref", "class"], check_images=True)
+    assert report.findings == [] and report.exit_code == 0
+    client.delete_object(Bucket=s3_bucket, Key="images/train/class_1/img_0001.jpg")
+    found = only_error(run({}, channels, input_mode="Pipe", attribute_names=["source-ref", "class"], check_images=True),
+                       "image-decode")
+    assert found.line == 2
+
+
+def s3_manifests(bucket: str, tmp_path) -> dict:
+    """The manifest dataset with its images uploaded and its references rewritten to s3://."""
     local = data.manifest_dataset(str(tmp_path))
     client = boto3.session.Session().client("s3")
     channels = {}
@@ -110,13 +122,17 @@ def test_manifest_with_s3_references(s3_bucket, tmp_path):
             records = [json.loads(line) for line in f]
         for record in records:
             key = "images/" + os.path.relpath(record["source-ref"], str(tmp_path))
-            client.upload_file(record["source-ref"], s3_bucket, key)
-            record["source-ref"] = f"s3://{s3_bucket}/{key}"
-        client.put_object(Bucket=s3_bucket, Key=f"{name}.manifest", Body="".join(json.dumps(r) + "\n" for r in records))
-        channels[name] = f"s3://{s3_bucket}/{name}.manifest"
-    report = run({}, channels, input_mode="Pipe", attribute_names=["source-ref", "class"], check_images=True)
-    assert report.findings == [] and report.exit_code == 0
-    client.delete_object(Bucket=s3_bucket, Key="images/train/class_1/img_0001.jpg")
-    found = only_error(run({}, channels, input_mode="Pipe", attribute_names=["source-ref", "class"], check_images=True),
-                       "image-decode")
-    assert found.line == 2
+            client.upload_file(record["source-ref"], bucket, key)
+            record["source-ref"] = f"s3://{bucket}/{key}"
+        client.put_object(Bucket=bucket, Key=f"{name}.manifest", Body="".join(json.dumps(r) + "\n" for r in records))
+        channels[name] = f"s3://{bucket}/{name}.manifest"
+    return channels
+
+
+def test_image_sizes_of_s3_images_from_their_headers(s3_bucket, tmp_path):
+    """Without --check-images, S3 images are not decoded: their first bytes (a ranged GET) give the size."""
+    channels = s3_manifests(s3_bucket, tmp_path)
+    small = data.jpegs(1, seed=9, size=(20, 40))[0]
+    boto3.session.Session().client("s3").put_object(Bucket=s3_bucket, Key="images/train/class_1/img_0004.jpg", Body=small)
+    found = only_error(run({}, channels, input_mode="Pipe", attribute_names=["source-ref", "class"]), "image-size")
+    assert found.line == 5 and "40x20" in found.message

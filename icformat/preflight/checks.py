@@ -58,7 +58,12 @@ def _dataset_finding(data: ChannelData, settings: Settings, message: str) -> Fin
         prevents = MULTI_LABEL_MISMATCH.format(width=data.label_width, num_classes=hp.num_classes)
     elif "smaller than" in message:
         check, fix, prevents = "image-size", message.rsplit("; ", 1)[-1], TRAINING_FAILS_ON_IMAGE
-        where = data.locate(_smallest(data, hp.image_shape))
+        short = _too_small(data, hp.image_shape)
+        if len(short):
+            first = int(short[0])
+            where = data.locate(first)
+            message = (f"{data.name} channel: {len(short):,} image(s) smaller than image_shape {hp.image_shape[1]}x"
+                       f"{hp.image_shape[2]} (HxW); this one is {data.heights[first]}x{data.widths[first]}")
     elif "outside 0.." in message:
         check, fix, prevents = "labels", f"relabel, or set num_classes above the largest label", WRONG_TRAINING
         where = data.locate(_first_out_of_range(data, hp.num_classes))
@@ -68,9 +73,9 @@ def _dataset_finding(data: ChannelData, settings: Settings, message: str) -> Fin
     return Finding(ERROR, check, message, fix, prevents, data.name, path, line=line, offset=offset)
 
 
-def _smallest(data: ChannelData, shape) -> int:
-    short = (data.heights >= 0) & ((data.heights < shape[1]) | (data.widths < shape[2]))
-    return int(np.flatnonzero(short)[0]) if short.any() else 0
+def _too_small(data: ChannelData, shape) -> np.ndarray:
+    """Indices of the images smaller than ``shape`` (C, H, W) in either side."""
+    return np.flatnonzero((data.heights >= 0) & ((data.heights < shape[1]) | (data.widths < shape[2])))
 
 
 def _first_out_of_range(data: ChannelData, num_classes: int) -> int:

@@ -15,7 +15,7 @@ from simplejpeg import decode_jpeg_header as _jpeg_header
 
 from ..errors import ImageError
 from ..image.decode import image_info
-from .findings import Finding
+from .findings import WARNING, Finding
 
 
 _HEADER_BYTES = 1 << 16  # image headers (JPEG SOF, PNG IHDR, EXIF) sit in the first 64 KiB
@@ -156,3 +156,52 @@ def read_header_bytes(path: str) -> bytes:
         if len(head) == _HEADER_BYTES and b"\xff\xc0" not in head and b"\xff\xc2" not in head and not head.startswith(b"\x89PNG"):
             head += f.read()
     return head
+
+
+REMOTE_HEADER_LIMIT = 20_000  # above this many images on S3, sizes are read only with --check-images
+
+
+def fill_header_sizes(data: ChannelData, *, workers: int = 16, progress=None) -> Finding | None:
+    """Read the image header (the first 64 KiB: a ranged GET on S3) of every image of ``data`` whose
+    size is not known yet, in ``workers`` threads for remote images. Above ``REMOTE_HEADER_LIMIT``
+    remote images, or when the first remote image cannot be read, a warning says why none was read."""
+    from .. import streams
+    from ..manifest.refs import ObjectStore, describe_error, map_ordered
+
+    todo = [i for i in range(data.count) if data.heights[i] < 0 and data.image_paths[i]]
+    remote = [i for i in todo if streams.is_uri(data.image_paths[i])]
+    where = data.files[0] if data.files else None
+    if len(remote) > REMOTE_HEADER_LIMIT:
+        return Finding(WARNING, "image-size", f"image sizes not read: {len(remote):,} images are on S3 (more than "
+                       f"{REMOTE_HEADER_LIMIT:,})", "add --check-images to fetch and check every image", "", data.name, where)
+    store = ObjectStore()
+    if remote:
+        try:
+            _read_head(store, data.image_paths[remote[0]])
+        except Exception as exc:  # no credentials, no bucket...: do not try every image
+            return Finding(WARNING, "image-size", f"image sizes not read: cannot read {data.image_paths[remote[0]]} "
+                           f"({describe_error(exc)})", "make the images readable from here, or add --check-images", "",
+                           data.name, where)
+
+    def head(i: int):
+        try:
+            return header_size(_read_head(store, data.image_paths[i]))
+        except Exception:  # missing or unreadable: reported by the checks that look for it
+            return -1, -1, None
+
+    for i, (height, width, _) in map_ordered(head, todo, workers=workers if remote else 1):
+        data.heights[i], data.widths[i] = height, width
+        if progress is not None:
+            progress(1)
+    return None
+
+
+def _read_head(store, path: str) -> bytes:
+    """The first 64 KiB of an image: a ranged GET on S3, a read of a local file."""
+    from .. import streams
+    from ..manifest.refs import split_s3
+
+    if path.startswith("s3://"):
+        bucket, key = split_s3(path)
+        return store.s3().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{_HEADER_BYTES - 1}")["Body"].read()
+    return read_header_bytes(streams.local_path(path))

@@ -102,7 +102,7 @@ def _s3_images(data: ChannelData, table, root_uri: str, entries: list[Entry], ch
             sizes[row] = entry.size
             present.append(row)
     data.heights, data.widths, data.byte_sizes, data.image_paths = heights, widths, sizes, paths
-    if check_images and present:
+    if check_images and present:  # (image content types need resize >= image_shape: no size check needed)
         _fetch_and_decode(data, table, present, workers, progress)
 
 

@@ -14,7 +14,7 @@ from ..manifest.parse import _BLANK, _opened, decode_line, is_ref_attribute, ite
 from ..manifest.refs import ObjectStore, base_of, map_ordered, resolve_ref
 from ..manifest.validate import validate_manifest
 from ..manifest.validate_arrow import _Fallback, _distinct, _line_layout, _read_table
-from .data import ChannelData, header_size, set_labels
+from .data import ChannelData, fill_header_sizes, header_size, set_labels
 from .findings import EMPTY_BATCH, ERROR, MULTI_LABEL_MISMATCH, WARNING, WRONG_TRAINING, Finding
 
 
@@ -36,6 +36,10 @@ def scan_manifest_channel(name: str, uri: str, attribute_names: Sequence[str], *
     _gather(data, uri, names, label_format, num_classes, progress)
     if check_images and data.image_paths:
         _fetch_and_decode(data, workers, progress)
+    elif data.count:
+        skipped = fill_header_sizes(data, workers=workers or 16, progress=progress)
+        if skipped is not None:
+            data.findings.append(skipped)
     return data
 
 
