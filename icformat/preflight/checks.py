@@ -172,9 +172,11 @@ def _same_files(train: ChannelData, validation: ChannelData) -> list[tuple[int, 
 
 
 def _same_refs(train: ChannelData, validation: ChannelData) -> list[tuple[int, int]]:
-    first = {}
+    wanted = set(validation.image_paths or ())
+    first: dict[str, int] = {}
     for i, ref in enumerate(train.image_paths or ()):
-        first.setdefault(ref, i)
+        if ref in wanted and ref not in first:
+            first[ref] = i
     return [(v, first[ref]) for v, ref in enumerate(validation.image_paths or ()) if ref in first]
 
 

@@ -6,6 +6,7 @@ sizes (from image headers, no decode), a digest of their bytes, and where each o
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from hashlib import blake2b as _blake2b
 from typing import Any
@@ -168,12 +169,13 @@ def fill_header_sizes(data: ChannelData, *, workers: int = 16, progress=None) ->
     from .. import streams
     from ..manifest.refs import ObjectStore, describe_error, map_ordered
 
-    todo = [i for i in range(data.count) if data.heights[i] < 0 and data.image_paths[i]]
-    remote = [i for i in todo if streams.is_uri(data.image_paths[i])]
+    paths = data.image_paths
+    todo = [i for i in np.flatnonzero(data.heights < 0).tolist() if paths[i]]
+    remote = list(itertools.islice((i for i in todo if streams.is_uri(paths[i])), REMOTE_HEADER_LIMIT + 1))
     where = data.files[0] if data.files else None
     if len(remote) > REMOTE_HEADER_LIMIT:
-        return Finding(WARNING, "image-size", f"image sizes not read: {len(remote):,} images are on S3 (more than "
-                       f"{REMOTE_HEADER_LIMIT:,})", "add --check-images to fetch and check every image", "", data.name, where)
+        return Finding(WARNING, "image-size", f"image sizes not read: more than {REMOTE_HEADER_LIMIT:,} images are on "
+                       "S3", "add --check-images to fetch and check every image", "", data.name, where)
     store = ObjectStore()
     if remote:
         try:

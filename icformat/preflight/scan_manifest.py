@@ -73,7 +73,7 @@ def _gather(data: ChannelData, uri: str, names: tuple[str, ...], label_format: s
     """Each usable line's image reference and label, a chunk of lines at a time: through the manifest
     validator's pyarrow reader where it takes the chunk, line by line otherwise (the same values)."""
     image_attr, label_attr = _names(names)
-    labels: list[Any] = []
+    labels: list = []  # per chunk: a float array (single labels) or a list
     refs: list[str] = []
     lines: list[np.ndarray] = []
     cache: dict = {}
@@ -85,7 +85,7 @@ def _gather(data: ChannelData, uri: str, names: tuple[str, ...], label_format: s
             if got is None:
                 got = _chunk_python(chunk, first_line, uri, image_attr, label_attr, label_format, num_classes, cache)
             refs += got[0]
-            labels += got[1]
+            labels.append(got[1])
             lines.append(got[2])
             if progress is not None:
                 progress(len(got[0]))
@@ -95,8 +95,20 @@ def _gather(data: ChannelData, uri: str, names: tuple[str, ...], label_format: s
     data.heights = np.full(len(refs), -1, dtype=np.int32)
     data.widths = np.full(len(refs), -1, dtype=np.int32)
     base = base_of(uri)
-    data.image_paths = refs if all(r.startswith("s3://") for r in refs) else [resolve_ref(r, base) for r in refs]
-    set_labels(data, labels)
+    data.image_paths = [resolve_ref(r, base) for r in refs] if not _all_uris(refs) else refs
+    if all(isinstance(part, np.ndarray) for part in labels):
+        data.single = np.concatenate(labels) if labels else np.zeros(0)
+        data.label_width = 1 if data.count else None
+    else:
+        set_labels(data, [v for part in labels for v in (part.tolist() if isinstance(part, np.ndarray) else part)])
+
+
+def _all_uris(refs: list[str]) -> bool:
+    """True when every reference is an ``s3://`` URI (nothing to resolve)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return not refs or bool(pc.all(pc.starts_with(pa.array(refs, pa.string()), "s3://")).as_py())
 
 
 def _chunk_python(chunk: bytes, first_line: int, uri: str, image_attr, label_attr, label_format, num_classes, cache):
@@ -135,7 +147,10 @@ def _chunk_arrow(chunk: bytes, first_line: int, names: tuple[str, str], label_fo
     good_ref = pc.fill_null(pc.greater(pc.utf8_length(refs), 0), False).to_numpy(zero_copy_only=False)
     keep = np.flatnonzero(good_label & good_ref)
     kept_refs = refs.take(keep).to_pylist()
-    kept_labels = [decoded[c] for c in codes[keep].tolist()]
+    if all(isinstance(d, float) or d is None for d in decoded):  # single labels: one numpy take
+        kept_labels = np.array([d if d is not None else np.nan for d in decoded] or [0.0])[codes[keep]]
+    else:
+        kept_labels = [decoded[c] for c in codes[keep].tolist()]
     return kept_refs, kept_labels, (first_line + rows_at[keep]).astype(np.int64)
 
 
