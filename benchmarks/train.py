@@ -11,7 +11,7 @@ Figures:
     the saved artifact's own numbers (validation runs on MXNet's unfused path);
   * speed: training images/s of one warm epoch (the second of two) for icformat train, Module.fit on
     mx.io.ImageRecordIter over the same .rec, and Module.fit on the decoded images held in memory
-    (NDArrayIter), on the first 480 training images. The three alternate in short rounds; rounds are
+    (NDArrayIter), on the first 960 training images. The three alternate in short rounds; rounds are
     compared pairwise: each figure is from the round with the median ratio (the machine is shared
     and noisy). Targets: icformat >= 0.90x the in-memory figure, and >= 1.0x ImageRecordIter.
 """
@@ -36,7 +36,7 @@ HP = {"num_layers": "20", "image_shape": f"3,{SIZE},{SIZE}", "mini_batch_size": 
       "momentum": "0.9", "weight_decay": "0.0001", "optimizer": "sgd", "num_classes": "10"}
 
 
-SPEED_IMAGES = 480
+SPEED_IMAGES = 960
 
 
 def build_data(work: str) -> dict:
@@ -163,10 +163,10 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="2 epochs for accuracy, 1 speed round: a smoke run")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--epochs", type=int, default=None, help="epochs of the accuracy run (default 15)")
-    parser.add_argument("--rounds", type=int, default=None, help="speed rounds, the median kept (default 7)")
+    parser.add_argument("--rounds", type=int, default=None, help="speed rounds, the median kept (default 5)")
     args = parser.parse_args()
     args.epochs = args.epochs or (2 if args.quick else 15)
-    args.rounds = args.rounds or (1 if args.quick else 7)
+    args.rounds = args.rounds or (1 if args.quick else 5)
     emit([run(args)], args.json)
     return 0
 
