@@ -16,7 +16,7 @@ import click
 from .. import __version__
 from ..errors import IcformatError, UsageError
 
-_COMMAND_MODULES = ("rec", "lst", "im2rec", "manifest", "pipe", "loader", "bench", "train", "launch")
+_COMMAND_MODULES = ("rec", "lst", "im2rec", "manifest", "pipe", "loader", "bench", "train", "launch", "preflight")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -38,11 +38,14 @@ def verify_rec(
     image_headers: bool = True,
     progress: Callable[[int], None] | None = None,
     max_problems: int = 10_000,
+    on_record: Callable[[int, memoryview], None] | None = None,
 ) -> VerifyResult:
     """Check ``path`` record by record. ``index``: a ``.idx`` path, None for the default one when it
     exists, False to skip. ``image_headers``: check each record's 24-byte image header. ``decode``:
     judge every image (:func:`icformat.image.verdict.judge_image`). A file whose every record lacks
-    an image header gets one warning saying so, not one problem per record."""
+    an image header gets one warning saying so, not one problem per record.
+    ``on_record(offset, payload)`` sees every record that frames correctly (the payload is valid only
+    during the call), so callers gather what they need in the same pass."""
     name = os.fspath(path)
     problems: list[Problem] = []
     offsets: list[int] = []
@@ -51,6 +54,8 @@ def verify_rec(
     def check(offset: int, record) -> None:
         if image_headers:
             _check_image_header(name, offset, record, decode, problems, headerless)
+        if on_record is not None:
+            on_record(offset, record)
         offsets.append(offset)
         if progress is not None:
             progress(1)
@@ -175,3 +180,10 @@ def _check_index(idx: str, offsets: list[int], problems: list[Problem]) -> None:
         first = min(missing)
         problems.append(error(idx, "index-incomplete", f"{len(missing):,} record(s) are not in the index, the first at byte {first:,}; "
                                                       "rebuild it with 'icformat rec index'"))
+
+
+def check_image_header(path: str, offset: int, record, *, decode: bool = False) -> list[Problem]:
+    """The problems ``verify_rec`` reports for one record's image header (empty when it is fine)."""
+    problems: list[Problem] = []
+    _check_image_header(path, offset, record, decode, problems, problems)
+    return problems
