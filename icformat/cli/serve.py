@@ -2,8 +2,9 @@
 (MXNet) or a .onnx file (onnxruntime)."""
 from __future__ import annotations
 
+import contextlib
 import json
-import os
+import sys
 
 import click
 
@@ -46,7 +47,7 @@ def predict_command(model, sources, top_k, classes, output, batch_size, workers,
     names = predictor.info.classes
     bad = 0
     with progress(None, desc="predict", unit="img") as bar, \
-            (streams.open_output(output, "w") if output else _stdout()) as out:
+            (streams.open_output(output, "w") if output else contextlib.nullcontext(sys.stdout)) as out:
         for pred in iter_predictions(predictor, iter_sources(sources), batch_size=batch_size, workers=workers):
             bar.update(1)
             if pred.error is not None:
@@ -59,14 +60,6 @@ def predict_command(model, sources, top_k, classes, output, batch_size, workers,
     if bad:
         click.echo(f"icformat: {bad} image(s) could not be predicted", err=True)
         fail(1)
-
-
-class _stdout:
-    def __enter__(self):
-        return click.get_text_stream("stdout")
-
-    def __exit__(self, *exc):
-        return False
 
 
 @click.command("transform")

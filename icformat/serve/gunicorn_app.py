@@ -42,6 +42,8 @@ class InferenceServer(BaseApplication):
             "loglevel": "info",
             "proc_name": "icformat-serve",
         }
+        if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 25 would create ~/.gunicorn/gunicorn.ctl
+            settings["control_socket_disable"] = True
         for key, value in settings.items():
             self.cfg.set(key, value)
 

@@ -32,11 +32,19 @@ def preprocess(data: bytes | memoryview, image_shape: Sequence[int]) -> np.ndarr
     channels, height, width = check_image_shape(image_shape)
     if len(data) == 0:
         raise ImageError("empty image (0 bytes)")
-    pixels = decode(data, color=0 if channels == 1 else 1)
+    pixels = decode(data, color=1)
+    if channels == 1:  # luma from RGB, as Pillow's convert("L") gives it (not the JPEG's own Y plane)
+        pixels = _to_gray(pixels)
     pixels = resize(pixels, height, width, method=RESIZE_METHOD, exact=True)
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
     return np.ascontiguousarray(pixels.transpose(2, 0, 1), dtype=np.float32)
+
+
+def _to_gray(rgb: np.ndarray) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).convert("L"))
 
 
 def preprocess_batch(images: Sequence[bytes], image_shape: Sequence[int]) -> np.ndarray:
