@@ -8,13 +8,13 @@ PIP_FLAGS := -q --disable-pip-version-check
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[train,dev]'
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[train,export,serve,dev]'
 	touch $@
 
-# the core environment: numpy 2 and no mxnet
+# the core environment: numpy 2, no mxnet, onnxruntime (inference on exported models)
 $(CORE)/.installed: pyproject.toml
 	$(PY) -m venv $(CORE)
-	$(CORE)/bin/pip install $(PIP_FLAGS) -e '.[dev]' 'numpy>=2'
+	$(CORE)/bin/pip install $(PIP_FLAGS) -e '.[dev,serve,onnx]' 'numpy>=2'
 	touch $@
 
 demo: $(VENV)/.installed

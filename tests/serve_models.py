@@ -37,7 +37,13 @@ def _unit(mx, x, name: str, filters: int, stride: int, project: bool):
 
 
 def sagemaker_symbol(mx, num_classes: int = NUM_CLASSES, multi_label: bool = False):
-    """The symbol, ending in SageMaker's ``SoftmaxOutput`` (``LogisticRegressionOutput`` if multi-label)."""
+    """The symbol, ending in SageMaker's ``SoftmaxOutput`` (``LogisticRegressionOutput`` if multi-label).
+    Built under a fresh name manager, so automatic names (``_plus0``) do not depend on earlier symbols."""
+    with mx.name.NameManager():
+        return _build(mx, num_classes, multi_label)
+
+
+def _build(mx, num_classes: int, multi_label: bool):
     x = mx.sym.identity(mx.sym.Variable("data"), name="id")
     x = mx.sym.BatchNorm(x, fix_gamma=True, eps=2e-5, momentum=0.9, name="bn_data")
     x = mx.sym.Convolution(x, num_filter=8, kernel=(3, 3), pad=(1, 1), no_bias=True, name="conv0")
