@@ -97,6 +97,29 @@ def test_unknown_paths_and_methods(server):
     assert serve_support.request(srv.port, "GET", "/nothing")[0] == 404
 
 
+def test_a_worker_that_dies_is_replaced(server, photos):
+    """gunicorn starts a new worker, which loads the model the master staged (still there)."""
+    import signal
+    import subprocess
+    import time
+
+    srv, model = server
+    children = subprocess.run(["pgrep", "-P", str(srv.proc.pid)], capture_output=True, text=True).stdout.split()
+    assert len(children) == 2
+    os.kill(int(children[0]), signal.SIGKILL)
+    image = encode_jpeg(photos["coffee"], 90)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        now = subprocess.run(["pgrep", "-P", str(srv.proc.pid)], capture_output=True, text=True).stdout.split()
+        if len(now) == 2 and children[0] not in now:
+            break
+        time.sleep(0.2)
+    for _ in range(6):  # both workers answer
+        status, _, body = invoke(srv.port, image)
+        assert status == 200
+        np.testing.assert_allclose(body, _reference(model, image), atol=1e-6)
+
+
 def test_multi_label_server(photos):
     for backend in BACKENDS:
         try:

@@ -64,10 +64,15 @@ class InferenceServer(BaseApplication):
         return InferenceApp(predictor)
 
     def run(self) -> int:
+        master = os.getpid()
         try:
             _Arbiter(self).run()
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
+            if os.getpid() != master:  # a worker ending: leave now, not through the master's cleanup
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
         else:
             code = 0
         if _Arbiter.interrupted:

@@ -22,7 +22,7 @@ from ..errors import FormatError, IcformatError, MissingDependencyError
 from ..train.artifacts import extract_model_tarball
 from ..train.runtime import import_mxnet
 from .graph import fixed_gamma_names, inference_symbol
-from .model import find_classes_file, load_classes
+from .model import ONNXRUNTIME, backend_of, find_classes_file, load_classes
 from .mxnet_backend import inspect_model
 from .onnx_backend import META_ACTIVATION, META_CLASSES, META_IMAGE_SHAPE
 
@@ -56,6 +56,8 @@ def import_onnx():
 
 def export_onnx(model: str, dest: str, *, opset: int = DEFAULT_OPSET, classes: str | None = None) -> ExportReport:
     """Export ``model`` (local or ``s3://``) to ``dest``; ``dest`` appears only once complete."""
+    if backend_of(model) == ONNXRUNTIME:
+        raise IcformatError(f"{model} is already an ONNX model; export takes a model.tar.gz or its folder")
     mx, onnx = import_mxnet(), import_onnx()
     if not MIN_OPSET <= opset <= onnx.defs.onnx_opset_version():
         raise IcformatError(f"--opset {opset} is not supported: use {MIN_OPSET} to {onnx.defs.onnx_opset_version()}")

@@ -5,13 +5,13 @@ worker starts, so a bad archive is one clear error instead of workers failing to
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import tempfile
 from dataclasses import dataclass
 
-from .. import streams
-from ..errors import IcformatError, InputNotFound
+from ..errors import IcformatError, MissingDependencyError
 from ..train.artifacts import extract_model_tarball
 from .model import ONNXRUNTIME, backend_of
 
@@ -47,20 +47,20 @@ def stage_model(model: str, workdir: str) -> str:
     """A local path every worker loads: the ``.onnx`` file, or the folder the archive unpacked to.
     Checks what can be checked without a runtime (archive members, symbol head, image shape)."""
     if backend_of(model) == ONNXRUNTIME:
-        if not streams.is_uri(model):
-            if not os.path.exists(model):
-                raise InputNotFound(f"{model}: no such model", path=model)
-            return model
-        from .onnx_backend import read_model_bytes
+        from .onnx_backend import OnnxPredictor, read_model_bytes
 
         local = os.path.join(workdir, "model.onnx")
         with open(local, "wb") as f:
             f.write(read_model_bytes(model))
+        OnnxPredictor(local, threads=1).close()  # a clear error now rather than workers failing to boot
         return local
     from .mxnet_backend import inspect_model
 
     files = extract_model_tarball(model, workdir)
     inspect_model(files, model)
+    if importlib.util.find_spec("mxnet") is None:
+        raise MissingDependencyError("a model.tar.gz needs MXNet 1.9.1: pip install 'icformat[train]' "
+                                     "(or export it to ONNX where MXNet is installed and serve the .onnx)")
     return files.folder
 
 
@@ -79,6 +79,8 @@ def serve(model: str, options: ServeOptions) -> int:
     check_port_free(options.host, options.port)
     with tempfile.TemporaryDirectory(prefix="icformat-serve-") as workdir:
         local = stage_model(model, workdir)
-        from .gunicorn_app import run_gunicorn
-
+        try:
+            from .gunicorn_app import run_gunicorn
+        except ImportError as exc:
+            raise MissingDependencyError("serve needs gunicorn: pip install 'icformat[serve]'") from exc
         return run_gunicorn(local, options)
