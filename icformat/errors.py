@@ -58,3 +58,19 @@ class InputNotFound(IcformatError, FileNotFoundError):
     def __init__(self, message: str, path: str | None = None):
         self.path = path
         super().__init__(message)
+
+
+class HyperparameterError(IcformatError, ValueError):
+    """A training hyperparameter is unknown, missing, invalid or contradicts another; ``name`` names it."""
+
+    def __init__(self, message: str, name: str | None = None):
+        self.name = name
+        super().__init__(message)
+
+
+class TrainingDataError(IcformatError, ValueError):
+    """A training channel does not fit the hyperparameters (too few images, labels out of range...)."""
+
+
+class ModelMismatchError(IcformatError, ValueError):
+    """A model given to seed training (``--model``, ``--pretrained``) does not fit the hyperparameters."""

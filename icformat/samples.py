@@ -133,3 +133,36 @@ def imagenet_like_corpus(root: str, count: int, *, classes: int = 10, seed: int 
     for c in range(classes):
         paths += [os.path.join(f"class_{c}", n) for n in sorted(os.listdir(os.path.join(root, f"class_{c}")))]
     return sorted(paths)[: per_class * classes]
+
+
+def digit_images(size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 1,797 real handwritten digits (8x8, 0-16) as ``size`` x ``size`` RGB uint8
+    images (bilinear upscaling) and their labels 0-9."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as exc:
+        raise MissingDependencyError("the digits need scikit-learn: pip install 'icformat[dev]'") from exc
+    from PIL import Image
+
+    digits = load_digits()
+    images = np.empty((len(digits.images), size, size, 3), np.uint8)
+    for i, small in enumerate(digits.images):
+        gray = Image.fromarray((small * (255.0 / 16.0)).astype(np.uint8)).resize((size, size), Image.BILINEAR)
+        images[i] = np.asarray(gray)[:, :, None]
+    return images, digits.target.astype(np.int64)
+
+
+def write_digits_rec(path: str, indices, *, size: int = 32, labels: np.ndarray | None = None, quality: int = 95) -> int:
+    """Pack the digits at ``indices`` (JPEG) into the RecordIO file ``path`` with its ``.idx``;
+    ``labels`` (one row per index, several columns for multi-label) replace the digit labels.
+    Returns the record count."""
+    from .recordio import IRHeader, RecordWriter, pack
+
+    images, targets = digit_images(size)
+    with RecordWriter(path, index=True) as writer:
+        for n, i in enumerate(indices):
+            row = targets[i] if labels is None else labels[n]
+            values = np.atleast_1d(np.asarray(row, np.float32))
+            header = IRHeader(0, float(values[0]), n, 0) if values.size == 1 else IRHeader(values.size, values, n, 0)
+            writer.write(pack(header, _encode_jpeg(images[i], quality)), key=n)
+    return len(indices)

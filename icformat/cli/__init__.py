@@ -14,7 +14,7 @@ import click
 from .. import __version__
 from ..errors import IcformatError
 
-_COMMAND_MODULES = ("rec", "lst", "im2rec", "manifest", "pipe", "loader", "bench", "serve", "export")
+_COMMAND_MODULES = ("rec", "lst", "im2rec", "manifest", "pipe", "loader", "bench", "train", "launch", "serve", "export")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

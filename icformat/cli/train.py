@@ -1,0 +1,143 @@
+"""``icformat train``: SageMaker's image-classification ResNet, trained here (needs the ``train`` extra)."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+
+from .common import echo_json, json_option
+
+LOG_FORMAT = "[%(asctime)s %(levelname)s %(thread)d] %(message)s"
+LOG_DATES = "%m/%d/%Y %H:%M:%S"
+
+EPILOG = """\b
+Examples:
+  icformat train --train train.rec --validation val.rec \\
+      --hp num_classes=10 --hp num_training_samples=1437 --hp num_layers=20 \\
+      --hp image_shape=3,32,32 --hp epochs=10 --output-dir model/
+  icformat train --train-lst train.lst --train-root images/ --hyperparameters hp.json
+  icformat train --pipe /tmp/pipes --attribute-names source-ref,class --hyperparameters hp.json
+  icformat train --sagemaker-root /opt/ml          # SageMaker's own container layout
+"""
+
+
+def _configure_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT, LOG_DATES))
+    for name in ("icformat.train", "root"):
+        logger = logging.getLogger() if name == "root" else logging.getLogger(name)
+        if name == "root":
+            logger.handlers[:] = [handler] if verbose else []
+            logger.setLevel(logging.INFO if verbose else logging.WARNING)
+        else:
+            logger.handlers[:] = [handler]
+            logger.setLevel(logging.INFO)
+            logger.propagate = False
+
+
+def _usage(message: str) -> click.UsageError:
+    return click.UsageError(message)
+
+
+def _hyperparameters(path: str | None, items: tuple[str, ...], base: dict | None) -> dict:
+    from ..train.hyperparameters import merge_hyperparameters, parse_assignments
+    from ..train.sagemaker import read_json
+
+    from_file = read_json(path, "hyperparameters") if path else {}
+    return merge_hyperparameters(base or {}, from_file, parse_assignments(items))
+
+
+def _channels(opts: dict):
+    """(train, validation, model, output, base hyperparameters) from the input options."""
+    from ..train import data, sagemaker
+
+    given = [k for k in ("train", "train_lst", "pipe") if opts[k]]
+    if opts["sagemaker_root"]:
+        if given or opts["validation"] or opts["validation_lst"]:
+            raise _usage("--sagemaker-root reads the channels from its layout; leave out --train/--validation/--pipe")
+        job = sagemaker.read_sagemaker_root(opts["sagemaker_root"], attribute_names=opts["attribute_names"],
+                                            label_format=opts["label_format"])
+        return job.train, job.validation, opts["model"] or job.model, job.output, job.hyperparameters
+    if len(given) != 1:
+        raise _usage("give the training data once: --train DATA, --train-lst LST (with --train-root), "
+                     "--pipe DIR or --sagemaker-root DIR")
+    output = _output(opts["output_dir"])
+    if opts["pipe"]:
+        if opts["validation"] or opts["validation_lst"]:
+            raise _usage("with --pipe the validation channel is read from DIR/validation_<epoch>; leave out --validation")
+        names = opts["attribute_names"]
+        train = data.pipe_channel("train", opts["pipe"], names, opts["label_format"])
+        val = data.pipe_channel("validation", opts["pipe"], names, opts["label_format"]) if opts["pipe_validation"] else None
+        return train, val, opts["model"], output, {}
+    train = (data.rec_channel("train", opts["train"]) if opts["train"]
+             else data.lst_channel("train", opts["train_lst"], opts["train_root"]))
+    val = None
+    if opts["validation"] and opts["validation_lst"]:
+        raise _usage("give --validation or --validation-lst, not both")
+    if opts["validation"]:
+        val = data.rec_channel("validation", opts["validation"])
+    elif opts["validation_lst"]:
+        val = data.lst_channel("validation", opts["validation_lst"], opts["validation_root"])
+    return train, val, opts["model"], output, {}
+
+
+def _output(folder: str) -> str:
+    if folder.startswith("s3://"):
+        return folder.rstrip("/") + "/model.tar.gz"
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise _usage(f"--output-dir {folder}: it is a file, not a folder")
+    return os.path.join(folder, "model.tar.gz")
+
+
+@click.command("train", epilog=EPILOG)
+@click.option("--train", "train", metavar="DATA", help="Training RecordIO: a .rec file, a folder of .rec shards or a shard prefix (local or s3://).")
+@click.option("--validation", metavar="DATA", help="Validation RecordIO, as --train.")
+@click.option("--train-lst", metavar="LST", help="Training images listed by a .lst (no packing step).")
+@click.option("--train-root", metavar="DIR", help="Folder the --train-lst paths are relative to (default: the .lst's folder).")
+@click.option("--validation-lst", metavar="LST", help="Validation images listed by a .lst.")
+@click.option("--validation-root", metavar="DIR", help="Folder the --validation-lst paths are relative to.")
+@click.option("--pipe", metavar="DIR", help="Pipe mode: read the FIFOs DIR/train_<epoch> (and DIR/validation_<epoch>).")
+@click.option("--pipe-validation/--no-pipe-validation", default=True, show_default=True, help="With --pipe, also read DIR/validation_<epoch>.")
+@click.option("--attribute-names", metavar="NAMES", help="Pipe channels are augmented manifests with these AttributeNames (image first, label second), e.g. source-ref,class.")
+@click.option("--label-format", type=click.Choice(["multi-hot", "class-id"]), default=None, help="Multi-label manifests: label format (default multi-hot, as SageMaker).")
+@click.option("--sagemaker-root", metavar="DIR", help="SageMaker's layout: DIR/input/config/*.json, DIR/input/data/<channel>, writes DIR/model/model.tar.gz.")
+@click.option("--hyperparameters", "hp_file", metavar="FILE", help="hyperparameters.json (SageMaker's: every value a string).")
+@click.option("--hp", "hp_items", multiple=True, metavar="NAME=VALUE", help="One hyperparameter (repeatable); wins over --hyperparameters.")
+@click.option("--output-dir", default="model", show_default=True, metavar="DIR", help="Where model.tar.gz is written (local or s3://).")
+@click.option("--model", metavar="TGZ", help="Incremental training: start from this model.tar.gz (SageMaker's model channel).")
+@click.option("--pretrained", metavar="PREFIX_OR_TGZ", help="Weights for use_pretrained_model=1: an MXNet checkpoint prefix, .params, or model.tar.gz.")
+@click.option("-j", "--workers", "num_workers", type=click.IntRange(min=0), default=None, help="Loader processes (default: one per core).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (shuffling, augmentation).")
+@click.option("--pipe-timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for each FIFO.")
+@click.option("-v", "--verbose", is_flag=True, help="Also show MXNet's own log lines.")
+@json_option
+def train_command(**opts):
+    """Train SageMaker's image-classification network (pre-activation ResNet) on this machine.
+
+    Hyperparameters are SageMaker's, with the same names, defaults and ranges; they are checked,
+    with the data, before any training. Writes OUTPUT_DIR/model.tar.gz as SageMaker does (loadable
+    with mx.model.load_checkpoint); an interrupted run leaves the previous archive in place. Under
+    kv_store=dist_sync|dist_async start it with `icformat launch`.
+    """
+    _configure_logging(opts["verbose"])
+    from ..train.data import FeedOptions
+    from ..train.hyperparameters import parse_hyperparameters
+    from ..train.trainer import TrainJob, detect_device, train
+
+    train_ch, val_ch, model, output, base = _channels(opts)
+    hp = parse_hyperparameters(_hyperparameters(opts["hp_file"], opts["hp_items"], base), device=detect_device())
+    feed = FeedOptions(num_workers=opts["num_workers"], seed=opts["seed"], pipe_timeout=opts["pipe_timeout"])
+    job = TrainJob(hp, train_ch, val_ch, output, model, opts["pretrained"], feed, progress=sys.stderr.isatty())
+    result = train(job)
+    if opts["as_json"]:
+        echo_json(result.to_dict())
+    elif result.artifact:
+        best = result.best_validation_accuracy
+        shown = f"validation accuracy {best:.4f}" if best is not None else f"train accuracy {result.train_accuracy:.4f}"
+        click.echo(f"trained {result.epochs} epoch(s), {shown}, {result.images_per_second:.0f} images/s: {result.artifact}")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(train_command)

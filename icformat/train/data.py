@@ -1,0 +1,261 @@
+"""Training channels: where the images come from, what they hold, and the loader that feeds them.
+
+A channel is RecordIO (one ``.rec``, a folder of shards or a shard prefix, local or ``s3://``),
+images listed by a ``.lst`` under a root, or a pipe-mode channel (``<dir>/<name>_<epoch>`` FIFOs,
+RecordIO or an augmented manifest). ``survey`` reads a file channel once (labels from the record
+headers, image sizes from the image headers) so that SageMaker's data errors are caught before
+training; a pipe channel can only be checked as it streams (``check_batch_labels``).
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import random
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .. import streams
+from ..errors import ImageError, InputNotFound, TrainingDataError
+from ..image import image_size
+from ..recordio import RecordReader
+from ..recordio.inspect import split_record
+from ..recordio.shards import list_rec_shards
+from .hyperparameters import Hyperparameters, ensure_dataset
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One input channel: ``kind`` is ``rec``, ``lst`` or ``pipe``."""
+
+    name: str
+    kind: str
+    paths: tuple[str, ...] = ()
+    root: str | None = None
+    attribute_names: tuple[str, ...] | None = None
+    label_format: str | None = None
+
+    @property
+    def is_stream(self) -> bool:
+        return self.kind == "pipe" or (self.kind == "rec" and len(self.paths) == 1 and streams.is_fifo(self.paths[0]))
+
+    def describe(self) -> str:
+        if self.kind == "pipe":
+            return f"{self.paths[0]}/{self.name}_<epoch> (pipe mode)"
+        if self.kind == "lst":
+            return f"{self.paths[0]} (images under {self.root})"
+        return self.paths[0] if len(self.paths) == 1 else f"{len(self.paths)} .rec shards ({self.paths[0]} ...)"
+
+
+def rec_channel(name: str, dataset: str) -> Channel:
+    """A RecordIO channel: a ``.rec``, a folder of ``.rec`` shards or a shard prefix."""
+    return Channel(name, "rec", tuple(list_rec_shards(dataset)))
+
+
+def lst_channel(name: str, lst: str, root: str | None = None) -> Channel:
+    """Images listed by ``lst`` (paths relative to ``root``, default the ``.lst``'s folder)."""
+    if not streams.is_uri(lst) and not os.path.isfile(streams.local_path(lst)):
+        raise InputNotFound(f"{lst}: no such .lst file", path=lst)
+    if root is None:
+        root = os.path.dirname(lst) if not streams.is_uri(lst) else lst.rsplit("/", 1)[0]
+    elif not streams.is_uri(root) and not os.path.isdir(streams.local_path(root)):
+        raise InputNotFound(f"{root}: no such image folder (the root of {lst})", path=root)
+    return Channel(name, "lst", (lst,), root)
+
+
+def pipe_channel(name: str, directory: str, attribute_names=None, label_format: str | None = None) -> Channel:
+    """A pipe-mode channel read from ``directory/<name>_<epoch>`` FIFOs."""
+    if not os.path.isdir(directory):
+        raise InputNotFound(f"{directory}: no such folder for the pipe-mode FIFOs", path=directory)
+    names = None
+    if attribute_names:
+        from ..manifest import parse_attribute_names
+
+        names = tuple(parse_attribute_names(attribute_names))
+    return Channel(name, "pipe", (directory,), attribute_names=names, label_format=label_format)
+
+
+# ---- survey -------------------------------------------------------------------------------
+
+@dataclass
+class Survey:
+    """What a file channel holds: image count, labels (``(n,)`` or ``(n, width)``), label width,
+    smallest image ``(height, width)`` and the number of undecodable images."""
+
+    num_examples: int
+    labels: np.ndarray
+    label_width: int | None
+    min_hw: tuple[int, int] | None
+    unreadable: int = 0
+
+    def class_ids(self) -> np.ndarray:
+        """The distinct single labels, or the distinct multi-hot values."""
+        return np.unique(self.labels) if self.labels.size else self.labels
+
+    def positive_counts(self) -> np.ndarray:
+        """Images per class with that class present (multi-label)."""
+        return self.labels.reshape(len(self.labels), -1).sum(axis=0)
+
+
+def survey(channel: Channel, progress: Callable[[int], None] | None = None) -> Survey | None:
+    """Read a file channel's labels and image sizes; None for a stream (it cannot be read twice)."""
+    if channel.is_stream:
+        return None
+    if channel.kind == "lst":
+        return _survey_lst(channel, progress)
+    labels, widths, sizes, bad = [], set(), [], 0
+    for path in channel.paths:
+        with RecordReader(path) as reader:
+            for record in reader.iter_views():
+                _, values, image = split_record(record)
+                if values is None:
+                    bad += 1
+                    continue
+                labels.append(values)
+                widths.add(len(values))
+                bad += _note_size(image, sizes)
+                if progress is not None:
+                    progress(1)
+    if len(widths) > 1:
+        raise TrainingDataError(f"{channel.name} channel: records carry different numbers of labels "
+                                f"({', '.join(map(str, sorted(widths)))}); {channel.describe()}")
+    return _summary(labels, widths, sizes, bad)
+
+
+def _survey_lst(channel: Channel, progress) -> Survey:
+    from ..lst import read_lst
+
+    table = read_lst(channel.paths[0])
+    sizes: list[tuple[int, int]] = []
+    bad = 0
+    for relative, line in zip(table.paths, table.lines.tolist()):
+        location = channel.root.rstrip("/") + "/" + relative if streams.is_uri(channel.root) else os.path.join(channel.root, relative)
+        try:
+            with streams.open_input(location, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise InputNotFound(f"{channel.paths[0]}:{line}: image {relative!r} not found under {channel.root}; "
+                                "check --train-root/--validation-root", path=location) from None
+        bad += _note_size(data, sizes)
+        if progress is not None:
+            progress(1)
+    labels = [row for row in table.labels.tolist()]
+    return _summary(labels, {table.label_width} if len(table) else set(), sizes, bad)
+
+
+def _note_size(image, sizes: list) -> int:
+    try:
+        sizes.append(image_size(image))
+        return 0
+    except ImageError:
+        return 1
+
+
+def _summary(labels: list, widths: set, sizes: list, bad: int) -> Survey:
+    width = widths.pop() if widths else None
+    array = np.asarray(labels, dtype=np.float32).reshape(len(labels), width or 1)
+    if width == 1:
+        array = array.reshape(-1)
+    min_hw = (min(h for h, _ in sizes), min(w for _, w in sizes)) if sizes else None
+    return Survey(len(labels), array, width, min_hw, bad)
+
+
+def check_channel(hp: Hyperparameters, channel: Channel, found: Survey) -> None:
+    """Raise ``TrainingDataError`` (one line, naming the channel's data) for SageMaker's data errors."""
+    if found.num_examples and found.unreadable == found.num_examples + found.unreadable:
+        raise TrainingDataError(f"{channel.name} channel: no image in {channel.describe()} could be read")
+    labels = [found.class_ids()] if hp.multi_label else found.class_ids().tolist()
+    try:
+        ensure_dataset(hp, num_examples=found.num_examples, labels=labels, label_width=found.label_width,
+                       min_image_shape=found.min_hw, channel=channel.name)
+    except TrainingDataError as exc:
+        raise TrainingDataError(f"{exc} [{channel.describe()}]") from None
+
+
+def check_batch_labels(hp: Hyperparameters, labels: np.ndarray, channel: Channel) -> None:
+    """The label checks for a batch of a stream channel (which cannot be surveyed beforehand)."""
+    values = labels if hp.multi_label else labels.reshape(-1)
+    width = labels.shape[1] if labels.ndim == 2 else 1
+    from .hyperparameters import check_dataset
+
+    problems = check_dataset(hp, num_examples=len(values), labels=[np.unique(values)] if hp.multi_label
+                             else np.unique(values).tolist(), label_width=width, channel=channel.name)
+    problems = [p for p in problems if "images" not in p.split(";")[0]]  # counts are checked per epoch
+    if problems:
+        raise TrainingDataError(f"{problems[0]} [{channel.describe()}]")
+
+
+# ---- loaders ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FeedOptions:
+    """How a channel is fed: the worker share, loader processes and the random seed."""
+
+    num_parts: int = 1
+    part_index: int = 0
+    num_workers: int | None = None
+    seed: int = 0
+    pipe_timeout: float | None = 60.0
+
+
+def make_loader(channel: Channel, hp: Hyperparameters, *, train: bool, feed: FeedOptions):
+    """An ``ImageLoader`` over ``channel`` (training: shuffled, SageMaker's augmentation, the last
+    batch padded from the start of the epoch; validation: centre crop, in order)."""
+    from ..loader import ImageLoader
+
+    width = hp.num_classes if hp.multi_label else 1
+    options = dict(
+        batch_size=hp.mini_batch_size, data_shape=hp.image_shape, resize=hp.resize,
+        augmentation_type=hp.augmentation_type if train else None, shuffle=train, seed=feed.seed,
+        num_workers=feed.num_workers, num_parts=feed.num_parts, part_index=feed.part_index,
+        last_batch="pad" if train else "keep", label_width=width,
+    )
+    if channel.kind == "lst":
+        return ImageLoader(channel.paths[0], root=channel.root, **options)
+    return ImageLoader(_source(channel, hp, feed), **options)
+
+
+def _source(channel: Channel, hp: Hyperparameters, feed: FeedOptions):
+    if channel.kind == "pipe":
+        from ..pipe import PipeReader
+
+        return PipeReader(channel.paths[0], channel.name, timeout=feed.pipe_timeout,
+                          attribute_names=list(channel.attribute_names) if channel.attribute_names else None,
+                          label_format=channel.label_format, num_classes=hp.num_classes)
+    if len(channel.paths) == 1:
+        return channel.paths[0]
+    return _ShardStream(channel.paths, feed.seed)
+
+
+class _ShardStream:
+    """Several ``.rec`` shards read one after another, in a new order every epoch (the loader's
+    shuffle buffer mixes records across shard boundaries)."""
+
+    def __init__(self, paths: tuple[str, ...], seed: int):
+        self.paths, self.seed, self.epoch = paths, seed, 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        order = list(self.paths)
+        random.Random(self.seed * 1000003 + self.epoch).shuffle(order)
+        self.epoch += 1
+        return itertools.chain.from_iterable(_records(p) for p in order)
+
+
+def _records(path: str) -> Iterator[bytes]:
+    with RecordReader(path) as reader:
+        yield from reader
+
+
+def require_nonempty(channel: Channel, count: int, hp: Hyperparameters) -> None:
+    """After a stream channel's first epoch: SageMaker's empty-channel and too-few-images errors."""
+    if count == 0:
+        raise TrainingDataError(f"{channel.name} channel: it holds no images (empty channel) [{channel.describe()}]")
+    if channel.name == "train" and count < hp.mini_batch_size:
+        raise TrainingDataError(
+            f"train channel: {count} images, fewer than mini_batch_size={hp.mini_batch_size}; the number of input "
+            f"images must be at least mini_batch_size [{channel.describe()}]")
+
+
+__all__ = ["Channel", "FeedOptions", "Survey", "check_batch_labels", "check_channel", "lst_channel",
+           "make_loader", "pipe_channel", "rec_channel", "require_nonempty", "survey"]
