@@ -20,8 +20,9 @@ $(CORE)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(VENV)/bin/python bin/demo
 
-test: $(VENV)/.installed
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
+# the full suite also runs onnxruntime on fresh exports through the core environment's interpreter
+test: $(VENV)/.installed $(CORE)/.installed
+	ICFORMAT_CORE_PYTHON=$(CURDIR)/$(CORE)/bin/python $(VENV)/bin/python -m pytest -q -p no:cacheprovider
 
 test-core: $(CORE)/.installed
 	$(CORE)/bin/python -m pytest -q -p no:cacheprovider

@@ -123,3 +123,35 @@ def invoke(port: int, image: bytes, content_type: str = "image/jpeg", accept: st
         headers["Accept"] = accept
     status, head, body = request(port, "POST", "/invocations", image, headers)
     return status, head, json.loads(body) if body else None
+
+
+def core_python() -> str | None:
+    """The core environment's interpreter (numpy 2 + onnxruntime), for checks that need both sides:
+    ``$ICFORMAT_CORE_PYTHON``, else ``.venv-core`` beside the running venv or in the repository."""
+    candidates = [os.environ.get("ICFORMAT_CORE_PYTHON"),
+                  os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(sys.executable))), ".venv-core",
+                               "bin", "python"),
+                  os.path.join(REPO, ".venv-core", "bin", "python")]
+    return next((c for c in candidates if c and os.path.exists(c)), None)
+
+
+_ORT_SCRIPT = """
+import sys, numpy as np
+from icformat.serve import open_predictor
+batch = np.load(sys.argv[2])
+np.save(sys.argv[3], open_predictor(sys.argv[1]).predict(batch))
+"""
+
+
+def onnxruntime_in_core_env(model: str, batch, tmp_path):
+    """Probabilities of ``model`` (.onnx) on onnxruntime, computed by the core environment."""
+    import numpy as np
+
+    python = core_python()
+    if python is None:
+        pytest.skip("no core environment (.venv-core, or set ICFORMAT_CORE_PYTHON) to run onnxruntime in")
+    np.save(tmp_path / "batch.npy", batch)
+    run = subprocess.run([python, "-c", _ORT_SCRIPT, model, str(tmp_path / "batch.npy"), str(tmp_path / "out.npy")],
+                         env=icformat_env(), capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    return np.load(tmp_path / "out.npy")
