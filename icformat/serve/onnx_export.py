@@ -48,6 +48,9 @@ def import_onnx():
     """``onnx``, or a clear error saying how to install it."""
     try:
         import onnx
+        import onnx.checker
+        import onnx.defs
+        import onnx.helper
     except ImportError as exc:
         raise MissingDependencyError(
             "export needs onnx beside MXNet: pip install 'onnx==1.14.1' (works with numpy 1.23)") from exc
