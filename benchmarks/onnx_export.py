@@ -56,6 +56,17 @@ def run_predict(python: str, model: str, listing: str, out: str) -> tuple[float,
     return json.loads(done.stdout.strip().splitlines()[-1])["images_per_s"], np.load(out)
 
 
+def _int8(core: str, onnx_path: str, paths: list[str], listing: str, work: str) -> tuple[float, np.ndarray]:
+    """Quantize (calibrated on the first 16 photos) in the core env, then predict with it."""
+    int8 = onnx_path.replace(".onnx", ".int8.onnx")
+    env = {**os.environ, "PYTHONPATH": REPO}
+    done = subprocess.run([core, "-m", "icformat", "export", "-m", onnx_path, "--quantize", "int8", "-o", int8,
+                           *[a for p in paths[:16] for a in ("--calibration", p)]], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"quantization failed:\n{done.stderr[-2000:]}")
+    return run_predict(core, int8, listing, os.path.join(work, "int8.npy"))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
@@ -84,6 +95,11 @@ def main(argv=None) -> int:
         report.add(f"{name}: predict on onnxruntime", ort_rate, "img/s", "predict on MXNet", mx_rate, target=">= 1x")
         report.add(f"{name}: max |p_ort - p_mxnet|", diff, "", f"tolerance ({len(paths)} photos)", TOLERANCE,
                    higher_is_better=False, target=f"<= {TOLERANCE}")
+        if layers == 18:
+            int8_rate, int8_probs = _int8(core, onnx_path, paths, listing, args.work)
+            report.add(f"{name}: predict int8 on onnxruntime", int8_rate, "img/s", "float32 on onnxruntime", ort_rate)
+            agree = float(np.mean(int8_probs.argmax(1) == ort_probs.argmax(1)))
+            report.add(f"{name}: int8 same best class as float32", agree * 100, "%", "float32", 100)
     emit([report], args.json)
     return 0
 

@@ -54,7 +54,7 @@ class OnnxPredictor:
         except Exception as exc:  # onnxruntime raises its own pybind types (InvalidProtobuf, Fail...)
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise FormatError(f"onnxruntime cannot load the model: {reason}", path=model) from exc
-        self._input = self._session.get_inputs()[0].name
+        self.input_name = self._session.get_inputs()[0].name
         meta = self._session.get_modelmeta().custom_metadata_map
         shape = self._image_shape(meta, model)
         num_classes = self._num_classes(shape)
@@ -83,7 +83,7 @@ class OnnxPredictor:
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """Probabilities ``(N, num_classes)`` for a float32 ``(N, C, H, W)`` batch."""
         batch = np.ascontiguousarray(batch, dtype=np.float32)
-        return self._session.run(None, {self._input: batch})[0]
+        return self._session.run(None, {self.input_name: batch})[0]
 
     def close(self) -> None:
         self._session = None
