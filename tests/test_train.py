@@ -162,33 +162,46 @@ def _one_epoch_model(digits_data, tmp_path, num_layers=20) -> str:
     return _MODEL[num_layers]
 
 
+def _resnet18_checkpoint(tmp_path, num_classes=1000) -> tuple[str, dict]:
+    """An MXNet checkpoint prefix of a ResNet-18 with ImageNet-style names (initialised, not trained)."""
+    mx = runtime.import_mxnet()
+    sym = build_symbol(num_classes, 18)
+    module = mx.mod.Module(sym, context=mx.cpu())
+    module.bind(data_shapes=[("data", (1, 3, SIZE, SIZE))], label_shapes=[("softmax_label", (1,))])
+    module.init_params(mx.init.Xavier())
+    arg, aux = module.get_params()
+    prefix = str(tmp_path / "resnet-18")
+    mx.model.save_checkpoint(prefix, 3, sym, arg, aux)
+    return prefix, arg
+
+
 def test_transfer_learning_reinitialises_only_fc(digits_data, tmp_path):
     mx = runtime.import_mxnet()
-    model = _one_epoch_model(digits_data, tmp_path, num_layers=18)
+    prefix, seed = _resnet18_checkpoint(tmp_path)
     train_ch, val_ch = rec_job_channels(digits_data, multi=True)
     result = run_train(tmp_path, train_ch, val_ch, num_classes=3, multi_label=1, use_pretrained_model=1, num_layers=18,
-                       pretrained=model, epochs=1, learning_rate=0)
-    with tarfile.open(model) as tar:
-        name = [n for n in tar.getnames() if n.endswith(".params")][0]
-        tar.extractall(tmp_path / "seed")
-    seed = {k[4:]: v for k, v in mx.nd.load(str(tmp_path / "seed" / name)).items() if k.startswith("arg:")}
+                       pretrained=prefix, epochs=1, learning_rate=0)
     with tarfile.open(result.artifact) as tar:
         name = [n for n in tar.getnames() if n.endswith(".params")][0]
         tar.extractall(tmp_path / "out")
     out = {k[4:]: v for k, v in mx.nd.load(str(tmp_path / "out" / name)).items() if k.startswith("arg:")}
     assert np.array_equal(out["conv0_weight"].asnumpy(), seed["conv0_weight"].asnumpy())
-    assert out["fc_weight"].shape == (3, 512) and seed["fc_weight"].shape == (10, 512)
+    assert np.array_equal(out["stage4_unit2_conv2_weight"].asnumpy(), seed["stage4_unit2_conv2_weight"].asnumpy())
+    assert out["fc_weight"].shape == (3, 512) and seed["fc_weight"].shape == (1000, 512)
 
 
 def test_transfer_learning_refusals(digits_data, tmp_path):
-    model = _one_epoch_model(digits_data, tmp_path, num_layers=18)
+    prefix, _ = _resnet18_checkpoint(tmp_path)
     train_ch, val_ch = rec_job_channels(digits_data)
     with pytest.raises(ModelMismatchError, match="needs pretrained weights: give --pretrained"):
         run_train(tmp_path, train_ch, val_ch, use_pretrained_model=1, num_layers=18)
     with pytest.raises(ModelMismatchError, match="is a ResNet-18, but num_layers=34"):
-        run_train(tmp_path, train_ch, val_ch, use_pretrained_model=1, num_layers=34, pretrained=model)
+        run_train(tmp_path, train_ch, val_ch, use_pretrained_model=1, num_layers=34, pretrained=prefix)
+    with pytest.raises(ModelMismatchError, match="is a ResNet-18, but num_layers=34"):
+        run_train(tmp_path, train_ch, val_ch, use_pretrained_model=1, num_layers=34, pretrained=prefix + "-0003.params")
     with pytest.raises(InputNotFound, match="no checkpoint there"):
         run_train(tmp_path, train_ch, val_ch, use_pretrained_model=1, num_layers=18, pretrained=str(tmp_path / "nothing"))
+    assert not os.path.exists(tmp_path / "model")
 
 
 def test_checkpoint_frequency_and_early_stopping(digits_data, tmp_path):
@@ -222,8 +235,10 @@ def test_optimizers_train(digits_data, tmp_path, optimizer):
     train_ch, _ = rec_job_channels(digits_data)
     lr = "0.01" if optimizer in ("adam", "rmsprop") else "0.1"
     result = run_train(tmp_path, train_ch, None, epochs=2, optimizer=optimizer, learning_rate=lr,
-                       lr_scheduler_step="1", precision_dtype="float16", mini_batch_size=64)
+                       lr_scheduler_step="1", precision_dtype="float16", mini_batch_size=64, top_k=3)
     assert result.stored_epochs == [2]  # no validation channel: the last epoch
+    top = result.history[-1]["train_top_k_accuracy_3"]
+    assert result.history[-1]["train_accuracy"] <= top <= 1
     assert result.history[1]["train_accuracy"] > result.history[0]["train_accuracy"] or result.train_accuracy > 0.5
 
 

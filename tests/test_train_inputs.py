@@ -112,6 +112,31 @@ def test_sagemaker_root_pipe_mode(digits_data, tmp_path):
     assert os.path.exists(os.path.join(root, "model", "model.tar.gz")) and result.artifact == job.output
 
 
+def test_sagemaker_root_lst_and_model_channels(digits_data, tmp_path):
+    from icformat.train.sagemaker import read_sagemaker_root
+
+    root = tmp_path / "opt-ml"
+    config, data = root / "input" / "config", root / "input" / "data"
+    config.mkdir(parents=True)
+    data.mkdir()
+    (config / "hyperparameters.json").write_text('{"num_classes": "10"}')
+    channels = {c: {"ContentType": "application/x-image", "TrainingInputMode": "File"}
+                for c in ("train", "train_lst", "model")}
+    (config / "inputdataconfig.json").write_text(json.dumps(channels))
+    os.symlink(digits_data["train_root"], data / "train")
+    (data / "train_lst").mkdir()
+    (data / "train_lst" / "train.lst").write_bytes(open(digits_data["train_lst"], "rb").read())
+    (data / "model").mkdir()
+    (data / "model" / "model.tar.gz").write_bytes(b"")
+    job = read_sagemaker_root(str(root))
+    assert job.train.kind == "lst" and job.train.root == str(data / "train") and job.validation is None
+    assert job.model == str(data / "model" / "model.tar.gz") and job.hyperparameters == {"num_classes": "10"}
+    assert job.output == str(root / "model" / "model.tar.gz")
+    (config / "inputdataconfig.json").write_text(json.dumps({"validation": {}}))
+    with pytest.raises(TrainingDataError, match="no train channel"):
+        read_sagemaker_root(str(root))
+
+
 # ---- SageMaker's data errors, before any training ----
 
 @pytest.mark.parametrize("hp,text", [

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import tempfile
 
 import click
 
@@ -69,7 +70,10 @@ def _channels(opts: dict):
             raise _usage("with --pipe the validation channel is read from DIR/validation_<epoch>; leave out --validation")
         names = opts["attribute_names"]
         train = data.pipe_channel("train", opts["pipe"], names, opts["label_format"])
-        val = data.pipe_channel("validation", opts["pipe"], names, opts["label_format"]) if opts["pipe_validation"] else None
+        wanted = opts["pipe_validation"]
+        if wanted is None:
+            wanted = os.path.exists(os.path.join(opts["pipe"], "validation_0"))
+        val = data.pipe_channel("validation", opts["pipe"], names, opts["label_format"]) if wanted else None
         return train, val, opts["model"], output, {}
     train = (data.rec_channel("train", opts["train"]) if opts["train"]
              else data.lst_channel("train", opts["train_lst"], opts["train_root"]))
@@ -84,10 +88,23 @@ def _channels(opts: dict):
 
 
 def _output(folder: str) -> str:
+    """``folder/model.tar.gz``, checked now rather than after training."""
     if folder.startswith("s3://"):
+        from ..manifest.refs import ObjectStore, split_s3
+        from ..train.data import remote_call
+
+        remote_call(lambda uri: ObjectStore().s3().head_bucket(Bucket=split_s3(uri)[0]), folder)
         return folder.rstrip("/") + "/model.tar.gz"
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise _usage(f"--output-dir {folder}: it is a file, not a folder")
+    existing = os.path.abspath(folder)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise _usage(f"--output-dir {folder}: cannot write there ({existing}: {exc.strerror})") from None
     return os.path.join(folder, "model.tar.gz")
 
 
@@ -99,7 +116,7 @@ def _output(folder: str) -> str:
 @click.option("--validation-lst", metavar="LST", help="Validation images listed by a .lst.")
 @click.option("--validation-root", metavar="DIR", help="Folder the --validation-lst paths are relative to.")
 @click.option("--pipe", metavar="DIR", help="Pipe mode: read the FIFOs DIR/train_<epoch> (and DIR/validation_<epoch>).")
-@click.option("--pipe-validation/--no-pipe-validation", default=True, show_default=True, help="With --pipe, also read DIR/validation_<epoch>.")
+@click.option("--pipe-validation/--no-pipe-validation", default=None, help="With --pipe, also read DIR/validation_<epoch> (default: when DIR/validation_0 exists at start).")
 @click.option("--attribute-names", metavar="NAMES", help="Pipe channels are augmented manifests with these AttributeNames (image first, label second), e.g. source-ref,class.")
 @click.option("--label-format", type=click.Choice(["multi-hot", "class-id"]), default=None, help="Multi-label manifests: label format (default multi-hot, as SageMaker).")
 @click.option("--sagemaker-root", metavar="DIR", help="SageMaker's layout: DIR/input/config/*.json, DIR/input/data/<channel>, writes DIR/model/model.tar.gz.")
@@ -127,7 +144,12 @@ def train_command(**opts):
     from ..train.trainer import TrainJob, detect_device, train
 
     train_ch, val_ch, model, output, base = _channels(opts)
-    hp = parse_hyperparameters(_hyperparameters(opts["hp_file"], opts["hp_items"], base), device=detect_device())
+    raw = _hyperparameters(opts["hp_file"], opts["hp_items"], base)
+    hp = parse_hyperparameters(raw)  # checked before MXNet is even imported
+    if hp.precision_dtype == "float16":
+        hp = parse_hyperparameters(raw, device=detect_device())
+    if opts["pretrained"] and not hp.use_pretrained_model:
+        raise _usage("--pretrained is used only with the hyperparameter use_pretrained_model=1 (--hp use_pretrained_model=1)")
     feed = FeedOptions(num_workers=opts["num_workers"], seed=opts["seed"], pipe_timeout=opts["pipe_timeout"])
     job = TrainJob(hp, train_ch, val_ch, output, model, opts["pretrained"], feed, progress=sys.stderr.isatty())
     result = train(job)

@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .. import streams
-from ..errors import ImageError, InputNotFound, TrainingDataError
+from ..errors import IcformatError, ImageError, InputNotFound, TrainingDataError
 from ..image import image_size
 from ..recordio import RecordReader
 from ..recordio.inspect import split_record
@@ -50,7 +50,22 @@ class Channel:
 
 def rec_channel(name: str, dataset: str) -> Channel:
     """A RecordIO channel: a ``.rec``, a folder of ``.rec`` shards or a shard prefix."""
-    return Channel(name, "rec", tuple(list_rec_shards(dataset)))
+    return Channel(name, "rec", tuple(remote_call(list_rec_shards, dataset)))
+
+
+def remote_call(function: Callable, name: str, *args, **kwargs):
+    """``function(name, ...)``, with an ``s3://`` failure (no credentials, no bucket) as one clear line."""
+    try:
+        return function(name, *args, **kwargs)
+    except (IcformatError, OSError):
+        raise
+    except Exception as exc:  # botocore raises its own types
+        if not streams.is_uri(name):
+            raise
+        from ..manifest.refs import describe_error
+
+        raise IcformatError(f"{name}: {describe_error(exc)}; check the AWS credentials and endpoint "
+                            "(AWS_PROFILE, AWS_ENDPOINT_URL_S3)") from None
 
 
 def lst_channel(name: str, lst: str, root: str | None = None) -> Channel:
@@ -103,7 +118,11 @@ def survey(channel: Channel, progress: Callable[[int], None] | None = None) -> S
     if channel.is_stream:
         return None
     if channel.kind == "lst":
-        return _survey_lst(channel, progress)
+        return remote_call(lambda _: _survey_lst(channel, progress), channel.paths[0])
+    return remote_call(lambda _: _survey_rec(channel, progress), channel.paths[0])
+
+
+def _survey_rec(channel: Channel, progress) -> Survey:
     labels, widths, sizes, bad = [], set(), [], 0
     for path in channel.paths:
         with RecordReader(path) as reader:

@@ -223,14 +223,19 @@ class _EpochLoop:
         self.cap = run.steps_per_epoch(train_iter) if run.workers > 1 else None
         self.history: list[dict] = []
         self.images, self.seconds = 0, 0.0
+        self.top_k_accuracy: float | None = None
         self.stopper = EarlyStopping(self.hp) if run.workers == 1 else None
 
     def run(self) -> TrainResult:
         stopped = False
         for epoch in range(self.hp.epochs):
+            images, seconds = self.images, self.seconds
             train_acc = self.train_epoch(epoch)
             val_acc = self.validate(epoch)
-            self.history.append({"epoch": epoch, "train_accuracy": train_acc, "validation_accuracy": val_acc})
+            self.history.append({"epoch": epoch, "train_accuracy": train_acc, "validation_accuracy": val_acc,
+                                 "images": self.images - images, "seconds": self.seconds - seconds})
+            if self.top_k_accuracy is not None:
+                self.history[-1][f"train_top_k_accuracy_{self.hp.top_k}"] = self.top_k_accuracy
             self.run_.keeper.end_epoch(epoch, self.module.get_params, val_acc)
             if self.stopper is not None and self.stopper.update(epoch, val_acc):
                 LOG.info("Early stopping at epoch %d: no improvement of validation accuracy above %g for %d epochs",
@@ -271,8 +276,9 @@ class _EpochLoop:
         elapsed = time.time() - tic
         self.images, self.seconds = self.images + seen, self.seconds + elapsed
         LOG.info("Epoch[%d] Train-accuracy=%f", epoch, metric.accuracy)
-        if self.hp.top_k:
+        if self.hp.top_k and not self.hp.multi_label:
             LOG.info("Epoch[%d] Train-top_k_accuracy_%d=%f", epoch, self.hp.top_k, metric.top_k_accuracy)
+            self.top_k_accuracy = metric.top_k_accuracy
         LOG.info("Epoch[%d] Time cost=%.3f", epoch, elapsed)
         return metric.accuracy
 
