@@ -116,7 +116,7 @@ def transform_command(model, input_path, output, batch_size, workers, threads, a
               help="Compute threads per worker [default: the cores shared out among the workers].")
 @click.option("--timeout", "timeout_s", type=click.IntRange(min=1), default=60, show_default=True,
               help="Seconds a request may take before its worker is restarted.")
-@click.option("--classes", help="Class names file (only logged; answers carry probabilities as SageMaker's do).")
+@click.option("--classes", help="Class names file, checked against the model (answers carry probabilities only, as SageMaker's do).")
 @click.option("--access-log", is_flag=True, help="Log every request on stderr.")
 def serve_command(model, host, port, workers, threads, timeout_s, classes, access_log) -> None:
     """Serve MODEL over HTTP with SageMaker's hosting contract: GET /ping, POST /invocations with an
