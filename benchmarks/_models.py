@@ -2,8 +2,10 @@
 with random weights and non-trivial BatchNorm statistics, saved in SageMaker's layout."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -100,3 +102,32 @@ def mxnet_one_at_a_time(model: str, paths: list[str]) -> float:
         module.forward(mx.io.DataBatch([data]), is_train=False)
         module.get_outputs()[0].asnumpy()
     return len(paths) / (time.perf_counter() - began)
+
+
+# the predict path (library), timed after a warm-up; prints images/s and saves the probabilities
+_PREDICT = r"""
+import json, os, sys, time
+import numpy as np
+from icformat.serve import open_predictor
+from icformat.serve.batches import iter_predictions
+from icformat.serve.sources import ImageSource
+model, listing, out = sys.argv[1:4]
+paths = open(listing).read().split()
+sources = [ImageSource(p, os.path.basename(p)) for p in paths]
+predictor = open_predictor(model)
+list(iter_predictions(predictor, sources[:16], batch_size=16))
+began = time.perf_counter()
+probs = [p.probabilities for p in iter_predictions(predictor, sources, batch_size=16)]
+rate = len(paths) / (time.perf_counter() - began)
+np.save(out, np.stack(probs))
+print(json.dumps({"images_per_s": rate}))
+"""
+
+
+def run_predict(python: str, model: str, listing: str, out: str) -> tuple[float, np.ndarray]:
+    """Images/s of icformat's batched predict in a fresh ``python`` process, and its probabilities."""
+    env = {**os.environ, "PYTHONPATH": REPO}
+    done = subprocess.run([python, "-c", _PREDICT, model, listing, out], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"predict failed ({model}):\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])["images_per_s"], np.load(out)

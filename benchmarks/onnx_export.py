@@ -12,49 +12,19 @@ to 1e-5 (the largest difference over all images and classes is reported).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from _models import REPO, core_python, images, write_resnet  # noqa: E402
+from _models import REPO, core_python, images, run_predict, write_resnet  # noqa: E402
 from _report import Report, emit  # noqa: E402
 
 TOLERANCE = 1e-5
 MODELS = {"ResNet-18 3x224x224": (18, (3, 224, 224)), "ResNet-20 3x32x32": (20, (3, 32, 32))}
-
-# the predict path (library), timed after a warm-up; prints images/s and saves the probabilities
-_PREDICT = r"""
-import json, os, sys, time
-import numpy as np
-from icformat.serve import open_predictor
-from icformat.serve.batches import iter_predictions
-from icformat.serve.sources import ImageSource
-model, listing, out = sys.argv[1:4]
-paths = open(listing).read().split()
-sources = [ImageSource(p, os.path.basename(p)) for p in paths]
-predictor = open_predictor(model)
-list(iter_predictions(predictor, sources[:16], batch_size=16))
-began = time.perf_counter()
-probs = [p.probabilities for p in iter_predictions(predictor, sources, batch_size=16)]
-rate = len(paths) / (time.perf_counter() - began)
-np.save(out, np.stack(probs))
-print(json.dumps({"images_per_s": rate}))
-"""
-
-
-def run_predict(python: str, model: str, listing: str, out: str) -> tuple[float, np.ndarray]:
-    env = {**os.environ, "PYTHONPATH": REPO}
-    done = subprocess.run([python, "-c", _PREDICT, model, listing, out], env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"predict failed ({model}):\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])["images_per_s"], np.load(out)
-
 
 def _int8(core: str, onnx_path: str, paths: list[str], listing: str, work: str) -> tuple[float, np.ndarray]:
     """Quantize (calibrated on the first 16 photos) in the core env, then predict with it."""
