@@ -64,7 +64,7 @@ def main(argv=None) -> int:
         diff = float(np.abs(mx_probs - ort_probs).max())
         report.add(f"{name}: predict on onnxruntime", ort_rate, "img/s", "predict on MXNet", mx_rate, target=">= 1x")
         report.add(f"{name}: max |p_ort - p_mxnet|", diff, "", f"tolerance ({len(paths)} photos)", TOLERANCE,
-                   higher_is_better=False, target=f"<= {TOLERANCE}")
+                   higher_is_better=False, target=f"<= {TOLERANCE:.5f}")
         if layers == 18:
             int8_rate, int8_probs = _int8(core, onnx_path, paths, listing, args.work)
             report.add(f"{name}: predict int8 on onnxruntime", int8_rate, "img/s", "float32 on onnxruntime", ort_rate)

@@ -48,6 +48,8 @@ class OnnxPredictor:
         options.intra_op_num_threads = int(threads or 0)
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # idle compute threads block instead of spinning, leaving the cores to the decoding threads
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         data = read_model_bytes(model)
         try:
             self._session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
