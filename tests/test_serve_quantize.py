@@ -47,3 +47,14 @@ def test_quantize_needs_an_onnx_model_and_images(tmp_path, capsys):
         assert main(["export", "-m", model, "--quantize", "int8", "-o", str(tmp_path / "q.onnx")]) == 2
         assert "needs calibration images" in capsys.readouterr().err
     assert not (tmp_path / "q.onnx").exists()
+
+
+def test_quantize_without_usable_calibration_images(tmp_path, capsys):
+    model = model_path("onnx")
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8 not an image")
+    assert main(["export", "-m", model, "--quantize", "int8", "-o", str(tmp_path / "q.onnx"),
+                 "--calibration", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "no usable calibration image" in err and "Traceback" not in err
+    assert not (tmp_path / "q.onnx").exists()

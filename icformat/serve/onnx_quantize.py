@@ -90,11 +90,16 @@ def quantize_int8(model: str, dest: str, *, calibration: Sequence[str], max_imag
         with open(source_path, "wb") as f:
             f.write(read_model_bytes(model))
         reader = _Calibration(floating.input_name, sources, floating.info.image_shape)
-        with _quiet_root_logger():
-            quant_pre_process(source_path, prepared)  # shape inference and graph folding (BatchNorm into Conv)
-            quantize_static(prepared, out_path, reader, quant_format=QuantFormat.QDQ, per_channel=True,
-                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            calibrate_method=CalibrationMethod.MinMax)
+        try:
+            with _quiet_root_logger():
+                quant_pre_process(source_path, prepared)  # shape inference, graph folding (BatchNorm into Conv)
+                quantize_static(prepared, out_path, reader, quant_format=QuantFormat.QDQ, per_channel=True,
+                                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                                calibrate_method=CalibrationMethod.MinMax)
+        except ValueError as exc:  # onnxruntime: "No data is collected."
+            if reader.count:
+                raise
+            raise InputNotFound(f"no usable calibration image in {', '.join(calibration)}") from exc
         if reader.count == 0:
             raise InputNotFound(f"no usable calibration image in {', '.join(calibration)}")
         quantized = onnx.load(out_path)
