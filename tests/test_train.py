@@ -83,6 +83,13 @@ def test_rec_training_artifact_matches_plain_mxnet(digits_data, tmp_path):
                             "model-shapes.json"])
     with tarfile.open(result.artifact) as tar:
         assert json.load(tar.extractfile("model-shapes.json")) == [{"shape": [16, 3, SIZE, SIZE], "name": "data"}]
+    # pitfall: BatchNorm statistics update in backward; bn_data's must have left their initial 0/1
+    mx = runtime.import_mxnet()
+    with tarfile.open(result.artifact) as tar:
+        tar.extractall(tmp_path / "stats")
+    saved = mx.nd.load(str(tmp_path / "stats" / f"image-classification-{best_epoch:04d}.params"))
+    assert abs(saved["aux:bn_data_moving_mean"].asnumpy().mean()) > 1.0
+    assert saved["aux:bn_data_moving_var"].asnumpy().mean() > 10.0
     # the unfused oracle (a module bound for training) and an inference-bound one under the safe runtime
     assert os.environ["MXNET_SUBGRAPH_BACKEND"] == "NONE"
     oracle = _plain_mxnet_accuracy(result.artifact, tmp_path, for_training=True)

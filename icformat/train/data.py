@@ -22,7 +22,7 @@ from ..image import image_size
 from ..recordio import RecordReader
 from ..recordio.inspect import split_record
 from ..recordio.shards import list_rec_shards
-from .hyperparameters import Hyperparameters, ensure_dataset
+from .hyperparameters import Hyperparameters, check_labels, ensure_dataset
 
 
 @dataclass(frozen=True)
@@ -194,13 +194,9 @@ def check_channel(hp: Hyperparameters, channel: Channel, found: Survey) -> None:
 
 def check_batch_labels(hp: Hyperparameters, labels: np.ndarray, channel: Channel) -> None:
     """The label checks for a batch of a stream channel (which cannot be surveyed beforehand)."""
-    values = labels if hp.multi_label else labels.reshape(-1)
     width = labels.shape[1] if labels.ndim == 2 else 1
-    from .hyperparameters import check_dataset
-
-    problems = check_dataset(hp, num_examples=len(values), labels=[np.unique(values)] if hp.multi_label
-                             else np.unique(values).tolist(), label_width=width, channel=channel.name)
-    problems = [p for p in problems if "images" not in p.split(";")[0]]  # counts are checked per epoch
+    values = [np.unique(labels)] if hp.multi_label else np.unique(labels).tolist()
+    problems = check_labels(hp, values, width, channel.name)
     if problems:
         raise TrainingDataError(f"{problems[0]} [{channel.describe()}]")
 

@@ -313,7 +313,7 @@ def check_dataset(
         if num_examples != hp.num_training_samples:
             problems.append(f"{channel} channel: {num_examples} images but num_training_samples={hp.num_training_samples}; "
                             f"set num_training_samples={num_examples}")
-    problems += _label_problems(hp, labels, label_width, channel)
+    problems += check_labels(hp, labels, label_width, channel)
     if min_image_shape is not None and hp.resize is None:
         height, width = hp.image_shape[1:]
         if min_image_shape[0] < height or min_image_shape[1] < width:
@@ -322,7 +322,8 @@ def check_dataset(
     return problems
 
 
-def _label_problems(hp: Hyperparameters, labels, label_width: int | None, channel: str) -> list[str]:
+def check_labels(hp: Hyperparameters, labels: Iterable[Any], label_width: int | None, channel: str = "train") -> list[str]:
+    """The label problems alone (range, whole ids, multi-label width and 0/1 values), one line each."""
     if hp.multi_label:
         if label_width is not None and label_width != hp.num_classes:
             return [f"{channel} channel: multi-label records carry {label_width} labels but num_classes={hp.num_classes}; "

@@ -77,10 +77,10 @@ def train(job: TrainJob) -> TrainResult:
     hp = job.hp
     for note in hp.notes:
         LOG.warning(note)
+    surveys = {c.name: _checked(hp, c) for c in (job.train, job.validation) if c is not None}
     kv, rank, workers = _kvstore(mx, hp)
     if workers > 1 and hp.early_stopping:
         LOG.warning("early_stopping is off under %s: every worker must run the same number of epochs", hp.kv_store)
-    surveys = {c.name: _checked(hp, c) for c in (job.train, job.validation) if c is not None}
     for line in parameter_block(hp, kv.type if kv is not None else "device"):
         LOG.info(line)
     with tempfile.TemporaryDirectory(prefix="icformat-train-") as work:
@@ -90,9 +90,8 @@ def train(job: TrainJob) -> TrainResult:
             train_loader = stack.enter_context(make_loader(job.train, hp, train=True, feed=feed))
             val_loader = None
             if job.validation is not None:
-                workers_ = job.feed.num_workers
-                val_feed = replace(job.feed, num_workers=1 if workers_ is None else min(workers_, 1))
-                val_loader = stack.enter_context(make_loader(job.validation, hp, train=False, feed=val_feed))
+                val_loader = stack.enter_context(make_loader(job.validation, hp, train=False,
+                                                             feed=_validation_feed(job.feed)))
             run = _Run(mx, job, kv, rank, workers, surveys.get("train"), work)
             result = run.fit(train_loader, val_loader, seed)
         if rank == 0:
@@ -100,6 +99,11 @@ def train(job: TrainJob) -> TrainResult:
             result.artifact = job.output
             LOG.info("Wrote %s (epochs %s)", job.output, ", ".join(map(str, result.stored_epochs)))
     return result
+
+
+def _validation_feed(feed: FeedOptions) -> FeedOptions:
+    """Validation reads the whole channel on every worker, with at most one loader process."""
+    return replace(feed, num_workers=1 if feed.num_workers is None else min(feed.num_workers, 1))
 
 
 def _kvstore(mx, hp: Hyperparameters):
