@@ -8,21 +8,22 @@ PIP_FLAGS := -q --disable-pip-version-check
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[train,dev]'
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[train,export,serve,dev]'
 	touch $@
 
-# the core environment: numpy 2 and no mxnet
+# the core environment: numpy 2, no mxnet, onnxruntime (inference on exported models)
 $(CORE)/.installed: pyproject.toml
 	$(PY) -m venv $(CORE)
-	$(CORE)/bin/pip install $(PIP_FLAGS) -e '.[dev]' 'numpy>=2'
+	$(CORE)/bin/pip install $(PIP_FLAGS) -e '.[dev,serve,onnx]' 'numpy>=2'
 	touch $@
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/python bin/demo
 
-# the full environment: MXNet must import and its oracle tests must run (see tests/conftest.py)
-test: $(VENV)/.installed
-	ICFORMAT_FULL_ENV=1 $(VENV)/bin/python -m pytest -q -p no:cacheprovider
+# the full environment: MXNet must import and its oracle tests must run (see tests/conftest.py); it also
+# runs onnxruntime on fresh exports through the core environment's interpreter
+test: $(VENV)/.installed $(CORE)/.installed
+	ICFORMAT_FULL_ENV=1 ICFORMAT_CORE_PYTHON=$(CURDIR)/$(CORE)/bin/python $(VENV)/bin/python -m pytest -q -p no:cacheprovider
 
 test-core: $(CORE)/.installed
 	$(CORE)/bin/python -m pytest -q -p no:cacheprovider

@@ -16,7 +16,8 @@ import click
 from .. import __version__
 from ..errors import IcformatError, UsageError
 
-_COMMAND_MODULES = ("rec", "lst", "im2rec", "manifest", "pipe", "loader", "bench", "train", "launch", "preflight")
+_COMMAND_MODULES = ("rec", "lst", "im2rec", "manifest", "pipe", "loader", "bench", "train", "launch", "preflight",
+                    "serve", "export")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

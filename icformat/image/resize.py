@@ -73,27 +73,28 @@ def _resize_opencv(array: np.ndarray, height: int, width: int) -> np.ndarray | N
     return cv2.resize(np.ascontiguousarray(array), (width, height), interpolation=interpolation)
 
 
-def resize(array: np.ndarray, height: int, width: int, *, method: str = "bilinear") -> np.ndarray:
+def resize(array: np.ndarray, height: int, width: int, *, method: str = "bilinear", exact: bool = False) -> np.ndarray:
     """Resize ``array`` (HxW, HxWxC uint8, or HxW uint16) to ``height x width``.
 
     ``bilinear`` on 8-bit images goes through OpenCV when it is installed (as MXNet's im2rec does);
     everything else through Pillow.
 
     Shrinking by a large factor first reduces by whole factors (box filter), which is faster and
-    looks the same (Pillow's ``reducing_gap``).
+    looks the same (Pillow's ``reducing_gap``). ``exact=True`` always uses Pillow's plain
+    ``Image.resize`` (no OpenCV, no reducing gap), so the pixels do not depend on what is installed.
     """
     if method not in _FILTERS:
         raise UsageError(f"unknown resize method {method!r}; use one of {', '.join(_FILTERS)}")
     if array.shape[0] == height and array.shape[1] == width:
         return array
-    if method == "bilinear" and array.dtype == np.uint8:
+    if method == "bilinear" and array.dtype == np.uint8 and not exact:
         fast = _resize_opencv(array, height, width)
         if fast is not None:
             return fast
     from PIL import Image
 
     resample = getattr(Image.Resampling, method.upper())
-    gap = 3.0 if method != "nearest" else None
+    gap = 3.0 if method != "nearest" and not exact else None
     if array.dtype == np.uint16:  # 16-bit gray: resample as 32-bit integers, then back
         image = Image.fromarray(array.astype(np.int32))
         out = image.resize((width, height), resample, reducing_gap=gap)
