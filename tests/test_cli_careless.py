@@ -252,3 +252,20 @@ def test_lst_make_of_a_folder_without_images_fails_and_writes_nothing(capsys, tm
     code, _, err = run(capsys, "lst", "make", tmp_path / "out", tmp_path / "empty")
     assert code == 1 and "nothing to list" in err
     assert sorted(os.listdir(tmp_path)) == ["empty"]
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.6])
+def test_ctrl_c_while_the_command_starts(tmp_path, delay):
+    """Even before the command runs (imports), Ctrl-C is 'interrupted', exit 130, no traceback."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "icformat", "lst", "validate", str(tmp_path / "x.lst")], stderr=subprocess.PIPE,
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err
+    assert proc.returncode in (130, 1, 2) and (proc.returncode != 130 or err == "icformat: interrupted\n")
