@@ -268,4 +268,7 @@ def test_ctrl_c_while_the_command_starts(tmp_path, delay):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert "Traceback" not in err
-    assert proc.returncode in (130, 1, 2) and (proc.returncode != 130 or err == "icformat: interrupted\n")
+    if proc.returncode == -signal.SIGINT:  # before Python set up its handler (a busy machine): killed silently
+        assert err == ""
+    else:
+        assert proc.returncode in (130, 1, 2) and (proc.returncode != 130 or err == "icformat: interrupted\n")
