@@ -259,19 +259,25 @@ def test_ctrl_c_while_the_command_starts(tmp_path, delay):
     """Even before the command runs (while icformat imports), Ctrl-C is 'interrupted', exit 130, no
     traceback. The child says when Python and the (deliberately light) ``icformat`` package are up:
     before that no Python program can answer a signal, and the package sets no handler, as a library
-    must not. Then it runs ``icformat.__main__`` as ``python -m icformat`` does."""
+    must not. Then it runs ``icformat.__main__`` as ``python -m icformat`` does, on a list read from a
+    pipe that stays open, so the command cannot finish before the signal comes."""
     import signal
     import subprocess
     import sys
     import time
 
     start = ("import runpy, sys, icformat; print('ready', flush=True); "
-             "sys.argv = ['icformat', 'lst', 'validate', sys.argv[1]]; runpy.run_module('icformat', run_name='__main__')")
-    proc = subprocess.Popen([sys.executable, "-c", start, str(tmp_path / "x.lst")], stdout=subprocess.PIPE,
+             "sys.argv = ['icformat', 'lst', 'validate', '/dev/stdin']; runpy.run_module('icformat', run_name='__main__')")
+    proc = subprocess.Popen([sys.executable, "-c", start], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    assert proc.stdout.readline() == "ready\n"
-    time.sleep(delay)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        err = proc.stderr.read()
+        proc.wait(timeout=60)
+    finally:
+        proc.stdin.close()
+        proc.kill()
     assert "Traceback" not in err
-    assert proc.returncode in (130, 1, 2) and (proc.returncode != 130 or err == "icformat: interrupted\n")
+    assert (proc.returncode, err) == (130, "icformat: interrupted\n")
