@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import streams
 from ..errors import IcformatError, ImageError, InputNotFound, TrainingDataError
-from ..image import image_size
+from ..image import image_info
 from ..recordio import RecordReader
 from ..recordio.inspect import split_record
 from ..recordio.shards import list_rec_shards
@@ -164,8 +164,11 @@ def _survey_lst(channel: Channel, progress) -> Survey:
 
 
 def _note_size(image, sizes: list) -> int:
+    """Add the image's (height, width) as displayed (EXIF orientation applied, as the loader and
+    preflight see it); 1 when its header is unreadable."""
     try:
-        sizes.append(image_size(image))
+        info = image_info(image)
+        sizes.append((info.height, info.width))
         return 0
     except ImageError:
         return 1
