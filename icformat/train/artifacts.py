@@ -70,7 +70,8 @@ def write_model_tarball(dest: streams.PathLike, folder: str, epochs: list[int], 
             f.write(shapes_json(data_shape))
         members = [(os.path.join(folder, SYMBOL_FILE), SYMBOL_FILE), (shapes, SHAPES_FILE)]
         members += [(os.path.join(folder, params_file(e)), params_file(e)) for e in epochs]
-        with streams.open_output(dest, "wb") as out, tarfile.open(fileobj=out, mode="w:gz") as tar:
+        # float weights barely compress: gzip level 1 writes a ResNet-18 several times faster than 9
+        with streams.open_output(dest, "wb") as out, tarfile.open(fileobj=out, mode="w:gz", compresslevel=1) as tar:
             for path, name in members:
                 tar.add(path, arcname=name)
 
