@@ -67,7 +67,9 @@ def test_ctrl_c_keeps_the_previous_artifact(digits_data, tmp_path):
     previous.write_bytes(b"the previous run's archive")
     process = subprocess.Popen(
         [sys.executable, "-m", "icformat", "train", "--train", digits_data["train"], *_hp_args(epochs=30),
-         "--output-dir", str(out)], env=dict(os.environ, PYTHONPATH=REPO), stderr=subprocess.PIPE, text=True)
+         "--output-dir", str(out)], env=dict(os.environ, PYTHONPATH=REPO), stderr=subprocess.PIPE, text=True,
+        # a shell that starts CI in the background hands SIGINT down ignored: give the child a real Ctrl-C
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for line in process.stderr:
         if "Epoch[0] Train-accuracy" in line:
             break
