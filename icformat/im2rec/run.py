@@ -9,6 +9,7 @@ when the run completes.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import sys
@@ -50,6 +51,7 @@ class PackReport:
     bytes_written: int = 0
     seconds: float = 0.0
     skipped: list[Skipped] = field(default_factory=list)
+    sha256: str | None = None  # of the .rec, when asked for (``checksum=True``)
 
     @property
     def images_per_second(self) -> float:
@@ -66,6 +68,7 @@ class PackReport:
             "bytes": self.bytes_written,
             "seconds": round(self.seconds, 3),
             "images_per_second": round(self.images_per_second, 1),
+            **({"sha256": self.sha256} if self.sha256 else {}),
         }
 
 
@@ -227,6 +230,7 @@ def pack_lst(
     on_skip: Callable[[Skipped], None] | None = None,
     on_start: Callable[[str, int], None] | None = None,
     executor: str = "auto",
+    checksum: bool = False,
 ) -> PackReport:
     """Pack the images of one ``.lst`` (rows of shard ``shard_index`` of ``num_shards``) into
     ``OUT.rec`` + ``OUT.idx`` (``OUT`` defaults to the list's path without ``.lst``).
@@ -234,7 +238,7 @@ def pack_lst(
     Records come in list order with ``id`` and ``.idx`` key = the list's index. ``on_start`` gets the
     list's path and its number of rows to pack; ``progress`` the number of rows done since its last
     call; ``on_skip`` each skipped image. ``strict`` turns the first bad image into an ``ImageError``
-    (and no output).
+    (and no output). ``checksum`` fills the report's ``sha256`` of the ``.rec`` as it is written.
     """
     options = options or PackOptions()
     remote = streams.is_uri(root)
@@ -254,14 +258,18 @@ def pack_lst(
         packed = iter_packed(
             table, root, options, start=start, stop=stop, num_workers=num_workers, executor=executor, framed=True
         )
-        _write_in_order(writer, table, root, packed, report, strict, progress, on_skip)
+        digest = hashlib.sha256() if checksum else None
+        _write_in_order(writer, table, root, packed, report, strict, progress, on_skip, digest)
         report.bytes_written = writer.offset
+        report.sha256 = digest.hexdigest() if digest else None
     report.seconds = time.perf_counter() - began
     return report
 
 
-def _write_in_order(writer: RecordWriter, table: LstTable, root: str, packed, report: PackReport, strict: bool, progress, on_skip) -> None:
-    """Write each payload with its list index as key; note (or, ``strict``, raise on) each failure."""
+def _write_in_order(writer: RecordWriter, table: LstTable, root: str, packed, report: PackReport, strict: bool, progress, on_skip,
+                    digest=None) -> None:
+    """Write each payload with its list index as key; note (or, ``strict``, raise on) each failure;
+    ``digest`` (a hashlib object) sees every byte of the ``.rec``."""
     done = 0
     for row, payload in packed:
         if isinstance(payload, str):
@@ -273,6 +281,8 @@ def _write_in_order(writer: RecordWriter, table: LstTable, root: str, packed, re
                 on_skip(skip)
         else:
             writer.write_framed(payload, key=int(table.indices[row]))
+            if digest is not None:
+                digest.update(payload)
             report.written += 1
         done += 1
         if progress and done % _PROGRESS_EVERY == 0:

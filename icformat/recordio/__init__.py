@@ -3,6 +3,7 @@ from .framing import MAGIC, MAGIC_BYTES
 from .header import HEADER_SIZE, IRHeader, pack, unpack, unpack_labels
 from .index import IndexedRecordFile, read_index, scan_offsets, write_index
 from .reader import RecordReader, iter_records
+from .shards import list_rec_shards
 from .writer import RecordWriter, default_index_path
 from ..errors import RecordIOError
 
@@ -20,6 +21,7 @@ __all__ = [
     "write_index",
     "RecordReader",
     "iter_records",
+    "list_rec_shards",
     "RecordWriter",
     "default_index_path",
     "RecordIOError",

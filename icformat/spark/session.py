@@ -1,0 +1,80 @@
+"""The Spark side door: a session for the CLI and tests, and running a job with our errors.
+
+pyspark is imported here (and in the task modules) only, never by the core. ``get_session`` starts
+(or reuses) a session; a cluster is one ``master`` away (``yarn``, ``spark://host:7077``), and under
+``spark-submit`` the master and settings come from the submit line.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Callable
+
+from ..errors import IcformatError, MissingDependencyError
+
+DEFAULT_MASTER = "local[*]"
+INSTALL_HINT = "pip install 'icformat[spark]' (Apache Spark's pyspark; it needs a Java 17 runtime)"
+
+
+def require_pyspark():
+    """The ``pyspark`` module, or a :class:`MissingDependencyError` saying what to install."""
+    try:
+        import pyspark
+    except ImportError as exc:
+        raise MissingDependencyError(f"the spark engine needs pyspark: {INSTALL_HINT}") from exc
+    return pyspark
+
+
+def get_session(master: str | None = None, app_name: str = "icformat", config: dict[str, str] | None = None) -> Any:
+    """A ``SparkSession``: the active one when there is one (``spark-submit``, a notebook), else a
+    new one on ``master`` (default ``local[*]``, every core of this machine) with ``config``."""
+    require_pyspark()
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None and master is None:
+        return active
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers run this interpreter (and icformat)
+    builder = SparkSession.builder.appName(app_name).master(master or DEFAULT_MASTER)
+    builder = builder.config("spark.ui.showConsoleProgress", "false")
+    for key, value in (config or {}).items():
+        builder = builder.config(key, value)
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # no Java, a master that does not answer, a bad master URL
+        raise IcformatError(f"cannot start Spark on master {master or DEFAULT_MASTER!r}: {_last_line(exc)}") from exc
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def run_job(description: str, job: Callable[[], Any]) -> Any:
+    """Run ``job`` (a function that calls a Spark action) and turn a failed Spark job into an
+    :class:`IcformatError` carrying the root cause's last line instead of a Java stack trace."""
+    try:
+        return job()
+    except IcformatError:
+        raise
+    except Exception as exc:
+        if type(exc).__name__ not in ("Py4JJavaError", "PythonException", "SparkRuntimeException") and "pyspark" not in type(exc).__module__:
+            raise
+        raise IcformatError(f"spark job '{description}' failed: {_last_line(exc)}") from exc
+
+
+def _last_line(exc: BaseException) -> str:
+    """The most telling line of a Spark error: the Python exception raised in a task when there is one."""
+    text = str(exc)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in reversed(lines):  # the task's own exception ends the Python traceback
+        if ("Error:" in line or "Exception:" in line) and not line.startswith(("at ", "Caused by: org.apache.spark.SparkException")):
+            return line
+    return lines[0] if lines else type(exc).__name__
+
+
+def task_attempt() -> tuple[int, int]:
+    """``(attempt number, cpus)`` of the running Spark task; ``(0, 1)`` outside one."""
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    if context is None:
+        return 0, 1
+    return context.attemptNumber(), max(1, int(context.cpus()))
