@@ -181,11 +181,19 @@ def read_lst_tolerant(data: bytes, name: str | None) -> tuple[LstTable, list[Pro
 
 
 def _parse_lines(data: bytes, name: str | None) -> tuple[LstTable, list[Problem]]:
+    rows, problems = parse_rows_tolerant(data, name)
+    table, width_problems = table_of_width(rows, majority_width(label_widths(rows)), name)
+    return table, problems + width_problems
+
+
+def parse_rows_tolerant(data: bytes, name: str | None, first_line: int = 1) -> tuple[list, list[Problem]]:
+    """Every line that parses as ``(index, labels, path, line)`` whatever its number of labels, and
+    a :class:`Problem` for each line that does not (lines numbered from ``first_line``)."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     problems: list[Problem] = []
     rows: list[tuple[int, list[float], str, int]] = []
-    for number, raw in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+    for number, raw in enumerate(data.decode("utf-8", errors="replace").splitlines(), first_line):
         text = raw.strip()
         if not text:
             continue
@@ -196,11 +204,25 @@ def _parse_lines(data: bytes, name: str | None) -> tuple[LstTable, list[Problem]
         row = _parse_fields(fields, name, number, problems)
         if row is not None:
             rows.append(row)
-    width = None
-    if rows:
-        widths, counts = np.unique([len(r[1]) for r in rows], return_counts=True)
-        width = int(widths[np.argmax(counts)])
-    good = []
+    return rows, problems
+
+
+def label_widths(rows: list) -> dict[int, int]:
+    """How many rows have each number of label columns."""
+    counts: dict[int, int] = {}
+    for row in rows:
+        counts[len(row[1])] = counts.get(len(row[1]), 0) + 1
+    return counts
+
+
+def majority_width(counts: dict[int, int]) -> int | None:
+    """The number of label columns most rows have (the smallest on a tie); None without rows."""
+    return max(sorted(counts), key=lambda w: counts[w]) if counts else None
+
+
+def table_of_width(rows: list, width: int | None, name: str | None) -> tuple[LstTable, list[Problem]]:
+    """The rows with ``width`` labels as a table, and a problem for each other row."""
+    problems, good = [], []
     for row in rows:
         if len(row[1]) != width:
             problems.append(Problem(name, row[3], f"{len(row[1])} label column(s) where the file has {width}"))
@@ -241,10 +263,19 @@ def _parse_fields(fields: list[str], name, number: int, problems: list[Problem])
 
 def check_indices(table: LstTable) -> list[Problem]:
     """Negative indices (image ids are unsigned) and duplicates (each after the first)."""
-    name, problems = table.path, []
-    indices, lines = table.indices, table.lines
-    for row in np.flatnonzero(indices < 0):
-        problems.append(Problem(name, int(lines[row]), f"negative index {int(indices[row])}; indices must be unique integers >= 0"))
+    return check_negative_indices(table) + check_duplicate_indices(table.indices, table.lines, table.path)
+
+
+def check_negative_indices(table: LstTable) -> list[Problem]:
+    """A problem for each negative index (image ids are unsigned)."""
+    name, indices, lines = table.path, table.indices, table.lines
+    return [Problem(name, int(lines[row]), f"negative index {int(indices[row])}; indices must be unique integers >= 0")
+            for row in np.flatnonzero(indices < 0)]
+
+
+def check_duplicate_indices(indices: np.ndarray, lines: np.ndarray, name: str | None) -> list[Problem]:
+    """A problem for each repeated index after its first row (rows in line order)."""
+    problems: list[Problem] = []
     if len(indices) < 2:
         return problems
     order = np.argsort(indices, kind="stable")
@@ -263,14 +294,24 @@ def check_indices(table: LstTable) -> list[Problem]:
 
 def check_class_labels(table: LstTable, num_classes: int | None) -> tuple[list[Problem], int]:
     """Single-label checks on the first label column; returns the problems and the class count."""
-    name, problems = table.path, []
     if table.label_width == 0 or len(table) == 0:
-        return problems, 0
-    if table.label_width > 1:
-        problems.append(
-            Problem(name, int(table.lines[0]), f"rows have {table.label_width} label columns but only the first is a class id "
-                    "(im2rec stores only the first unless --pack-label); use --multi-label for multi-hot rows", WARNING)
-        )
+        return [], 0
+    problems = label_columns_warning(table.path, table.label_width, int(table.lines[0]))
+    row_problems, present = check_class_label_rows(table, num_classes)
+    return problems + row_problems + label_set_problems(table.path, present, num_classes), class_count(present, num_classes)
+
+
+def label_columns_warning(name: str | None, width: int, first_line: int) -> list[Problem]:
+    """The warning (on the first row) that only the first of several label columns is a class id."""
+    if width <= 1:
+        return []
+    return [Problem(name, first_line, f"rows have {width} label columns but only the first is a class id "
+                    "(im2rec stores only the first unless --pack-label); use --multi-label for multi-hot rows", WARNING)]
+
+
+def check_class_label_rows(table: LstTable, num_classes: int | None) -> tuple[list[Problem], np.ndarray]:
+    """The problems of each row's class label, and the sorted distinct valid labels (int64)."""
+    name, problems = table.path, []
     labels, lines = table.labels[:, 0], table.lines
     finite = np.isfinite(labels)
     whole = finite & (labels == np.floor(np.where(finite, labels, 0)))
@@ -285,11 +326,17 @@ def check_class_labels(table: LstTable, num_classes: int | None) -> tuple[list[P
         for row in np.flatnonzero(over):
             problems.append(Problem(name, int(lines[row]), f"class label {_fmt(labels[row])} is out of range for --num-classes {num_classes} (0..{num_classes - 1})"))
         valid &= ~over
-    present = np.unique(labels[valid].astype(np.int64))
-    if len(present) == 0:
-        return problems, 0
-    problems += _label_set_problems(name, present, num_classes)
-    return problems, max(int(present[-1]) + 1, num_classes or 0)
+    return problems, np.unique(labels[valid].astype(np.int64))
+
+
+def class_count(present: np.ndarray, num_classes: int | None) -> int:
+    """The number of classes: one past the largest label present, at least ``num_classes``."""
+    return max(int(present[-1]) + 1, num_classes or 0) if len(present) else 0
+
+
+def label_set_problems(name, present: np.ndarray, num_classes: int | None) -> list[Problem]:
+    """Whole-file problems of the set of class labels present (not 0-based, gaps, unused)."""
+    return _label_set_problems(name, present, num_classes) if len(present) else []
 
 
 def _label_set_problems(name, present: np.ndarray, num_classes: int | None) -> list[Problem]:
@@ -310,29 +357,49 @@ def _label_set_problems(name, present: np.ndarray, num_classes: int | None) -> l
 
 def check_multi_hot(table: LstTable, num_classes: int | None) -> list[Problem]:
     """Multi-label rows: width equal to ``num_classes`` (when given), values 0 or 1 only."""
-    name, problems = table.path, []
-    width = table.label_width
-    if num_classes is not None and width != num_classes and len(table):
-        problems.append(Problem(name, None, f"rows have {width} label column(s) but --num-classes is {num_classes}; "
-                                            "multi-hot rows need one 0/1 column per class"))
-    if len(table) == 0 or width == 0:
+    problems = multi_hot_width_problems(table.path, table.label_width, len(table), num_classes)
+    if len(table) == 0 or table.label_width == 0:
         return problems
+    row_problems, ever_one = check_multi_hot_rows(table)
+    return problems + row_problems + multi_hot_unused_problems(table.path, ever_one)
+
+
+def multi_hot_width_problems(name: str | None, width: int, rows: int, num_classes: int | None) -> list[Problem]:
+    if num_classes is not None and width != num_classes and rows:
+        return [Problem(name, None, f"rows have {width} label column(s) but --num-classes is {num_classes}; "
+                                    "multi-hot rows need one 0/1 column per class")]
+    return []
+
+
+def check_multi_hot_rows(table: LstTable) -> tuple[list[Problem], np.ndarray]:
+    """A problem for each row with values other than 0/1, and which columns are 1 on some row."""
+    problems = []
     labels = table.labels
     bad = ~((labels == 0) | (labels == 1))
     for row in np.flatnonzero(bad.any(axis=1)):
         cols = np.flatnonzero(bad[row])
         values = ", ".join(f"{_fmt(labels[row, c])} in label column {c + 1}" for c in cols[:5])
-        problems.append(Problem(name, int(table.lines[row]), f"multi-hot labels must be 0 or 1: found {values}"))
-    never = np.flatnonzero(~(labels == 1).any(axis=0))
-    if len(never) and width > 1:
-        problems.append(Problem(name, None, f"no image has class {_names(never.tolist())} (multi-hot column(s) never 1)", WARNING))
-    return problems
+        problems.append(Problem(table.path, int(table.lines[row]), f"multi-hot labels must be 0 or 1: found {values}"))
+    return problems, (labels == 1).any(axis=0)
+
+
+def multi_hot_unused_problems(name: str | None, ever_one: np.ndarray) -> list[Problem]:
+    never = np.flatnonzero(~ever_one)
+    if len(never) and len(ever_one) > 1:
+        return [Problem(name, None, f"no image has class {_names(never.tolist())} (multi-hot column(s) never 1)", WARNING)]
+    return []
 
 
 def check_paths(table: LstTable) -> tuple[np.ndarray, list[Problem]]:
     """Absolute paths and paths that leave the root; returns a mask of the safe rows and the problems.
     Also warns about a path listed twice. Rows are looked at one by one only when a scan of all the
     paths at once finds something suspicious."""
+    safe, problems = check_unsafe_paths(table)
+    return safe, problems + check_duplicate_paths(table.paths, table.lines, table.path)
+
+
+def check_unsafe_paths(table: LstTable) -> tuple[np.ndarray, list[Problem]]:
+    """A mask of the rows whose path is safe to read, and a problem for each other row."""
     name, problems = table.path, []
     paths, lines = table.paths, table.lines
     safe = np.ones(len(paths), dtype=bool)
@@ -344,13 +411,19 @@ def check_paths(table: LstTable) -> tuple[np.ndarray, list[Problem]]:
                 safe[row] = False
                 problems.append(Problem(name, int(lines[row]), f"{reason}: {p!r}; paths must be relative to the image root "
                                                                 "and stay inside it (refused, not read)"))
+    return safe, problems
+
+
+def check_duplicate_paths(paths: list[str], lines: np.ndarray, name: str | None) -> list[Problem]:
+    """A warning for each path listed again after its first row (rows in line order)."""
+    problems: list[Problem] = []
     if len(set(paths)) != len(paths):
         seen: dict[str, int] = {}
         for row, p in enumerate(paths):
             first = seen.setdefault(p, row)
             if first != row:
                 problems.append(Problem(name, int(lines[row]), f"same image as line {int(lines[first])}: {p}", WARNING))
-    return safe, problems
+    return problems
 
 
 def unsafe_path_reason(path: str) -> str | None:
