@@ -35,6 +35,8 @@ def get_session(master: str | None = None, app_name: str = "icformat", config: d
     if active is not None and master is None:
         return active
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers run this interpreter (and icformat)
+    if (master or DEFAULT_MASTER).startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # a local session talks to itself only
     builder = SparkSession.builder.appName(app_name).master(master or DEFAULT_MASTER)
     builder = builder.config("spark.ui.showConsoleProgress", "false")
     for key, value in (config or {}).items():

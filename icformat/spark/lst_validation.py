@@ -1,0 +1,207 @@
+"""``lst validate`` on Spark: line checks in tasks, whole-file checks as Spark aggregations.
+
+Two passes over byte ranges of the list (see :mod:`.ranges`). The first counts each range's lines
+and label widths (to number lines and find the width most rows have); the second runs the local
+row checks of :mod:`icformat.lst.validate` on each range (parsing, negative indices, labels, unsafe
+paths, files, images) and sends indices and paths, bucketed by value, through a shuffle in which
+each bucket finds its duplicates. The driver adds the checks of the label set and sorts: the
+report is the one the local ``validate_lst`` gives, in line order.
+"""
+from __future__ import annotations
+
+import os
+import zlib
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import streams
+from ..errors import LstError
+from ..lst import validate as checks
+from ..lst.parse import LstTable, parse_lst_bytes
+from .ranges import byte_ranges, file_size, read_owned_lines
+from .session import run_job
+
+# Within one line, problems come in the order the local run finds them.
+R_PARSE, R_NEGATIVE, R_DUPLICATE, R_LABEL_COLUMNS, R_LABEL, R_UNSAFE, R_SAME_PATH, R_FILE, R_IMAGE = range(9)
+
+
+@dataclass(frozen=True)
+class _Job:
+    path: str
+    name: str
+    root: str | None
+    multi_label: bool | None
+    num_classes: int | None
+    check_files: bool
+    check_images: bool
+    image_shape: tuple[int, int, int] | None
+    resize: int
+    buckets: int
+
+
+@dataclass
+class _RangeResult:
+    rows: int
+    first_row_line: int | None
+    problems: list  # (rank, Problem)
+    present: np.ndarray | None  # distinct valid class labels (single-label)
+    ever_one: np.ndarray | None  # columns that are 1 on some row (multi-label)
+    files_checked: int
+    images_checked: int
+
+
+def _parse_range(job: _Job, start: int, end: int, first_line: int, width: int | None = None, *, decide: bool = False):
+    """``(table or rows, problems, lines, widths)`` of one range; with ``decide`` only counts matter."""
+    data = read_owned_lines(job.path, start, end)
+    lines = len(data.decode("utf-8", errors="replace").splitlines())
+    try:
+        table = parse_lst_bytes(data, name=job.name, strict=True)
+        if decide or len(table) == 0 or table.label_width == width:
+            table.lines = table.lines + (first_line - 1)
+            return table, [], lines, ({table.label_width: len(table)} if len(table) else {})
+    except LstError:
+        pass
+    rows, problems = checks.parse_rows_tolerant(data, job.name, first_line)
+    if decide:
+        return None, problems, lines, checks.label_widths(rows)
+    table, width_problems = checks.table_of_width(rows, width, job.name)
+    return table, problems + width_problems, lines, None
+
+
+def _count_range(job: _Job, item: tuple[int, int, int]) -> tuple[int, int, dict]:
+    rid, start, end = item
+    _, _, lines, widths = _parse_range(job, start, end, 1, decide=True)
+    return rid, lines, widths
+
+
+def _check_range(job: _Job, width: int | None, multi_label: bool, item: tuple[int, int, int, int]):
+    """Run in a task: the row checks of one range; yields its result and its bucketed keys."""
+    rid, start, end, first_line = item
+    table, parse_problems, _, _ = _parse_range(job, start, end, first_line, width)
+    found = [(R_PARSE, p) for p in parse_problems]
+    found += [(R_NEGATIVE, p) for p in checks.check_negative_indices(table)]
+    present = ever_one = None
+    if len(table) and table.label_width:
+        if multi_label:
+            row_problems, ever_one = checks.check_multi_hot_rows(table)
+        else:
+            row_problems, present = checks.check_class_label_rows(table, job.num_classes)
+        found += [(R_LABEL, p) for p in row_problems]
+    safe, unsafe = checks.check_unsafe_paths(table)
+    found += [(R_UNSAFE, p) for p in unsafe]
+    files_checked = images_checked = 0
+    if job.root is not None and job.check_files:
+        file_problems, existing = checks.check_files_exist(table, job.root, safe)
+        found += [(R_FILE, p) for p in file_problems]
+        files_checked = int(safe.sum())
+        if job.check_images:
+            images = checks.check_image_files(table, job.root, existing, job.image_shape, job.resize, 1, None)
+            found += [(R_IMAGE, p) for p in images]
+            images_checked = int(existing.sum())
+    first = int(table.lines[0]) if len(table) else None
+    yield ("range", rid), _RangeResult(len(table), first, found, present, ever_one, files_checked, images_checked)
+    yield from _bucketed(table, job.buckets)
+
+
+def _bucketed(table: LstTable, buckets: int):
+    """``(("index"|"path", bucket), (values, lines))`` pieces: equal values share a bucket."""
+    by_index = np.mod(table.indices, buckets)
+    for bucket in np.unique(by_index).tolist():
+        rows = np.flatnonzero(by_index == bucket)
+        yield ("index", bucket), (table.indices[rows], table.lines[rows])
+    by_path = np.array([zlib.crc32(p.encode("utf-8", "surrogatepass")) % buckets for p in table.paths], dtype=np.int64)
+    for bucket in np.unique(by_path).tolist():
+        rows = np.flatnonzero(by_path == bucket)
+        yield ("path", bucket), ([table.paths[r] for r in rows.tolist()], table.lines[rows])
+
+
+def _merge(name: str | None, key: tuple, pieces) -> tuple[tuple, Any]:
+    """Reduce one key: a range's result passes through; a bucket reports its duplicates."""
+    pieces = list(pieces)
+    if key[0] == "range":
+        return key, pieces[0]
+    lines = np.concatenate([p[1] for p in pieces])
+    order = np.argsort(lines, kind="stable")  # rows in line order: the first one is the original
+    if key[0] == "index":
+        indices = np.concatenate([p[0] for p in pieces])[order]
+        return key, [(R_DUPLICATE, p) for p in checks.check_duplicate_indices(indices, lines[order], name)]
+    paths = [path for p in pieces for path in p[0]]
+    return key, [(R_SAME_PATH, p) for p in checks.check_duplicate_paths([paths[i] for i in order.tolist()], lines[order], name)]
+
+
+def validate_lst(
+    spark: Any,
+    path: streams.PathLike,
+    root: str | None = None,
+    *,
+    multi_label: bool | None = None,
+    num_classes: int | None = None,
+    check_files: bool = True,
+    check_images: bool = False,
+    image_shape: str | Sequence[int] | None = None,
+    resize: int = 0,
+    parts: int | None = None,
+) -> checks.LstValidation:
+    """:func:`icformat.lst.validate.validate_lst` on Spark (same arguments, same report), over
+    ``parts`` byte ranges of the list (default: one per 64 MiB, at least the default parallelism).
+    ``root`` must be a folder every executor sees (a shared file system) when files are checked."""
+    name = os.fspath(path)
+    if root is not None and check_files:
+        if streams.is_uri(root):
+            raise LstError("checking files needs a local image folder for --root (not a URI)", name)
+        if not os.path.isdir(root):
+            raise LstError(f"image root {root!r} is not a folder", name)
+    sc = spark.sparkContext
+    size = file_size(name)
+    parts = parts or max(sc.defaultParallelism, -(-size // (64 << 20)))
+    ranges = byte_ranges(size, parts)
+    job = _Job(name, name, root, multi_label, num_classes, check_files, check_images,
+               checks.parse_image_shape(image_shape), int(resize or 0), max(1, len(ranges)))
+    sc.setJobDescription(f"icformat lst validate {os.path.basename(name)}: counting lines")
+    items = [(rid, start, end) for rid, (start, end) in enumerate(ranges)]
+    counted = run_job("lst validate", sc.parallelize(items, len(items)).map(partial(_count_range, job)).collect)
+    counted.sort()
+    widths: dict[int, int] = {}
+    firsts, line = [], 1
+    for _, lines, range_widths in counted:
+        firsts.append(line)
+        line += lines
+        for width, count in range_widths.items():
+            widths[width] = widths.get(width, 0) + count
+    width = checks.majority_width(widths)
+    multi = (width or 0) > 1 if multi_label is None else multi_label
+    sc.setJobDescription(f"icformat lst validate {os.path.basename(name)}: checking")
+    work = [(rid, start, end, firsts[rid]) for rid, start, end in items]
+    merged = run_job("lst validate", sc.parallelize(work, len(work)).flatMap(partial(_check_range, job, width, multi))
+                     .groupByKey(len(work)).map(lambda kv: _merge(name, kv[0], kv[1])).collect)
+    return _assemble(job, width, multi, merged)
+
+
+def _assemble(job: _Job, width: int | None, multi: bool, merged: list) -> checks.LstValidation:
+    """The driver's part: totals, whole-file label checks, every problem in the local order."""
+    ranges = [result for key, result in sorted(merged, key=lambda kv: kv[0]) if key[0] == "range"]
+    found = [item for key, result in merged if key[0] != "range" for item in result]
+    found += [item for r in ranges for item in r.problems]
+    rows = sum(r.rows for r in ranges)
+    result = checks.LstValidation(job.name, rows=rows, label_width=width or 0 if rows or width else 0, multi_label=multi)
+    result.files_checked = sum(r.files_checked for r in ranges)
+    result.images_checked = sum(r.images_checked for r in ranges)
+    whole: list = []
+    if multi:
+        whole += checks.multi_hot_width_problems(job.name, result.label_width, rows, job.num_classes)
+        if rows and result.label_width:
+            ever_one = np.logical_or.reduce([r.ever_one for r in ranges if r.ever_one is not None])
+            whole += checks.multi_hot_unused_problems(job.name, ever_one)
+        result.classes = result.label_width
+    elif rows and result.label_width:
+        first_line = min(r.first_row_line for r in ranges if r.first_row_line is not None)
+        found += [(R_LABEL_COLUMNS, p) for p in checks.label_columns_warning(job.name, result.label_width, first_line)]
+        present = np.unique(np.concatenate([r.present for r in ranges if r.present is not None]))
+        whole += checks.label_set_problems(job.name, present, job.num_classes)
+        result.classes = checks.class_count(present, job.num_classes)
+    found.sort(key=lambda item: (item[1].line or 0, item[0]))
+    result.problems = [p for _, p in found] + whole
+    return result
