@@ -6,7 +6,8 @@ packer, so Spark's output is byte-for-byte what ``--num-shards N --shard-index i
 Importing this package needs no pyspark; calling into it does (``pip install 'icformat[spark]'``).
 """
 from .lst_validation import validate_lst
+from .manifest_validation import validate_manifest
 from .pack import pack_lst
 from .session import get_session
 
-__all__ = ["get_session", "pack_lst", "validate_lst"]
+__all__ = ["get_session", "pack_lst", "validate_lst", "validate_manifest"]
