@@ -103,3 +103,23 @@ def test_s3_output_through_the_local_server(spark, s3_bucket, photo_lst, photo_t
     assert list_rec_shards(out) == [r.rec_path for r in reports]
     for ours, theirs in zip(reports, local):
         assert b"".join(RecordReader(ours.rec_path)) == b"".join(RecordReader(theirs.rec_path))
+
+
+def test_manifest_to_rec_shards_match_the_local_conversion(spark, photo_lst, photo_tree, tmp_path):
+    from icformat.convert import lst_to_manifest
+    from icformat.convert import manifest_to_rec as convert_locally
+    from icformat.spark import manifest_to_rec
+
+    manifest = tmp_path / "train.manifest"
+    lst_to_manifest(photo_lst, str(manifest), prefix=photo_tree)
+    ours = manifest_to_rec(spark, str(manifest), str(tmp_path / "spark" / "train.rec"), 3, attribute_names="source-ref,class")
+    assert sorted(os.listdir(tmp_path / "spark")) == sorted([f"train-0000{i}-of-00003.{e}" for i in range(3) for e in ("rec", "idx")]
+                                                             + ["train-summary.json"])
+    whole = tmp_path / "whole.rec"
+    convert_locally(str(manifest), str(whole), attribute_names="source-ref,class")
+    assert [r for s in ours for r in RecordReader(s.rec_path)] == list(RecordReader(str(whole)))
+    for i, stats in enumerate(ours):
+        local = convert_locally(str(manifest), str(tmp_path / "local.rec"), attribute_names="source-ref,class", num_shards=3, shard_index=i)
+        for ext in (".rec", ".idx"):
+            with open(stats.rec_path[:-4] + ext, "rb") as a, open(local.rec_path[:-4] + ext, "rb") as b:
+                assert a.read() == b.read()

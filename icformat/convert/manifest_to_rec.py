@@ -9,8 +9,10 @@ import numpy as np
 
 from .. import streams
 from ..errors import ManifestError
+from ..im2rec.plan import output_prefix, shard_bounds
 from ..image.decode import image_format
 from ..manifest.parse import ManifestRow, check_image_classification_names, parse_attribute_names, read_manifest, source_name
+from ..manifest.rows import RowIndex, index_rows, read_manifest_rows
 from ..manifest.refs import ObjectStore, base_of, choose_workers, describe_error, map_ordered, peek, resolve_ref
 from ..recordio import IRHeader, RecordWriter, default_index_path, pack, write_index
 from .manifest_to_lst import row_index, row_label
@@ -22,6 +24,7 @@ class RecStats:
 
     records: int = 0
     image_bytes: int = 0
+    rec_path: str | None = None
 
 
 def image_header(label: float | np.ndarray, index: int) -> IRHeader:
@@ -72,6 +75,9 @@ def manifest_to_rec(
     workers: int | None = None,
     check_images: bool = True,
     progress: Callable[[int], object] | None = None,
+    num_shards: int = 1,
+    shard_index: int = 0,
+    row_index: RowIndex | None = None,
 ) -> RecStats:
     """Pack the images a manifest references into ``dest`` (local or ``s3://``), in manifest order.
 
@@ -81,18 +87,35 @@ def manifest_to_rec(
     it, else the row's position. ``workers`` threads fetch images (default: 16 for ``s3://``
     references, none for local files). ``index``: True writes ``<dest>.idx`` beside ``dest``, a
     path writes it there, False writes none. Nothing appears at ``dest`` unless every row succeeds.
+
+    With ``num_shards`` > 1 only the rows of shard ``shard_index`` (a contiguous slice, as
+    ``im2rec --num-shards``) are packed, into ``DEST-0000i-of-0000N.rec`` (+ ``.idx``); ``row_index``
+    (:func:`~icformat.manifest.rows.index_rows`, made once for all shards) lets it seek to its rows.
     """
     names = parse_attribute_names(attribute_names)
     check_image_classification_names(names)
     fetch = _Fetcher(names, source_name(manifest), base_of(manifest), label_format, num_classes, index_attribute, check_images)
-    first, rows = peek(enumerate(read_manifest(manifest, names)))
+    if num_shards > 1:
+        dest = shard_path(dest, num_shards, shard_index)
+        row_index = row_index or index_rows(manifest)
+        start, stop = shard_bounds(row_index.rows, num_shards, shard_index)
+        first, rows = peek(read_manifest_rows(manifest, names, start, stop, row_index))
+    else:
+        shard_bounds(1, num_shards, shard_index)  # refuses a bad shard index
+        first, rows = peek(enumerate(read_manifest(manifest, names)))
     workers = choose_workers(workers, resolve_ref(first[1].ref, fetch.base) if first else None)
     stats = RecStats()
     with RecordWriter(dest) as writer:
         keys, offsets = _pack_rows(writer, map_ordered(fetch, rows, workers=workers), fetch.path, stats, progress)
     if index:  # written once the .rec is complete, so that a failed run leaves neither file
         write_index(default_index_path(os.fspath(dest)) if index is True else index, keys, offsets)
+    stats.rec_path = os.fspath(dest)
     return stats
+
+
+def shard_path(dest: streams.PathLike, num_shards: int, shard_index: int) -> str:
+    """``out.rec`` -> ``out-00001-of-00004.rec``: the shard naming of ``im2rec --num-shards``."""
+    return output_prefix(os.fspath(dest), None, num_shards, shard_index) + ".rec"
 
 
 def _pack_rows(writer: RecordWriter, fetched, path: str | None, stats: RecStats, progress) -> tuple[list[int], list[int]]:
