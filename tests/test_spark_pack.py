@@ -16,7 +16,7 @@ from icformat.lst.make import make_lst
 from icformat.recordio import RecordReader, list_rec_shards
 from tests.s3server import s3_bucket, s3_server  # noqa: F401  (pytest fixtures)
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 from icformat.lst.validate import validate_lst as validate_lst_locally
 from tests.s3server import s3_bucket, s3_server  # noqa: F401  (pytest fixtures)
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
 GOOD = [f"{i}\t{i % 3}\tclass_{i % 3}/img_{i // 3:05d}.jpg" for i in range(12)]
 BAD_LINES = [

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 
 import click
 
 from ..convert import lst_to_manifest, manifest_to_lst, manifest_to_rec, rec_to_manifest
 from ..manifest import LABEL_FORMATS, label_format_from_content_type, validate_manifest
 from .common import echo_json, fail, json_option, progress
+from .engine import check_engine, engine_options, manifest2rec_on_spark, validate_manifest_on_spark
 
 attribute_names_option = click.option(
     "--attribute-names",
@@ -68,10 +70,12 @@ def report(as_json: bool, output: str, **figures) -> None:
 @content_type_option
 @click.option("--check-refs", is_flag=True, help="Also check that every image reference can be read (local or s3://).")
 @workers_option
+@engine_options
 @json_option
-def validate_command(manifest, attribute_names, num_classes, label_format, content_type, check_refs, workers, as_json):
+def validate_command(manifest, attribute_names, num_classes, label_format, content_type, check_refs, workers, engine, spark_master, as_json):
     """List every problem of an augmented MANIFEST, with its line; exit 1 when there is any."""
-    problems = validate_manifest(
+    run = partial(validate_manifest_on_spark, spark_master) if check_engine(engine, spark_master) else validate_manifest
+    problems = run(
         manifest,
         attribute_names,
         num_classes=num_classes,
@@ -143,9 +147,18 @@ def manifest2lst_command(manifest, output, attribute_names, prefix, label_format
 @click.option("--idx/--no-idx", default=True, show_default=True, help="Write the .idx index.")
 @click.option("--check-images/--no-check-images", default=True, show_default=True, help="Refuse objects that are not images.")
 @workers_option
+@click.option("--num-shards", type=click.IntRange(min=1), default=1, show_default=True, help="With --engine spark: this many shards, one task each.")
+@engine_options
 @json_option
-def manifest2rec_command(manifest, output, attribute_names, label_format, content_type, num_classes, index_attribute, idx, check_images, workers, as_json):
+def manifest2rec_command(manifest, output, attribute_names, label_format, content_type, num_classes, index_attribute, idx, check_images, workers,
+                         num_shards, engine, spark_master, as_json):
     """Pack the images an augmented manifest references into a RecordIO .rec (bytes unchanged)."""
+    if check_engine(engine, spark_master):
+        return manifest2rec_on_spark(spark_master, manifest, output, num_shards, as_json, attribute_names=attribute_names,
+                                     label_format=resolve_label_format(label_format, content_type), num_classes=num_classes,
+                                     index_attribute=index_attribute or None, index=idx, workers=workers, check_images=check_images)
+    if num_shards > 1:
+        raise click.UsageError("--num-shards applies to --engine spark (locally, pack the whole manifest)")
     with progress(desc="manifest2rec", unit="img") as bar:
         stats = manifest_to_rec(
             manifest, output, attribute_names=attribute_names,

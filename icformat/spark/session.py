@@ -80,3 +80,26 @@ def task_attempt() -> tuple[int, int]:
     if context is None:
         return 0, 1
     return context.attemptNumber(), max(1, int(context.cpus()))
+
+
+class spark_session:
+    """``with spark_session(master) as spark:`` -- a session for one command; stopped at the end
+    when this command started it (an active session, e.g. under ``spark-submit``, is left running)."""
+
+    def __init__(self, master: str | None = None, app_name: str = "icformat"):
+        self.master = master
+        self.app_name = app_name
+        self.session = None
+        self.owned = False
+
+    def __enter__(self) -> Any:
+        require_pyspark()
+        from pyspark.sql import SparkSession
+
+        self.owned = SparkSession.getActiveSession() is None or self.master is not None
+        self.session = get_session(self.master, self.app_name)
+        return self.session
+
+    def __exit__(self, *exc) -> None:
+        if self.owned and self.session is not None:
+            self.session.stop()
