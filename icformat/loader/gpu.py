@@ -28,7 +28,7 @@ from .gpu_ops import render_batch, to_device
 from .options import make_preprocess
 from .pipeline import sample_random
 from .planner import Planner
-from .sources import RecFile, open_source, read_file, split_record
+from .sources import open_rec_file, open_source, read_file, split_record
 
 
 class GpuFallbackWarning(UserWarning):
@@ -202,7 +202,7 @@ class GpuImageLoader:
         kind = self.source.kind
         if kind == "rec":
             if self._rec is None:
-                self._rec = RecFile(self.source.path, self.source.spec.index_path)
+                self._rec = open_rec_file(self.source.spec)
             offset = int(planned.refs[i, 0])
             return self._rec.at(offset), f"{self.source.path}@{offset}"
         if kind == "lst":

@@ -15,40 +15,72 @@ import numpy as np
 
 from .. import streams
 from ..errors import FormatError, IcformatError, RecordIOError
-from ..recordio import IndexedRecordFile, unpack
+from ..recordio import IndexedRecordFile, list_rec_shards, unpack
 from ..recordio.framing import FRAME, FRAME_SIZE, LENGTH_MASK, MAGIC
 from ..recordio.scan import scan_sequential
 
 
 class SourceSpec(NamedTuple):
-    """What a worker needs to open a source: ``kind`` is ``rec``, ``lst`` or ``stream``."""
+    """What a worker needs to open a source: ``kind`` is ``rec``, ``lst`` or ``stream``; a set of
+    ``.rec`` shards lists ``(path, index path or None, base offset)`` per shard in ``shards``."""
 
     kind: str
     path: str | None = None
     index_path: str | None = None
+    shards: tuple = ()
+
+
+class _RecPart(NamedTuple):
+    path: str
+    index_path: str | None
+    offsets: np.ndarray
+    spans: np.ndarray
+    label_width: int
+    extent: int  # bytes this part takes in the source's offset space
+
+
+def _read_part(path: str, idx) -> _RecPart:
+    """Offsets, read-ahead spans and label width of one ``.rec``."""
+    with IndexedRecordFile(path, idx) as records:
+        index_path = records.index_path
+        offsets = np.asarray(records.offsets, dtype=np.int64)
+        if not len(records):
+            raise RecordIOError("no records: nothing to load", path)
+        header = _first_header(records)
+        size = records.size
+    # bytes up to the next record (a read-ahead hint for the workers; exact lengths are in the file)
+    ordered = np.sort(offsets)
+    ends = np.append(ordered[1:], size if size is not None else ordered[-1] + (1 << 20))
+    spans = np.maximum(ends[np.searchsorted(ordered, offsets)] - offsets, 0)
+    extent = size if size is not None else int(ordered[-1]) + 1
+    # an index built by scanning is not on disk: workers get offsets, which is all they need
+    return _RecPart(path, index_path if streams.is_uri(path) else None, offsets, spans, max(1, int(header.flag)), extent)
 
 
 class RecSource:
-    """A ``.rec`` with its ``.idx`` (or an index built by scanning the file once)."""
+    """A ``.rec`` with its ``.idx`` (or an index built by scanning the file once), or a set of
+    ``.rec`` shards (a folder or a prefix, see :func:`~icformat.recordio.list_rec_shards`) read as
+    one: shard ``k``'s offsets are moved past the shards before it."""
 
     kind = "rec"
 
     def __init__(self, path: streams.PathLike, idx: streams.PathLike | None = None):
         self.path = os.fspath(path)
-        with IndexedRecordFile(self.path, idx) as records:
-            self.index_path = records.index_path
-            self.offsets = np.asarray(records.offsets, dtype=np.int64)
-            if not len(records):
-                raise RecordIOError("no records: nothing to load", self.path)
-            header = _first_header(records)
-            size = records.size
-        # bytes up to the next record (a read-ahead hint for the workers; exact lengths are in the file)
-        ordered = np.sort(self.offsets)
-        ends = np.append(ordered[1:], size if size is not None else ordered[-1] + (1 << 20))
-        self.spans = np.maximum(ends[np.searchsorted(ordered, self.offsets)] - self.offsets, 0)
-        self.label_width = max(1, int(header.flag))
-        # an index built by scanning is not on disk: workers get offsets, which is all they need
-        self.spec = SourceSpec("rec", self.path, self.index_path if streams.is_uri(self.path) else None)
+        single = idx is not None or (not streams.is_uri(self.path) and os.path.isfile(streams.local_path(self.path)))
+        parts = [_read_part(p, idx) for p in ([self.path] if single else list_rec_shards(self.path))]
+        widths = {p.label_width for p in parts}
+        if len(widths) > 1:
+            raise RecordIOError(f"shards disagree on the number of labels per record ({sorted(widths)})", self.path)
+        bases = np.cumsum([0] + [p.extent for p in parts[:-1]]).tolist()
+        self.offsets = np.concatenate([p.offsets + base for p, base in zip(parts, bases)])
+        self.spans = np.concatenate([p.spans for p in parts])
+        self.label_width = parts[0].label_width
+        self.index_path = parts[0].index_path if len(parts) == 1 else None
+        if len(parts) == 1:
+            self.path = parts[0].path
+            self.spec = SourceSpec("rec", self.path, parts[0].index_path)
+        else:
+            self.spec = SourceSpec("rec", self.path, None, tuple((p.path, p.index_path, b) for p, b in zip(parts, bases)))
 
     def __len__(self) -> int:
         return len(self.offsets)
@@ -238,6 +270,38 @@ class RecFile:
         except BufferError:  # a record view is still referenced: garbage collection unmaps it
             pass
         self._file.close()
+
+
+class ShardSetFile:
+    """A worker's map of a set of ``.rec`` shards: records by offset in the set's offset space."""
+
+    def __init__(self, shards: tuple):
+        self.files = [RecFile(path, index_path) for path, index_path, _ in shards]
+        self.bases = np.asarray([base for _, _, base in shards], dtype=np.int64)
+
+    def _locate(self, offset: int) -> tuple[RecFile, int]:
+        k = int(np.searchsorted(self.bases, offset, side="right")) - 1
+        return self.files[k], offset - int(self.bases[k])
+
+    def prefetch(self, spans: np.ndarray) -> None:
+        shard = np.searchsorted(self.bases, spans[:, 0], side="right") - 1
+        for k in np.unique(shard).tolist():
+            rows = spans[shard == k].copy()
+            rows[:, 0] -= self.bases[k]
+            self.files[k].prefetch(rows)
+
+    def at(self, offset: int):
+        rec, local = self._locate(offset)
+        return rec.at(local)
+
+    def close(self) -> None:
+        for rec in self.files:
+            rec.close()
+
+
+def open_rec_file(spec: SourceSpec) -> RecFile | ShardSetFile:
+    """A worker's reader for a ``rec`` source: one file, or a set of shards."""
+    return ShardSetFile(spec.shards) if spec.shards else RecFile(spec.path, spec.index_path)
 
 
 def read_file(root: str, relative: str) -> bytes:

@@ -23,7 +23,7 @@ from ..errors import IcformatError
 from . import shm
 from .options import Preprocess
 from .pipeline import SampleProcessor
-from .sources import RecFile, SourceSpec, read_file, split_record
+from .sources import SourceSpec, open_rec_file, read_file, split_record
 
 
 class WorkerError(IcformatError, RuntimeError):
@@ -73,7 +73,7 @@ class TaskRunner:
         self._owns = owns  # close attachments we made; never the main process's own segments
         self._slots: dict[int, tuple] = {}
         self._input: tuple | None = None
-        self._rec = RecFile(config.spec.path, config.spec.index_path) if config.spec.kind == "rec" else None
+        self._rec = open_rec_file(config.spec) if config.spec.kind == "rec" else None
 
     def run(self, task: Task) -> Result:
         try:

@@ -173,12 +173,17 @@ def serve_channel(
     Epoch ``e`` goes into the FIFO ``<directory>/<channel>_<e>``, created when the previous epoch is
     done; each waits for its reader (``timeout`` seconds at most; None: forever). Sources are
     augmented manifests when ``attribute_names`` is given, else ``.rec`` files (see
-    :func:`~icformat.pipe.write_pipe_stream`). FIFOs are left in place, as SageMaker leaves them.
+    :func:`~icformat.pipe.write_pipe_stream`; a folder or prefix of ``.rec`` shards is its shards, in
+    order). FIFOs are left in place, as SageMaker leaves them.
     """
     if epochs < 1:
         raise IcformatError(f"epochs must be at least 1, got {epochs}")
     if not sources:
         raise IcformatError("nothing to serve: give at least one source (.rec file or manifest)")
+    if attribute_names is None:  # folders and prefixes of shards: listed once, missing ones refused now
+        from .wrap import rec_sources
+
+        sources = [shard for src in sources for shard in rec_sources(src)]
     os.makedirs(os.fspath(directory), exist_ok=True)
     reports = []
     for epoch in range(first_epoch, first_epoch + epochs):
