@@ -123,3 +123,21 @@ def test_manifest_to_rec_shards_match_the_local_conversion(spark, photo_lst, pho
         for ext in (".rec", ".idx"):
             with open(stats.rec_path[:-4] + ext, "rb") as a, open(local.rec_path[:-4] + ext, "rb") as b:
                 assert a.read() == b.read()
+
+
+def test_tasks_read_only_their_lines_and_report_skips_as_locally(spark, photo_lst, photo_tree, tmp_path):
+    from icformat.spark import pack_lst
+    from icformat.spark.pack import _shard_slices
+    from icformat.lst import read_lst
+
+    lines = open(photo_lst).read().splitlines()
+    odd = tmp_path / "odd.lst"  # CRLF, blank lines, a missing image: line numbers must survive slicing
+    odd.write_bytes(("\r\n".join(lines[:5] + ["", "77\t1\tclass_1/missing.jpg", ""] + lines[5:]) + "\r\n").encode())
+    assert len(_shard_slices(str(odd), read_lst(str(odd)), 3)) == 3
+    ours = pack_lst(spark, str(odd), photo_tree, str(tmp_path / "s"), 3, pass_through=True)
+    local = _local_shards(str(odd), photo_tree, str(tmp_path / "l"), 3, pass_through=True)
+    assert [r.to_dict()["skipped"] for r in ours] == [r.to_dict()["skipped"] for r in local]
+    assert [s for r in ours for s in r.to_dict()["skipped"]][0]["line"] == 7
+    for a, b in zip(ours, local):
+        with open(a.rec_path, "rb") as x, open(b.rec_path, "rb") as y:
+            assert x.read() == y.read()

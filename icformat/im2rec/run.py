@@ -240,16 +240,44 @@ def pack_lst(
     call; ``on_skip`` each skipped image. ``strict`` turns the first bad image into an ``ImageError``
     (and no output). ``checksum`` fills the report's ``sha256`` of the ``.rec`` as it is written.
     """
-    options = options or PackOptions()
-    remote = streams.is_uri(root)
-    if not remote and not os.path.isdir(root):
-        raise IcformatError(f"image root {root!r} is not a folder")
-    if remote and num_workers is None:
-        num_workers = REMOTE_FETCHES  # object reads wait on the network, not on the cores
+    _check_root(root)
     table = read_lst(lst_path)
     check_indices_for_packing(table)
     prefix = output_prefix(lst_path, out_prefix, num_shards, shard_index)
     start, stop = shard_bounds(len(table), num_shards, shard_index)
+    return pack_rows(table, root, prefix, start, stop, options=options, num_workers=num_workers, strict=strict, progress=progress,
+                     on_skip=on_skip, on_start=on_start, executor=executor, checksum=checksum)
+
+
+def _check_root(root: str) -> None:
+    if not streams.is_uri(root) and not os.path.isdir(root):
+        raise IcformatError(f"image root {root!r} is not a folder")
+
+
+def pack_rows(
+    table: LstTable,
+    root: str,
+    prefix: str,
+    start: int = 0,
+    stop: int | None = None,
+    *,
+    options: PackOptions | None = None,
+    num_workers: int | None = None,
+    strict: bool = False,
+    progress: Callable[[int], None] | None = None,
+    on_skip: Callable[[Skipped], None] | None = None,
+    on_start: Callable[[str, int], None] | None = None,
+    executor: str = "auto",
+    checksum: bool = False,
+) -> PackReport:
+    """Pack rows ``[start, stop)`` of a parsed list into ``PREFIX.rec`` + ``PREFIX.idx`` (what
+    :func:`pack_lst` does once it has read the list and chosen the rows; same keywords)."""
+    options = options or PackOptions()
+    _check_root(root)
+    if streams.is_uri(root) and num_workers is None:
+        num_workers = REMOTE_FETCHES  # object reads wait on the network, not on the cores
+    stop = len(table) if stop is None else stop
+    lst_path = table.path or "<lst>"
     report = PackReport(lst_path, prefix + ".rec", prefix + ".idx", rows=stop - start)
     if on_start:
         on_start(lst_path, report.rows)

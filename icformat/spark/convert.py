@@ -21,7 +21,7 @@ from ..errors import IcformatError
 from ..manifest.parse import check_image_classification_names, parse_attribute_names
 from ..manifest.rows import RowIndex, index_rows
 from . import outputs
-from .session import run_job, task_attempt
+from .session import run_job, settle, task_attempt
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,7 @@ def manifest_to_rec(spark: Any, manifest: str, dest: str, num_shards: int = 1, *
         if errors:
             raise IcformatError(errors[0] + (f" (and {len(errors) - 1} more shards failed)" if len(errors) > 1 else ""))
     except BaseException:
+        settle(spark)
         outputs.remove_outputs(files)
         outputs.remove_leftovers(files)
         raise

@@ -15,14 +15,16 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+import numpy as np
+
 from .. import streams
 from ..errors import IcformatError
 from ..im2rec import run as local
 from ..im2rec.pack import PackOptions
-from ..im2rec.plan import check_indices_for_packing, output_prefix
-from ..lst.parse import read_lst
+from ..im2rec.plan import check_indices_for_packing, output_prefix, shard_bounds
+from ..lst.parse import LstTable, parse_lst_bytes, read_lst
 from . import outputs
-from .session import run_job, task_attempt
+from .session import run_job, settle, task_attempt
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class _PackJob:
     num_workers: int | None
     executor: str
     fail_first_attempt: tuple[int, ...] = ()  # tests: these shards' first attempts die midway
+    slices: tuple = ()  # per shard: where its rows are in the list (see _shard_slices), or () to read it all
 
 
 @dataclass
@@ -56,15 +59,59 @@ def _pack_shard(job: _PackJob, shard: int) -> _ShardOutcome:
     """Run in a Spark task: pack one shard with the local packer (workers = the task's cpus)."""
     attempt, cpus = task_attempt()
     progress = _die_midway if attempt == 0 and shard in job.fail_first_attempt else None
+    kwargs = dict(options=job.options, num_workers=job.num_workers or cpus, strict=job.strict, progress=progress,
+                  executor=job.executor, checksum=True)
     try:
-        report = local.pack_lst(
-            job.lst, job.root, job.out_prefix, options=job.options, num_workers=job.num_workers or cpus,
-            num_shards=job.num_shards, shard_index=shard, strict=job.strict, progress=progress,
-            executor=job.executor, checksum=True,
-        )
+        table = _read_slice(job, shard)
+        if table is not None:  # only this shard's lines were read
+            report = local.pack_rows(table, job.root, output_prefix(job.lst, job.out_prefix, job.num_shards, shard), **kwargs)
+        else:
+            report = local.pack_lst(job.lst, job.root, job.out_prefix, num_shards=job.num_shards, shard_index=shard, **kwargs)
     except IcformatError as exc:  # deterministic: a retry would fail the same way, so report it
         return _ShardOutcome(shard, error=str(exc), attempt=attempt)
     return _ShardOutcome(shard, report=report, attempt=attempt)
+
+
+def _shard_slices(lst: str, table: LstTable, num_shards: int) -> tuple:
+    """Per shard ``(first byte, end byte, first line, rows, first index, last index)`` of its rows in
+    the list, so that a task reads and parses only those; ``()`` where line numbers could not be
+    told from line ends alone (then each task reads the whole list, as the local packer does)."""
+    with streams.open_input(lst, "rb") as f:
+        data = f.read()
+    if data.count(b"\r") != data.count(b"\r\n") or any(mark in data for mark in _OTHER_LINE_BREAKS):
+        return ()
+    line_starts = np.concatenate(([0], np.flatnonzero(np.frombuffer(data, np.uint8) == 0x0A) + 1))
+    slices = []
+    for shard in range(num_shards):
+        start, stop = shard_bounds(len(table), num_shards, shard)
+        if start == stop:
+            slices.append((0, 0, 1, 0, None, None))
+            continue
+        first, last = int(table.lines[start]), int(table.lines[stop - 1])
+        end = int(line_starts[last]) if last < len(line_starts) else len(data)
+        slices.append((int(line_starts[first - 1]), end, first, stop - start, int(table.indices[start]), int(table.indices[stop - 1])))
+    return tuple(slices)
+
+
+_OTHER_LINE_BREAKS = (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e", b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
+
+
+def _read_slice(job: _PackJob, shard: int) -> LstTable | None:
+    """The rows of this shard, read from its byte range of the list; None when that is not known
+    or does not give the rows the driver saw (the caller then reads the whole list)."""
+    if not job.slices:
+        return None
+    begin, end, first_line, rows, first_index, last_index = job.slices[shard]
+    data = b""
+    if end > begin:
+        with streams.open_input(job.lst, "rb") as f:
+            f.seek(begin)
+            data = f.read(end - begin)
+    table = parse_lst_bytes(data, name=job.lst, strict=True)
+    if len(table) != rows or (rows and (int(table.indices[0]), int(table.indices[-1])) != (first_index, last_index)):
+        return None
+    table.lines = table.lines + (first_line - 1)
+    return table
 
 
 def pack_lst(
@@ -93,9 +140,10 @@ def pack_lst(
     if num_shards < 1:
         raise IcformatError(f"--num-shards must be at least 1, not {num_shards}")
     options = options or PackOptions(**im2rec_options)
-    _check_inputs(lst, root)
-    job = _PackJob(streams.local_path(lst) if not streams.is_uri(lst) else lst, root, out_prefix, num_shards, options,
-                   strict, num_workers, executor, tuple(_fail_first_attempt))
+    lst = streams.local_path(lst) if not streams.is_uri(lst) else lst
+    table = _check_inputs(lst, root)
+    job = _PackJob(lst, root, out_prefix, num_shards, options, strict, num_workers, executor, tuple(_fail_first_attempt),
+                   _shard_slices(lst, table, num_shards))
     prefixes = [output_prefix(job.lst, out_prefix, num_shards, i) for i in range(num_shards)]
     files = outputs.shard_files(prefixes)
     began = time.perf_counter()
@@ -108,6 +156,7 @@ def pack_lst(
         if errors:
             raise IcformatError(errors[0] + (f" (and {len(errors) - 1} more shards failed)" if len(errors) > 1 else ""))
     except BaseException:
+        settle(spark)
         outputs.remove_outputs(files)
         outputs.remove_leftovers(files)
         raise
@@ -120,11 +169,13 @@ def pack_lst(
     return reports
 
 
-def _check_inputs(lst: str, root: str) -> None:
-    """Refuse, before any task starts, what every task would refuse."""
+def _check_inputs(lst: str, root: str) -> LstTable:
+    """Refuse, before any task starts, what every task would refuse; returns the parsed list."""
     if not streams.is_uri(root) and not os.path.isdir(streams.local_path(root)):
         raise IcformatError(f"image root {root!r} is not a folder")
-    check_indices_for_packing(read_lst(lst))
+    table = read_lst(lst)
+    check_indices_for_packing(table)
+    return table
 
 
 def pack_summary(job: _PackJob, reports: list[local.PackReport], attempts: list[int], seconds: float, master: str) -> dict:

@@ -34,17 +34,22 @@ def get_session(master: str | None = None, app_name: str = "icformat", config: d
     active = SparkSession.getActiveSession()
     if active is not None and master is None:
         return active
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers run this interpreter (and icformat)
-    if (master or DEFAULT_MASTER).startswith("local"):
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # a local session talks to itself only
-    builder = SparkSession.builder.appName(app_name).master(master or DEFAULT_MASTER)
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ  # under spark-submit: its master and settings rule
+    builder = SparkSession.builder.appName(app_name)
+    if master or not submitted:
+        master = master or DEFAULT_MASTER
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers run this interpreter (and icformat)
+        if master.startswith("local"):
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # a local session talks to itself only
+        builder = builder.master(master)
     builder = builder.config("spark.ui.showConsoleProgress", "false")
     for key, value in (config or {}).items():
         builder = builder.config(key, value)
     try:
         session = builder.getOrCreate()
     except Exception as exc:  # no Java, a master that does not answer, a bad master URL
-        raise IcformatError(f"cannot start Spark on master {master or DEFAULT_MASTER!r}: {_last_line(exc)}") from exc
+        where = f"master {master!r}" if master else "the master of spark-submit"
+        raise IcformatError(f"cannot start Spark on {where}: {_last_line(exc)}") from exc
     session.sparkContext.setLogLevel("ERROR")
     return session
 
@@ -60,6 +65,21 @@ def run_job(description: str, job: Callable[[], Any]) -> Any:
         if type(exc).__name__ not in ("Py4JJavaError", "PythonException", "SparkRuntimeException") and "pyspark" not in type(exc).__module__:
             raise
         raise IcformatError(f"spark job '{description}' failed: {_last_line(exc)}") from exc
+
+
+def settle(spark: Any, seconds: float = 15.0) -> None:
+    """Cancel this session's jobs and wait (a while) until no task runs, so that clean-up after a
+    failure or Ctrl-C does not race a task still writing."""
+    import time
+
+    sc = spark.sparkContext
+    try:
+        sc.cancelAllJobs()
+        deadline = time.monotonic() + seconds
+        while sc.statusTracker().getActiveJobsIds() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    except Exception:  # the session is already stopping: nothing runs any more
+        pass
 
 
 def _last_line(exc: BaseException) -> str:
@@ -96,7 +116,7 @@ class spark_session:
         require_pyspark()
         from pyspark.sql import SparkSession
 
-        self.owned = SparkSession.getActiveSession() is None or self.master is not None
+        self.owned = (SparkSession.getActiveSession() is None or self.master is not None) and "PYSPARK_GATEWAY_PORT" not in os.environ
         self.session = get_session(self.master, self.app_name)
         return self.session
 
