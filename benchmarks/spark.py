@@ -125,27 +125,36 @@ def validate_seconds(path: str, cores: int) -> tuple[float, float]:
     return local_s, spark_s
 
 
-def run(count: int, lines: int, repeat: int, shards_per_core: int, work: str) -> list[Report]:
-    root = os.path.join(work, f"corpus-{count}")
-    samples.imagenet_like_corpus(root, count)
+def run(count: int, lines: int, repeat: int, shards_per_core: int, work: str, only: str | None = None) -> list[Report]:
     scratch = tempfile.mkdtemp(prefix="run-", dir=work)
     try:
-        lst = next(iter(make_lst(os.path.join(scratch, "data"), root, recursive=True, write_classes=False).files))
-        pack = Report(f"spark im2rec images/s: {count} ImageNet-size JPEGs, --resize 256, same cores as the local packer")
-        cost = Report("spark im2rec CPU per image, every process (JVM and Python workers included; ms, lower is better)")
-        for cores in (1, 2):
-            (local_rate, local_cpu), (spark_rate, spark_cpu), images = pack_rates(lst, root, scratch, cores, shards_per_core * cores, repeat)
-            name = f"local[{cores}], {shards_per_core * cores} shards"
-            pack.add(name, spark_rate, "img/s", f"local packer, {cores} workers", local_rate, target=">= 0.8x")
-            cost.add(name, 1000 * spark_cpu, "ms", f"local packer, {cores} workers", 1000 * local_cpu, higher_is_better=False)
-        big = os.path.join(scratch, "big.lst")
-        write_big_lst(big, lines)
-        local_s, spark_s = validate_seconds(big, 2)
-        check = Report(f"spark lst validate: {lines:,}-line .lst ({os.path.getsize(big) / 1e6:,.0f} MB), structure checks (s; lower is better)")
-        check.add("local[2]", spark_s, "s", "local validate_lst, 1 core", local_s, higher_is_better=False)
-        return [pack, cost, check]
+        reports = [] if only == "validate" else pack_reports(count, repeat, shards_per_core, work, scratch)
+        return reports + ([] if only == "pack" else [validate_report(lines, scratch)])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def pack_reports(count: int, repeat: int, shards_per_core: int, work: str, scratch: str) -> list[Report]:
+    root = os.path.join(work, f"corpus-{count}")
+    samples.imagenet_like_corpus(root, count)
+    lst = next(iter(make_lst(os.path.join(scratch, "data"), root, recursive=True, write_classes=False).files))
+    pack = Report(f"spark im2rec images/s: {count} ImageNet-size JPEGs, --resize 256, same cores as the local packer")
+    cost = Report("spark im2rec CPU per image, every process (JVM and Python workers included; ms, lower is better)")
+    for cores in (1, 2):
+        (local_rate, local_cpu), (spark_rate, spark_cpu), images = pack_rates(lst, root, scratch, cores, shards_per_core * cores, repeat)
+        name = f"local[{cores}], {shards_per_core * cores} shards"
+        pack.add(name, spark_rate, "img/s", f"local packer, {cores} workers", local_rate, target=">= 0.8x")
+        cost.add(name, 1000 * spark_cpu, "ms", f"local packer, {cores} workers", 1000 * local_cpu, higher_is_better=False)
+    return [pack, cost]
+
+
+def validate_report(lines: int, scratch: str) -> Report:
+    big = os.path.join(scratch, "big.lst")
+    write_big_lst(big, lines)
+    local_s, spark_s = validate_seconds(big, 2)
+    check = Report(f"spark lst validate: {lines:,}-line .lst ({os.path.getsize(big) / 1e6:,.0f} MB), structure checks (s; lower is better)")
+    check.add("local[2]", spark_s, "s", "local validate_lst, 1 core", local_s, higher_is_better=False)
+    return check
 
 
 def main() -> None:
@@ -156,11 +165,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per figure; the best is kept")
     parser.add_argument("--shards-per-core", type=int, default=2, help="shards (tasks) per core (default 2)")
     parser.add_argument("--work", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".bench", "spark"))
+    parser.add_argument("--only", choices=["pack", "validate"], help="run one of the two parts")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     count, lines, repeat = (60, 200_000, 1) if args.quick else (args.count, args.lines, args.repeat)
     os.makedirs(args.work, exist_ok=True)
-    emit(run(count, lines, repeat, args.shards_per_core, args.work), args.json)
+    emit(run(count, lines, repeat, args.shards_per_core, args.work, args.only), args.json)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ the same kind of report.
 """
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 import click
 
 from .common import echo_json
@@ -39,10 +41,10 @@ def check_engine(engine: str, spark_master: str | None, **local_only) -> bool:
 def im2rec_on_spark(spark_master, lists, root, num_shards, as_json, **kwargs) -> None:
     """Pack each ``(lst, out)`` of ``lists`` on Spark and print one line per shard (or JSON)."""
     from ..spark import pack_lst
-    from ..spark.session import spark_session
 
     reports = []
-    with spark_session(spark_master, "icformat im2rec") as spark:
+    with ExitStack() as stack:
+        spark = _lazy(stack, spark_master, "icformat im2rec")
         for lst, out in lists:
             reports += pack_lst(spark, lst, root, out, num_shards, **kwargs)
     if as_json:
@@ -58,10 +60,9 @@ def im2rec_on_spark(spark_master, lists, root, num_shards, as_json, **kwargs) ->
 
 def manifest2rec_on_spark(spark_master, manifest, output, num_shards, as_json, **kwargs) -> None:
     from ..spark import manifest_to_rec
-    from ..spark.session import spark_session
 
-    with spark_session(spark_master, "icformat manifest2rec") as spark:
-        stats = manifest_to_rec(spark, manifest, output, num_shards, **kwargs)
+    with ExitStack() as stack:
+        stats = manifest_to_rec(_lazy(stack, spark_master, "icformat manifest2rec"), manifest, output, num_shards, **kwargs)
     if as_json:
         echo_json([{"output": s.rec_path, "records": s.records, "image_bytes": s.image_bytes, "sha256": s.sha256} for s in stats])
         return
@@ -71,15 +72,29 @@ def manifest2rec_on_spark(spark_master, manifest, output, num_shards, as_json, *
 
 def validate_lst_on_spark(spark_master, lst_file, root, **kwargs):
     from ..spark import validate_lst
-    from ..spark.session import spark_session
 
-    with spark_session(spark_master, "icformat lst validate") as spark:
-        return validate_lst(spark, lst_file, root, **kwargs)
+    with ExitStack() as stack:
+        return validate_lst(_lazy(stack, spark_master, "icformat lst validate"), lst_file, root, **kwargs)
 
 
 def validate_manifest_on_spark(spark_master, manifest, attribute_names, **kwargs):
     from ..spark import validate_manifest
-    from ..spark.session import spark_session
 
-    with spark_session(spark_master, "icformat manifest validate") as spark:
-        return validate_manifest(spark, manifest, attribute_names, **kwargs)
+    with ExitStack() as stack:
+        return validate_manifest(_lazy(stack, spark_master, "icformat manifest validate"), manifest, attribute_names, **kwargs)
+
+
+def _lazy(stack: ExitStack, master: str | None, app_name: str):
+    """A function that starts (once) the command's Spark session, stopped when ``stack`` closes: the
+    library checks the inputs first, so a missing file costs no JVM start."""
+    from ..spark.session import require_pyspark, spark_session
+
+    require_pyspark()  # say at once that pyspark is missing
+    started: list = []
+
+    def session():
+        if not started:
+            started.append(stack.enter_context(spark_session(master, app_name)))
+        return started[0]
+
+    return session

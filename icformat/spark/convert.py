@@ -21,7 +21,7 @@ from ..errors import IcformatError
 from ..manifest.parse import check_image_classification_names, parse_attribute_names
 from ..manifest.rows import RowIndex, index_rows
 from . import outputs
-from .session import run_job, settle, task_attempt
+from .session import resolve, run_job, settle, task_attempt
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,7 @@ def manifest_to_rec(spark: Any, manifest: str, dest: str, num_shards: int = 1, *
     job = _ConvertJob(manifest, os.fspath(dest), num_shards, index_rows(manifest), options)
     paths = [shard_path(dest, num_shards, i) if num_shards > 1 else os.fspath(dest) for i in range(num_shards)]
     files = outputs.shard_files([p[:-4] if p.endswith(".rec") else p for p in paths], with_index=bool(options["index"]))
+    spark = resolve(spark)
     sc = spark.sparkContext
     sc.setJobDescription(f"icformat manifest2rec {os.path.basename(manifest)}: {num_shards} shards")
     tasks = sc.parallelize(range(num_shards), num_shards).map(partial(_convert_shard, job))

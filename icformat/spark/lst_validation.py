@@ -22,7 +22,7 @@ from ..errors import LstError
 from ..lst import validate as checks
 from ..lst.parse import LstTable, parse_lst_bytes
 from .ranges import byte_ranges, file_size, read_owned_lines
-from .session import run_job
+from .session import resolve, run_job
 
 # Within one line, problems come in the order the local run finds them.
 R_PARSE, R_NEGATIVE, R_DUPLICATE, R_LABEL_COLUMNS, R_LABEL, R_UNSAFE, R_SAME_PATH, R_FILE, R_IMAGE = range(9)
@@ -154,8 +154,8 @@ def validate_lst(
             raise LstError("checking files needs a local image folder for --root (not a URI)", name)
         if not os.path.isdir(root):
             raise LstError(f"image root {root!r} is not a folder", name)
-    sc = spark.sparkContext
     size = file_size(name)
+    sc = resolve(spark).sparkContext
     parts = parts or max(sc.defaultParallelism, -(-size // (64 << 20)))
     ranges = byte_ranges(size, parts)
     job = _Job(name, name, root, multi_label, num_classes, check_files, check_images,

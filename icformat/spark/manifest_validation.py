@@ -24,7 +24,7 @@ from ..manifest.parse import _BLANK, _UTF8_BOM, decode_line, parse_attribute_nam
 from ..manifest.refs import base_of
 from ..manifest.validate import Problem, Validator
 from .ranges import byte_ranges, file_size, read_owned_lines
-from .session import run_job
+from .session import resolve, run_job
 
 
 @dataclass(frozen=True)
@@ -130,8 +130,8 @@ def validate_manifest(
     names = parse_attribute_names(attribute_names)
     label_format = check_label_format(label_format)
     path = source_name(src)
-    sc = spark.sparkContext
     size = file_size(path)
+    sc = resolve(spark).sparkContext
     ranges = byte_ranges(size, parts or max(sc.defaultParallelism, -(-size // (64 << 20))))
     base = (base_of(src) or os.getcwd()) if check_refs else None
     job = _Job(path, names, num_classes, label_format, check_refs, base, workers, len(ranges))

@@ -24,7 +24,7 @@ from ..im2rec.pack import PackOptions
 from ..im2rec.plan import check_indices_for_packing, output_prefix, shard_bounds
 from ..lst.parse import LstTable, parse_lst_bytes, read_lst
 from . import outputs
-from .session import run_job, settle, task_attempt
+from .session import resolve, run_job, settle, task_attempt
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,7 @@ def pack_lst(
     prefixes = [output_prefix(job.lst, out_prefix, num_shards, i) for i in range(num_shards)]
     files = outputs.shard_files(prefixes)
     began = time.perf_counter()
+    spark = resolve(spark)
     sc = spark.sparkContext
     sc.setJobDescription(f"icformat im2rec {os.path.basename(lst)}: {num_shards} shards")
     tasks = sc.parallelize(range(num_shards), num_shards).map(partial(_pack_shard, job))

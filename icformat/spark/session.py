@@ -54,6 +54,12 @@ def get_session(master: str | None = None, app_name: str = "icformat", config: d
     return session
 
 
+def resolve(spark: Any) -> Any:
+    """A session from ``spark``: a ``SparkSession``, or a function that makes one (so that a command
+    checks its inputs before paying for a JVM start)."""
+    return spark() if callable(spark) else spark
+
+
 def run_job(description: str, job: Callable[[], Any]) -> Any:
     """Run ``job`` (a function that calls a Spark action) and turn a failed Spark job into an
     :class:`IcformatError` carrying the root cause's last line instead of a Java stack trace."""
