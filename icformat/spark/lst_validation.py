@@ -21,7 +21,7 @@ from .. import streams
 from ..errors import LstError
 from ..lst import validate as checks
 from ..lst.parse import LstTable, parse_lst_bytes
-from .ranges import byte_ranges, file_size, read_owned_lines
+from .ranges import byte_ranges, file_size, read_owned_lines, shuffle_buckets
 from .session import resolve, run_job
 
 # Within one line, problems come in the order the local run finds them.
@@ -159,7 +159,7 @@ def validate_lst(
     parts = parts or max(sc.defaultParallelism, -(-size // (64 << 20)))
     ranges = byte_ranges(size, parts)
     job = _Job(name, name, root, multi_label, num_classes, check_files, check_images,
-               checks.parse_image_shape(image_shape), int(resize or 0), max(1, len(ranges)))
+               checks.parse_image_shape(image_shape), int(resize or 0), shuffle_buckets(size, len(ranges)))
     sc.setJobDescription(f"icformat lst validate {os.path.basename(name)}: counting lines")
     items = [(rid, start, end) for rid, (start, end) in enumerate(ranges)]
     counted = run_job("lst validate", sc.parallelize(items, len(items)).map(partial(_count_range, job)).collect)
@@ -176,7 +176,7 @@ def validate_lst(
     sc.setJobDescription(f"icformat lst validate {os.path.basename(name)}: checking")
     work = [(rid, start, end, firsts[rid]) for rid, start, end in items]
     merged = run_job("lst validate", sc.parallelize(work, len(work)).flatMap(partial(_check_range, job, width, multi))
-                     .groupByKey(len(work)).map(lambda kv: _merge(name, kv[0], kv[1])).collect)
+                     .groupByKey(job.buckets).map(lambda kv: _merge(name, kv[0], kv[1])).collect)
     return _assemble(job, width, multi, merged)
 
 

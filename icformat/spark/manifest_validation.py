@@ -23,7 +23,7 @@ from ..manifest.labels import LabelInfo, check_label_format
 from ..manifest.parse import _BLANK, _UTF8_BOM, decode_line, parse_attribute_names, source_name
 from ..manifest.refs import base_of
 from ..manifest.validate import Problem, Validator
-from .ranges import byte_ranges, file_size, read_owned_lines
+from .ranges import byte_ranges, file_size, read_owned_lines, shuffle_buckets
 from .session import resolve, run_job
 
 
@@ -134,7 +134,7 @@ def validate_manifest(
     sc = resolve(spark).sparkContext
     ranges = byte_ranges(size, parts or max(sc.defaultParallelism, -(-size // (64 << 20))))
     base = (base_of(src) or os.getcwd()) if check_refs else None
-    job = _Job(path, names, num_classes, label_format, check_refs, base, workers, len(ranges))
+    job = _Job(path, names, num_classes, label_format, check_refs, base, workers, shuffle_buckets(size, len(ranges)))
     items = [(rid, start, end) for rid, (start, end) in enumerate(ranges)]
     sc.setJobDescription(f"icformat manifest validate {os.path.basename(path)}: counting lines")
     counted = sorted(run_job("manifest validate", sc.parallelize(items, len(items)).map(partial(_count_range, job)).collect))
@@ -147,7 +147,7 @@ def validate_manifest(
     work = [(rid, start, end, firsts[rid]) for rid, start, end in items]
     sc.setJobDescription(f"icformat manifest validate {os.path.basename(path)}: checking")
     merged = run_job("manifest validate", sc.parallelize(work, len(work)).flatMap(partial(_check_range, job, reference))
-                     .groupByKey(len(work)).map(lambda kv: _merge(job, kv[0], kv[1])).collect)
+                     .groupByKey(job.buckets).map(lambda kv: _merge(job, kv[0], kv[1])).collect)
     validator = Validator(path, names, num_classes=num_classes, label_format=label_format)  # file-level findings
     for _, (rows, found) in merged:
         validator.rows += rows

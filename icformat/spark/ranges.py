@@ -11,6 +11,7 @@ import os
 from .. import streams
 
 DEFAULT_RANGE_BYTES = 64 << 20
+BUCKET_BYTES = 8 << 20  # of the file per shuffle bucket: each reducer's share stays well in memory
 _TAIL_BLOCK = 1 << 16
 
 
@@ -58,3 +59,9 @@ def read_owned_lines(path: str, start: int, end: int) -> bytes:
                 break
             tail.append(block)
         return b"".join(tail)
+
+
+def shuffle_buckets(size: int, ranges: int) -> int:
+    """How many buckets (and reduce tasks) the values of a ``size``-byte file are spread over: at
+    least one per range, and one per ``BUCKET_BYTES``, so that no reducer spills to disk."""
+    return max(1, ranges, -(-size // BUCKET_BYTES))
