@@ -10,6 +10,8 @@ from contextlib import ExitStack
 
 import click
 
+from ..im2rec.plan import output_prefix
+
 from .common import echo_json
 
 ENGINES = ("local", "spark")
@@ -32,6 +34,13 @@ def check_engine(engine: str, spark_master: str | None, **local_only) -> bool:
         if spark_master:
             raise click.UsageError("--spark-master needs --engine spark")
         return False
+    from ..errors import IcformatError
+    from ..spark.session import check_master
+
+    try:
+        check_master(spark_master)
+    except IcformatError as exc:
+        raise click.UsageError(str(exc)) from None
     for name, value in local_only.items():
         if value:
             raise click.UsageError(f"--{name.replace('_', '-')} applies to --engine local only (Spark packs every shard, one task each)")
@@ -56,6 +65,14 @@ def im2rec_on_spark(spark_master, lists, root, num_shards, as_json, **kwargs) ->
     for r in reports:
         for skip in r.skipped:
             click.echo(f"icformat: warning: {skip}", err=True)
+    for lst, out in lists:
+        click.echo(f"{lst}: {num_shards} shard(s); summary {summary_path(output_prefix(lst, out))}", err=True)
+
+
+def summary_path(base: str) -> str:
+    from ..spark.outputs import summary_path as path
+
+    return path(base)
 
 
 def manifest2rec_on_spark(spark_master, manifest, output, num_shards, as_json, **kwargs) -> None:

@@ -65,11 +65,11 @@ def manifest_to_rec(spark: Any, manifest: str, dest: str, num_shards: int = 1, *
         raise IcformatError(f"--num-shards must be at least 1, not {num_shards}")
     check_image_classification_names(parse_attribute_names(options.get("attribute_names", "")))
     options.setdefault("index", True)
-    began = time.perf_counter()
     job = _ConvertJob(manifest, os.fspath(dest), num_shards, index_rows(manifest), options)
     paths = [shard_path(dest, num_shards, i) if num_shards > 1 else os.fspath(dest) for i in range(num_shards)]
     files = outputs.shard_files([p[:-4] if p.endswith(".rec") else p for p in paths], with_index=bool(options["index"]))
     spark = resolve(spark)
+    began = time.perf_counter()
     sc = spark.sparkContext
     sc.setJobDescription(f"icformat manifest2rec {os.path.basename(manifest)}: {num_shards} shards")
     tasks = sc.parallelize(range(num_shards), num_shards).map(partial(_convert_shard, job))

@@ -146,8 +146,8 @@ def pack_lst(
                    _shard_slices(lst, table, num_shards))
     prefixes = [output_prefix(job.lst, out_prefix, num_shards, i) for i in range(num_shards)]
     files = outputs.shard_files(prefixes)
-    began = time.perf_counter()
     spark = resolve(spark)
+    began = time.perf_counter()
     sc = spark.sparkContext
     sc.setJobDescription(f"icformat im2rec {os.path.basename(lst)}: {num_shards} shards")
     tasks = sc.parallelize(range(num_shards), num_shards).map(partial(_pack_shard, job))

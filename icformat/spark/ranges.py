@@ -16,7 +16,11 @@ _TAIL_BLOCK = 1 << 16
 
 
 def file_size(path: str) -> int:
-    """The size in bytes of a local file or an ``s3://`` object."""
+    """The size in bytes of a local file or an ``s3://`` object (opened once here, so that a missing
+    file or a folder is reported before any task starts)."""
+    if not streams.is_uri(path):
+        with open(streams.local_path(path), "rb") as f:
+            return os.fstat(f.fileno()).st_size
     if path.startswith("s3://"):
         from ..manifest.refs import ObjectStore, split_s3
 

@@ -7,6 +7,8 @@ pyspark is imported here (and in the task modules) only, never by the core. ``ge
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import sys
 from typing import Any, Callable
 
@@ -25,15 +27,38 @@ def require_pyspark():
     return pyspark
 
 
-def get_session(master: str | None = None, app_name: str = "icformat", config: dict[str, str] | None = None) -> Any:
+_MASTER = re.compile(r"^(local(\[(\*|\d+)(,\s*\d+)?\])?|yarn|(spark|k8s|mesos)://\S+)$")
+
+
+def check_master(master: str | None) -> None:
+    """Refuse a master URL Spark would refuse (with a Java stack trace) before starting anything."""
+    if master is not None and not _MASTER.match(master):
+        raise IcformatError(f"--spark-master {master!r} is not a Spark master: give local[*], local[N], yarn, "
+                            "spark://HOST:PORT or k8s://HOST:PORT")
+
+
+def check_java() -> None:
+    """Refuse to start Spark without a Java runtime (pyspark would fail with a launcher error)."""
+    home = os.environ.get("JAVA_HOME")
+    java = os.path.join(home, "bin", "java") if home else shutil.which("java")
+    if not java or not os.access(java, os.X_OK):
+        where = f"JAVA_HOME={home}" if home else "PATH"
+        raise IcformatError(f"the spark engine needs a Java 17 runtime: no java in {where} (install one, e.g. openjdk-17-jre-headless, "
+                            "or set JAVA_HOME)")
+
+
+def get_session(master: str | None = None, app_name: str = "icformat", config: dict[str, str] | None = None,
+                log_level: str = "ERROR") -> Any:
     """A ``SparkSession``: the active one when there is one (``spark-submit``, a notebook), else a
-    new one on ``master`` (default ``local[*]``, every core of this machine) with ``config``."""
+    new one on ``master`` (default ``local[*]``, every core of this machine) with ``config``, logging
+    at ``log_level``."""
     require_pyspark()
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
     if active is not None and master is None:
         return active
+    check_master(master)
     submitted = "PYSPARK_GATEWAY_PORT" in os.environ  # under spark-submit: its master and settings rule
     builder = SparkSession.builder.appName(app_name)
     if master or not submitted:
@@ -42,6 +67,8 @@ def get_session(master: str | None = None, app_name: str = "icformat", config: d
         if master.startswith("local"):
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # a local session talks to itself only
         builder = builder.master(master)
+    if not submitted:
+        check_java()
     builder = builder.config("spark.ui.showConsoleProgress", "false")
     for key, value in (config or {}).items():
         builder = builder.config(key, value)
@@ -50,7 +77,7 @@ def get_session(master: str | None = None, app_name: str = "icformat", config: d
     except Exception as exc:  # no Java, a master that does not answer, a bad master URL
         where = f"master {master!r}" if master else "the master of spark-submit"
         raise IcformatError(f"cannot start Spark on {where}: {_last_line(exc)}") from exc
-    session.sparkContext.setLogLevel("ERROR")
+    session.sparkContext.setLogLevel(log_level)
     return session
 
 
@@ -123,7 +150,8 @@ class spark_session:
         from pyspark.sql import SparkSession
 
         self.owned = (SparkSession.getActiveSession() is None or self.master is not None) and "PYSPARK_GATEWAY_PORT" not in os.environ
-        self.session = get_session(self.master, self.app_name)
+        # a command reports a failed job in one line (run_job); Spark's own log would add stack traces
+        self.session = get_session(self.master, self.app_name, log_level="OFF" if self.owned else "ERROR")
         return self.session
 
     def __exit__(self, *exc) -> None:
