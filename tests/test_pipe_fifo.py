@@ -167,8 +167,9 @@ def test_server_times_out_without_a_reader(tmp_path, photo_manifest):
 
 def test_a_regular_file_in_the_way(tmp_path):
     (tmp_path / "train_0").write_bytes(b"")
+    (tmp_path / "x.rec").write_bytes(b"")  # a source that exists: missing ones are refused first
     with pytest.raises(IcformatError, match="train_0: exists and is not a FIFO"):
-        serve_channel(str(tmp_path), "train", ["x.rec"], timeout=0.1)
+        serve_channel(str(tmp_path), "train", [str(tmp_path / "x.rec")], timeout=0.1)
 
 
 def test_reader_reads_captured_stream_files(tmp_path, photo_manifest):
