@@ -8,9 +8,9 @@
 2. Validation: seconds to validate a ``.lst`` of ``--lines`` lines on ``local[2]`` beside the local
    ``validate_lst`` (structure checks only: no image root).
 
-    python benchmarks/spark.py                  # 1,000 images, 2 M-line list: a few minutes on 2 cores
+    python benchmarks/spark.py                  # 1,000 images, 1 M-line list: about 3 minutes on 2 cores
     python benchmarks/spark.py --lines 10000000 # the 10 M-line list of the issue
-    python benchmarks/spark.py --quick          # 60 images, 200 k lines: about a minute
+    python benchmarks/spark.py --quick          # 60 images, 200 k lines, no target: a smoke run of about a minute
 """
 from __future__ import annotations
 
@@ -127,16 +127,16 @@ def validate_seconds(path: str, cores: int) -> tuple[float, float]:
     return local_s, spark_s
 
 
-def run(count: int, lines: int, repeat: int, shards_per_core: int, work: str, only: str | None = None) -> list[Report]:
+def run(count: int, lines: int, repeat: int, shards_per_core: int, work: str, only: str | None = None, quick: bool = False) -> list[Report]:
     scratch = tempfile.mkdtemp(prefix="run-", dir=work)
     try:
-        reports = [] if only == "validate" else pack_reports(count, repeat, shards_per_core, work, scratch)
+        reports = [] if only == "validate" else pack_reports(count, repeat, shards_per_core, work, scratch, quick)
         return reports + ([] if only == "pack" else [validate_report(lines, scratch)])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def pack_reports(count: int, repeat: int, shards_per_core: int, work: str, scratch: str) -> list[Report]:
+def pack_reports(count: int, repeat: int, shards_per_core: int, work: str, scratch: str, quick: bool = False) -> list[Report]:
     root = os.path.join(work, f"corpus-{count}")
     samples.imagenet_like_corpus(root, count)
     lst = next(iter(make_lst(os.path.join(scratch, "data"), root, recursive=True, write_classes=False).files))
@@ -145,7 +145,8 @@ def pack_reports(count: int, repeat: int, shards_per_core: int, work: str, scrat
     for cores in (1, 2):
         (local_rate, local_cpu), (spark_rate, spark_cpu), images = pack_rates(lst, root, scratch, cores, shards_per_core * cores, repeat)
         name = f"local[{cores}], {shards_per_core * cores} shards"
-        pack.add(name, spark_rate, "img/s", f"local packer, {cores} workers", local_rate, target=">= 0.8x")
+        # a smoke run is too short for the target: Spark's fixed cost per job (about a second) dominates
+        pack.add(name, spark_rate, "img/s", f"local packer, {cores} workers", local_rate, target=None if quick else ">= 0.8x")
         cost.add(name, 1000 * spark_cpu, "ms", f"local packer, {cores} workers", 1000 * local_cpu, higher_is_better=False)
     return [pack, cost]
 
@@ -163,8 +164,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="60 images, 200,000 lines, one run each")
     parser.add_argument("--count", type=int, default=1000, help="images in the corpus (default 1000)")
-    parser.add_argument("--lines", type=int, default=2_000_000, help="lines of the list to validate (default 2,000,000)")
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs per figure; the best is kept")
+    parser.add_argument("--lines", type=int, default=1_000_000, help="lines of the list to validate (default 1,000,000)")
+    parser.add_argument("--repeat", type=int, default=2, help="timed runs per figure; the best is kept")
     parser.add_argument("--shards-per-core", type=int, default=2, help="shards (tasks) per core (default 2)")
     parser.add_argument("--work", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".bench", "spark"))
     parser.add_argument("--only", choices=["pack", "validate"], help="run one of the two parts")
@@ -172,7 +173,7 @@ def main() -> None:
     args = parser.parse_args()
     count, lines, repeat = (60, 200_000, 1) if args.quick else (args.count, args.lines, args.repeat)
     os.makedirs(args.work, exist_ok=True)
-    emit(run(count, lines, repeat, args.shards_per_core, args.work, args.only), args.json)
+    emit(run(count, lines, repeat, args.shards_per_core, args.work, args.only, args.quick), args.json)
 
 
 if __name__ == "__main__":
