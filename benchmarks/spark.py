@@ -8,7 +8,7 @@
 2. Validation: seconds to validate a ``.lst`` of ``--lines`` lines on ``local[2]`` beside the local
    ``validate_lst`` (structure checks only: no image root).
 
-    python benchmarks/spark.py                  # 1,000 images, 1 M-line list: about 3 minutes on 2 cores
+    python benchmarks/spark.py                  # 3,000 images, 1 M-line list: about 3 minutes on 2 cores
     python benchmarks/spark.py --lines 10000000 # the 10 M-line list of the issue
     python benchmarks/spark.py --quick          # 60 images, 200 k lines, no target: a smoke run of about a minute
 """
@@ -163,7 +163,7 @@ def validate_report(lines: int, scratch: str) -> Report:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="60 images, 200,000 lines, one run each")
-    parser.add_argument("--count", type=int, default=1000, help="images in the corpus (default 1000)")
+    parser.add_argument("--count", type=int, default=3000, help="images in the corpus (default 3000)")
     parser.add_argument("--lines", type=int, default=1_000_000, help="lines of the list to validate (default 1,000,000)")
     parser.add_argument("--repeat", type=int, default=2, help="timed runs per figure; the best is kept")
     parser.add_argument("--shards-per-core", type=int, default=2, help="shards (tasks) per core (default 2)")
