@@ -177,9 +177,32 @@ class ModelMismatchError(IcformatError, ValueError):
     """A model given to seed training (``--model``, ``--pretrained``) does not fit the hyperparameters."""
 
 
+class JobError(UsageError):
+    """A training job's description cannot be read (bad request JSON, bad ``--channel``)."""
+
+
+class ChannelUnreachable(IcformatError):
+    """A channel's data cannot be reached (credentials, bucket, network); ``uri`` names it and
+    ``reason`` says why. Preflight then says "could not check", not "will fail"."""
+
+    def __init__(self, reason: str, uri: str):
+        self.uri = uri
+        self.reason = reason
+        super().__init__(f"{uri}: {reason}")
+
+
+class HttpError(IcformatError):
+    """An inference request answered with ``status`` and a JSON ``{"error": message}`` body."""
+
+    def __init__(self, status: int, message: str):
+        self.status = status
+        super().__init__(message)
+
+
 __all__ = [
     "IcformatError", "InputNotFound", "UsageError", "FormatError", "RecordIOError", "LineError", "LstError",
     "ManifestError", "LabelError", "ImageError", "BadRecordError", "RemoteAccessError", "RemoteCredentialsError",
     "RemotePermissionError", "RemoteEndpointError", "RemoteNameError", "MissingDependencyError", "WorkerError",
     "WorkerTimeout", "HyperparameterError", "TrainingDataError", "ModelMismatchError",
+    "JobError", "ChannelUnreachable", "HttpError",
 ]

@@ -22,6 +22,10 @@ def _example(cls: type) -> IcformatError:
         return cls("s3://b/k: access denied", "s3://b/k")
     if issubclass(cls, (InputNotFound, UsageError)):
         return cls("x.rec: no such file", "x.rec")
+    if cls is errors.ChannelUnreachable:
+        return cls("no AWS credentials", "s3://b/train/")
+    if cls is errors.HttpError:
+        return cls(415, "unsupported content type text/plain")
     return cls("something went wrong")
 
 

@@ -482,7 +482,11 @@ def test_too_many_warnings_are_summed_up(bad_rec):
 
 
 def _ours() -> set[str]:
-    return set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+    """This process's loader segments (other processes on the machine have their own)."""
+    from icformat.loader.shm import segment_prefix
+
+    names = os.listdir("/dev/shm") if os.path.isdir("/dev/shm") else []
+    return {n for n in names if n.startswith(segment_prefix())}
 
 
 def test_close_stops_every_worker_and_frees_shared_memory(rec):
@@ -491,6 +495,7 @@ def test_close_stops_every_worker_and_frees_shared_memory(rec):
     batch = next(iter(loader))
     pids = loader.worker_pids
     assert len(pids) == 2 and all(os.path.exists(f"/proc/{p}") for p in pids)
+    assert _ours() - before  # the batches live in segments named for this process
     loader.close()
     assert not any(os.path.exists(f"/proc/{p}") for p in pids)
     assert _ours() <= before

@@ -47,7 +47,7 @@ def test_preprocess_batch_stacks(photos):
 
 
 @pytest.mark.parametrize("data, reason", [(b"", "empty"), (b"\xff\xd8\xff\xe0broken", "JPEG"),
-                                          (b"plain text, not an image", "cannot decode")])
+                                          (b"plain text, not an image", "not a readable image")])
 def test_preprocess_rejects_bad_images(data, reason):
     with pytest.raises(ImageError, match=reason):
         preprocess(data, (3, 8, 8))

@@ -12,6 +12,7 @@ one, reuses the same few segments for ever.
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 import weakref
 from multiprocessing.shared_memory import SharedMemory
@@ -79,9 +80,18 @@ def check_space(nbytes: int, kept: int = 0) -> None:
         raise IcformatError(f"/dev/shm: {free >> 20} MiB free, the loader needs {nbytes >> 20} MiB more; {advice}")
 
 
+SEGMENT_PREFIX = "icf"
+
+
+def segment_prefix(pid: int | None = None) -> str:
+    """The name prefix of the segments process ``pid`` (default: this one) creates."""
+    return f"{SEGMENT_PREFIX}{os.getpid() if pid is None else pid}_"
+
+
 def create(nbytes: int) -> SharedMemory:
-    """A new segment of ``nbytes`` (owned by this process: unlinked at exit if left behind)."""
-    return SharedMemory(create=True, size=max(int(nbytes), 1))
+    """A new segment of ``nbytes`` (owned by this process: unlinked at exit if left behind), named
+    ``icf<pid>_<random>`` so that its owner can be told from ``/dev/shm``'s listing."""
+    return SharedMemory(name=segment_prefix() + secrets.token_hex(6), create=True, size=max(int(nbytes), 1))
 
 
 def attach(name: str) -> SharedMemory:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Sequence
 
 from .. import streams
-from ..errors import IcformatError
+from ..errors import JobError
 
 S3_PREFIX = "S3Prefix"
 MANIFEST_FILE = "ManifestFile"
@@ -23,10 +23,6 @@ RECORDIO_TYPE = "application/x-recordio"
 IMAGE_TYPES = ("application/x-image", "image/jpeg", "image/png")
 MODEL_TYPE = "application/x-sagemaker-model"
 _MANIFEST_SUFFIXES = (".manifest", ".jsonl", ".json", ".jsonlines")
-
-
-class JobError(IcformatError, ValueError):
-    """The job description itself cannot be read (bad request JSON, bad --channel)."""
 
 
 @dataclass(frozen=True)

@@ -10,19 +10,9 @@ import os
 from dataclasses import dataclass
 
 from .. import streams
-from ..errors import IcformatError
+from ..errors import ChannelUnreachable, IcformatError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-
-
-class ChannelUnreachable(IcformatError):
-    """A channel's data cannot be reached (credentials, bucket, network); ``uri`` names it and
-    ``reason`` says why."""
-
-    def __init__(self, reason: str, uri: str):
-        self.uri = uri
-        self.reason = reason
-        super().__init__(f"{uri}: {reason}")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import json
 import logging
 from typing import Callable, Iterable
 
-from ..errors import ImageError
+from ..errors import HttpError, ImageError
 from .model import Predictor
 from .preprocess import preprocess
 from .results import JSON, JSONLINES, response_body
@@ -24,14 +24,6 @@ _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Al
             413: "Payload Too Large", 415: "Unsupported Media Type", 500: "Internal Server Error"}
 
 log = logging.getLogger("icformat.serve")
-
-
-class HttpError(Exception):
-    """A request answered with ``status`` and a JSON ``{"error": message}`` body."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
 
 
 def choose_accept(header: str | None) -> str:
