@@ -11,6 +11,7 @@ import os
 import pytest
 
 from icformat import samples
+from tests.s3server import s3_server  # noqa: F401  (the Spark fixture starts after it)
 
 FULL_ENV = os.environ.get("ICFORMAT_FULL_ENV", "") not in ("", "0")
 
@@ -86,3 +87,32 @@ def pytest_report_header(config):
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     terminalreporter.write_line(f"icformat: {len(_ORACLES_PASSED)} MXNet oracle test(s) passed")
+
+
+def _needs_pyspark() -> bool:
+    """The full environment (`.[train,export,serve,spark,dev]`) or any env where pyspark is found
+    must run the Spark tests: there a failed import is an error. Elsewhere (the core env) they skip."""
+    import importlib.util
+
+    return FULL_ENV or HAS_MXNET or importlib.util.find_spec("pyspark") is not None
+
+
+NEEDS_PYSPARK = _needs_pyspark()
+
+
+@pytest.fixture(scope="session")
+def spark(s3_server):
+    """One real local Spark session for the whole run (one JVM start): 2 task slots and up to 3
+    attempts per task (``local[2,3]``), so a task that fails once is retried. Started after the
+    local S3 server so that its workers inherit the AWS environment pointing there."""
+    if not NEEDS_PYSPARK:
+        pytest.skip("pyspark not installed (core environment): Spark tests skipped")
+    from icformat.spark.session import get_session
+
+    session = get_session("local[2,3]", "icformat-tests", {
+        "spark.ui.enabled": "false",
+        "spark.sql.shuffle.partitions": "4",
+        "spark.default.parallelism": "4",
+    })
+    yield session
+    session.stop()

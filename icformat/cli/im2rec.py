@@ -6,7 +6,9 @@ import os
 import click
 
 from ..im2rec import PackOptions, im2rec
+from ..im2rec.plan import plan_packs
 from .common import echo_json, json_option, output_folder_checked, progress
+from .engine import check_engine, engine_options, im2rec_on_spark
 
 
 @click.command("im2rec")
@@ -27,20 +29,26 @@ from .common import echo_json, json_option, output_folder_checked, progress
 @click.option("--num-shards", type=click.IntRange(min=1), default=1, show_default=True, help="Split the list into this many parts...")
 @click.option("--shard-index", type=click.IntRange(min=0), default=0, show_default=True, help="...and pack only this one (0-based).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad image (no output) instead of skipping it.")
+@engine_options
 @json_option
 def im2rec_command(lst_or_prefix, root, out_prefix, resize, center_crop, quality, encoding, color, pass_through, pack_label,
-                   allow_absolute_paths, num_workers, num_shards, shard_index, strict, as_json) -> None:
+                   allow_absolute_paths, num_workers, num_shards, shard_index, strict, engine, spark_master, as_json) -> None:
     """Pack the images listed in LST_OR_PREFIX (a .lst, or a prefix of .lst files as MXNet's
     im2rec.py takes) from ROOT (a folder or an s3:// prefix) into OUT.rec + OUT.idx.
 
     Records follow the list order; each record's id and .idx key is the list's index. Bad images
     are skipped with a warning (exit status 0; --strict makes them fatal); labels that `lst
     validate` questions are reported the same way. Nothing packed is a failure (exit status 1, no
-    output). Output appears only when the run completes.
+    output). Output appears only when the run completes. With --engine spark each of the
+    --num-shards shards is one Spark task, and OUT-summary.json (records, bytes, skipped images,
+    sha256 per shard) is written beside them.
     """
     options = PackOptions(resize=resize, center_crop=center_crop, quality=quality, encoding=encoding, color=int(color),
                           pass_through=pass_through, pack_label=pack_label,
                           allow_absolute=allow_absolute_paths)
+    if check_engine(engine, spark_master, shard_index=shard_index):
+        return im2rec_on_spark(spark_master, plan_packs(lst_or_prefix, out_prefix), root, num_shards, as_json,
+                               options=options, num_workers=num_workers, strict=strict)
     bar = progress(None, desc="im2rec", unit="img")
 
     def on_skip(skip) -> None:

@@ -8,6 +8,7 @@ from ..lst.parse import require_rows
 from ..lst.make import DEFAULT_EXTS, IM2REC_SEED, make_lst
 from ..lst.validate import validate_lst
 from .common import SHAPE, echo_json, fail, json_option, progress
+from .engine import check_engine, engine_options, validate_lst_on_spark
 
 
 @click.group("lst")
@@ -64,19 +65,26 @@ def make_command(prefix, root, recursive, exts, train_ratio, test_ratio, stratif
 @click.option("--resize", type=click.IntRange(min=0), default=0, help="Shorter side the images are resized to before the size check.")
 @click.option("--num-workers", type=click.IntRange(min=1), default=None, help="Processes decoding images (default: all cores).")
 @click.option("--strict", is_flag=True, help="Warnings make the exit status 1 too.")
+@engine_options
 @json_option
-def validate_command(lst_file, root, multi_label, num_classes, check_images, image_shape, resize, num_workers, strict, as_json) -> None:
+def validate_command(lst_file, root, multi_label, num_classes, check_images, image_shape, resize, num_workers, strict, engine, spark_master,
+                     as_json) -> None:
     """Report every problem of LST_FILE with its line number, then a summary; exit status 1 when
     there is any error (or, with --strict, any warning)."""
     if check_images and not root:
         raise click.UsageError("--check-images needs --root")
     if (image_shape or resize) and not check_images:
         raise click.UsageError("--image-shape and --resize apply to --check-images; add it (and --root)")
-    bar = progress(None, desc="checking images", unit="img") if check_images else None
+    bar = progress(None, desc="checking images", unit="img") if check_images and engine == "local" else None
     try:
-        result = validate_lst(lst_file, root, multi_label=multi_label, num_classes=num_classes, check_images=check_images,
-                              image_shape=image_shape, resize=resize, num_workers=num_workers, progress=bar.update if bar is not None else None,
-                              on_start=(lambda total: bar.reset(total=total)) if bar is not None else None)
+        if check_engine(engine, spark_master, num_workers=num_workers):
+            result = validate_lst_on_spark(spark_master, lst_file, root, multi_label=multi_label, num_classes=num_classes,
+                                           check_images=check_images, image_shape=image_shape, resize=resize)
+        else:
+            result = validate_lst(lst_file, root, multi_label=multi_label, num_classes=num_classes, check_images=check_images,
+                                  image_shape=image_shape, resize=resize, num_workers=num_workers,
+                                  progress=bar.update if bar is not None else None,
+                                  on_start=(lambda total: bar.reset(total=total)) if bar is not None else None)
     finally:
         if bar is not None:
             bar.close()

@@ -8,6 +8,8 @@ import click
 from ..convert import lst_to_manifest, manifest_to_lst, manifest_to_rec, rec_to_manifest
 from ..manifest import LABEL_FORMATS, label_format_from_content_type, validate_manifest
 from .common import echo_json, fail, json_option, line_count, output_file_checked, progress, record_count
+from .engine import check_engine, engine_options, manifest2rec_on_spark, validate_manifest_on_spark
+
 
 def _attribute_names(ctx, param, value):
     from ..errors import IcformatError
@@ -80,10 +82,18 @@ def report(as_json: bool, output: str, **figures) -> None:
 @click.option("--check-refs", is_flag=True, help="Also check that every image reference can be read (local or s3://).")
 @click.option("--strict", is_flag=True, help="Warnings (e.g. an image listed twice) make the exit status 1 too.")
 @workers_option
+@engine_options
 @json_option
-def validate_command(manifest, attribute_names, num_classes, label_format, content_type, check_refs, strict, workers, as_json):
+def validate_command(manifest, attribute_names, num_classes, label_format, content_type, check_refs, strict, workers, engine, spark_master,
+                     as_json):
     """List every problem of an augmented MANIFEST, with its line, then a summary; exit status 1
-    when there is any error (or, with --strict, any warning)."""
+    when there is any error (or, with --strict, any warning). With --engine spark the lines are
+    checked in Spark tasks (the same report)."""
+    if check_engine(engine, spark_master):
+        result = validate_manifest_on_spark(spark_master, manifest, attribute_names, num_classes=num_classes,
+                                            label_format=resolve_label_format(label_format, content_type), check_refs=check_refs,
+                                            workers=workers)
+        return _print_validation(result, as_json, strict)
     with progress(total=line_count(manifest), desc="checking lines", unit="line") as bar:
         def refs_start(total: int) -> None:
             bar.reset(total=total)
@@ -100,6 +110,10 @@ def validate_command(manifest, attribute_names, num_classes, label_format, conte
             progress=bar.update,
             on_start=refs_start,
         )
+    _print_validation(result, as_json, strict)
+
+
+def _print_validation(result, as_json: bool, strict: bool) -> None:
     if as_json:
         echo_json(result.to_dict())
     else:
@@ -164,15 +178,22 @@ def manifest2lst_command(manifest, output, attribute_names, prefix, label_format
 @click.option("--idx/--no-idx", default=True, show_default=True, help="Write the .idx index.")
 @click.option("--check-images/--no-check-images", default=True, show_default=True, help="Refuse objects that are not images.")
 @click.option("--num-shards", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Split the manifest's rows into this many parts (named as im2rec's shards)...")
+              help="Split the manifest's rows into this many parts (named as im2rec's shards; with --engine spark, one task each)...")
 @click.option("--shard-index", type=click.IntRange(min=0), default=0, show_default=True, help="...and pack only this one (0-based).")
 @click.option("--skip-bad-rows", is_flag=True, help="Leave out bad rows (bad line or label, unreadable or non-image reference) with a warning each, instead of stopping.")
 @workers_option
+@engine_options
 @json_option
 def manifest2rec_command(manifest, output, attribute_names, label_format, content_type, num_classes, index_attribute, idx, check_images,
-                         num_shards, shard_index, skip_bad_rows, workers, as_json):
+                         num_shards, shard_index, skip_bad_rows, workers, engine, spark_master, as_json):
     """Pack the images an augmented manifest references into a RecordIO .rec (bytes unchanged).
-    With --num-shards N, OUTPUT-0000i-of-0000N.rec holds the rows of shard i."""
+    With --num-shards N, OUTPUT-0000i-of-0000N.rec holds the rows of shard i; with --engine spark
+    every shard is packed, one Spark task each, and OUTPUT-summary.json is written beside them."""
+    if check_engine(engine, spark_master, shard_index=shard_index):
+        return manifest2rec_on_spark(spark_master, manifest, output, num_shards, as_json, attribute_names=attribute_names,
+                                     label_format=resolve_label_format(label_format, content_type), num_classes=num_classes,
+                                     index_attribute=index_attribute or None, index=idx, workers=workers, check_images=check_images,
+                                     on_error="skip" if skip_bad_rows else "raise")
     with progress(total=line_count(manifest) if num_shards == 1 else None, desc="manifest2rec", unit="img") as bar:
         stats = manifest_to_rec(
             manifest, output, attribute_names=attribute_names,

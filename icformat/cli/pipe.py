@@ -34,7 +34,8 @@ def _megabytes(n: int) -> str:
 @click.option("-j", "--workers", type=click.IntRange(min=1), default=None, help="Parallel image fetches (default: 16 for s3:// objects, 1 for local files).")
 @json_option
 def serve_command(directory, sources, channel, epochs, attribute_names, timeout, workers, as_json):
-    """Serve SOURCES (.rec files or manifests, local or s3://) as SageMaker does in pipe mode:
+    """Serve SOURCES (.rec files, folders or prefixes of .rec shards, or manifests; local or s3://)
+    as SageMaker does in pipe mode:
     FIFOs DIRECTORY/CHANNEL_0, CHANNEL_1, ... one per epoch, each fed when its reader opens it."""
 
     def on_epoch(report) -> None:

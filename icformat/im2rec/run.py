@@ -9,6 +9,7 @@ when the run completes.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ class PackReport:
     seconds: float = 0.0
     skipped: list[Skipped] = field(default_factory=list)
     notes: list[Skipped] = field(default_factory=list)  # packed, but damaged: the user is told
+    sha256: str | None = None  # of the .rec, when asked for (``checksum=True``)
 
     @property
     def images_per_second(self) -> float:
@@ -76,6 +78,7 @@ class PackReport:
             "bytes": self.bytes_written,
             "seconds": round(self.seconds, 3),
             "images_per_second": round(self.images_per_second, 1),
+            **({"sha256": self.sha256} if self.sha256 else {}),
         }
 
 
@@ -188,6 +191,7 @@ def pack_lst(
     on_start: Callable[[str, int], None] | None = None,
     on_warning: Callable[[Problem], None] | None = None,
     executor: str = "auto",
+    checksum: bool = False,
 ) -> PackReport:
     """Pack the images of one ``.lst`` (rows of shard ``shard_index`` of ``num_shards``) into
     ``OUT.rec`` + ``OUT.idx`` (``OUT`` defaults to the list's path without ``.lst``).
@@ -197,13 +201,10 @@ def pack_lst(
     call; ``on_skip`` each skipped image; ``on_warning`` each problem of the list's labels (as
     ``lst validate`` words it). ``strict`` turns the first bad image into an ``ImageError`` (and no
     output). Nothing packed (an empty list or shard, every image bad) is an error, and no output.
+    ``checksum`` fills the report's ``sha256`` of the ``.rec`` as it is written.
     """
     options = options or PackOptions()
-    remote = streams.is_uri(root)
-    if not remote and not os.path.isdir(root):
-        raise InputNotFound(f"image root {root} is not a folder", root)
-    if remote and num_workers is None:
-        num_workers = REMOTE_FETCHES  # object reads wait on the network, not on the cores
+    _check_root(root)
     table = require_rows(read_lst(lst_path))
     check_indices_for_packing(table)
     path_warnings = check_paths_for_packing(table, options.allow_absolute)
@@ -212,6 +213,40 @@ def pack_lst(
             on_warning(problem)
     prefix = output_prefix(lst_path, out_prefix, num_shards, shard_index)
     start, stop = shard_bounds(len(table), num_shards, shard_index)
+    return pack_rows(table, root, prefix, start, stop, options=options, num_workers=num_workers, strict=strict, progress=progress,
+                     on_skip=on_skip, on_start=on_start, on_warning=on_warning, executor=executor, checksum=checksum)
+
+
+def _check_root(root: str) -> None:
+    if not streams.is_uri(root) and not os.path.isdir(root):
+        raise InputNotFound(f"image root {root} is not a folder", root)
+
+
+def pack_rows(
+    table: LstTable,
+    root: str,
+    prefix: str,
+    start: int = 0,
+    stop: int | None = None,
+    *,
+    options: PackOptions | None = None,
+    num_workers: int | None = None,
+    strict: bool = False,
+    progress: Callable[[int], None] | None = None,
+    on_skip: Callable[[Skipped], None] | None = None,
+    on_start: Callable[[str, int], None] | None = None,
+    on_warning: Callable[[Problem], None] | None = None,
+    executor: str = "auto",
+    checksum: bool = False,
+) -> PackReport:
+    """Pack rows ``[start, stop)`` of a parsed list into ``PREFIX.rec`` + ``PREFIX.idx`` (what
+    :func:`pack_lst` does once it has read the list and chosen the rows; same keywords)."""
+    options = options or PackOptions()
+    _check_root(root)
+    if streams.is_uri(root) and num_workers is None:
+        num_workers = REMOTE_FETCHES  # object reads wait on the network, not on the cores
+    stop = len(table) if stop is None else stop
+    lst_path = table.path or "<lst>"
     report = PackReport(lst_path, prefix + ".rec", prefix + ".idx", rows=stop - start)
     if on_start:
         on_start(lst_path, report.rows)
@@ -220,10 +255,12 @@ def pack_lst(
         packed = iter_packed(
             table, root, options, start=start, stop=stop, num_workers=num_workers, executor=executor, framed=True
         )
-        _write_in_order(writer, table, root, packed, report, strict, progress, on_skip, on_warning)
+        digest = hashlib.sha256() if checksum else None
+        _write_in_order(writer, table, root, packed, report, strict, progress, on_skip, on_warning, digest)
         if report.written == 0:
             raise IcformatError(_nothing_packed(report))
         report.bytes_written = writer.offset
+        report.sha256 = digest.hexdigest() if digest else None
     report.seconds = time.perf_counter() - began
     return report
 
@@ -236,8 +273,9 @@ def _nothing_packed(report: PackReport) -> str:
 
 
 def _write_in_order(writer: RecordWriter, table: LstTable, root: str, packed, report: PackReport, strict: bool, progress, on_skip,
-                    on_warning=None) -> None:
-    """Write each payload with its list index as key; note (or, ``strict``, raise on) each failure."""
+                    on_warning=None, digest=None) -> None:
+    """Write each payload with its list index as key; note (or, ``strict``, raise on) each failure;
+    ``digest`` (a hashlib object) sees every byte of the ``.rec``."""
     done = 0
     for row, payload in packed:
         if isinstance(payload, str):
@@ -254,6 +292,8 @@ def _write_in_order(writer: RecordWriter, table: LstTable, root: str, packed, re
                 if on_warning:
                     on_warning(warning(table.path, "decode-warning", f"{table.paths[row]}: {note}", line=int(table.lines[row])))
             writer.write_framed(payload, key=int(table.indices[row]))
+            if digest is not None:
+                digest.update(payload)
             report.written += 1
         done += 1
         if progress and done % _PROGRESS_EVERY == 0:

@@ -28,7 +28,7 @@ from .decode import Decoder
 from .gpu_decode import DECODERS, _has_module, make_decoder, pick_decoder
 from .gpu_ops import render_batch, to_device
 from .pipeline import sample_random
-from .sources import image_and_labels, open_rec, read_file
+from .sources import image_and_labels, open_rec_file, read_file
 
 
 class GpuFallbackWarning(UserWarning):
@@ -164,7 +164,7 @@ class GpuImageLoader(LoaderBase):
         kind = self.source.kind
         if kind == "rec":
             if self._rec is None:
-                self._rec = open_rec(self.source.path)
+                self._rec = open_rec_file(self.source.spec)
             offset, span = planned.refs[i].tolist()
             return self._rec.read_at(offset, span), f"{self.source.path}@{offset}"
         if kind == "lst":

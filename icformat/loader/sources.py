@@ -17,38 +17,70 @@ from .. import streams
 from ..errors import BadRecordError, FormatError, IcformatError, RecordIOError
 from ..io.objects import read_bytes
 from ..io.paths import join_uri
-from ..recordio import IndexedRecordFile, split_record
+from ..recordio import IndexedRecordFile, list_rec_shards, split_record
 
 
 class SourceSpec(NamedTuple):
-    """What a worker needs to open a source: ``kind`` is ``rec``, ``lst`` or ``stream``."""
+    """What a worker needs to open a source: ``kind`` is ``rec``, ``lst`` or ``stream``; a set of
+    ``.rec`` shards lists ``(path, base offset)`` per shard in ``shards``."""
 
     kind: str
     path: str | None = None
     index_path: str | None = None
+    shards: tuple = ()
+
+
+class _RecPart(NamedTuple):
+    path: str
+    index_path: str | None
+    offsets: np.ndarray
+    spans: np.ndarray
+    label_width: int
+    extent: int  # bytes this part takes in the source's offset space
+
+
+def _read_part(path: str, idx) -> _RecPart:
+    """Offsets, read-ahead spans and label width of one ``.rec``."""
+    with IndexedRecordFile(path, idx) as records:
+        index_path = records.index_path
+        offsets = np.asarray(records.offsets, dtype=np.int64)
+        if not len(records):
+            raise RecordIOError("no records: nothing to load", path)
+        header = _first_header(records)
+        size = records.size
+    # bytes up to the next record (a read-ahead hint for the workers; exact lengths are in the file)
+    ordered = np.sort(offsets)
+    ends = np.append(ordered[1:], size if size is not None else ordered[-1] + (1 << 20))
+    spans = np.maximum(ends[np.searchsorted(ordered, offsets)] - offsets, 0)
+    extent = size if size is not None else int(ordered[-1]) + 1
+    return _RecPart(path, index_path, offsets, spans, max(1, int(header.flag)), extent)
 
 
 class RecSource:
-    """A ``.rec`` with its ``.idx`` (or an index built by scanning the file once)."""
+    """A ``.rec`` with its ``.idx`` (or an index built by scanning the file once), or a set of
+    ``.rec`` shards (a folder or a prefix, see :func:`~icformat.recordio.list_rec_shards`) read as
+    one: shard ``k``'s offsets are moved past the shards before it."""
 
     kind = "rec"
 
     def __init__(self, path: streams.PathLike, idx: streams.PathLike | None = None):
         self.path = os.fspath(path)
-        with IndexedRecordFile(self.path, idx) as records:
-            self.index_path = records.index_path
-            self.offsets = np.asarray(records.offsets, dtype=np.int64)
-            if not len(records):
-                raise RecordIOError("no records: nothing to load", self.path)
-            header = _first_header(records)
-            size = records.size
-        # bytes up to the next record (a read-ahead hint for the workers; exact lengths are in the file)
-        ordered = np.sort(self.offsets)
-        ends = np.append(ordered[1:], size if size is not None else ordered[-1] + (1 << 20))
-        self.spans = np.maximum(ends[np.searchsorted(ordered, self.offsets)] - self.offsets, 0)
-        self.label_width = max(1, int(header.flag))
+        single = idx is not None or (not streams.is_uri(self.path) and os.path.isfile(streams.local_path(self.path)))
+        parts = [_read_part(p, idx) for p in ([self.path] if single else list_rec_shards(self.path))]
+        widths = {p.label_width for p in parts}
+        if len(widths) > 1:
+            raise RecordIOError(f"shards disagree on the number of labels per record ({sorted(widths)})", self.path)
+        bases = np.cumsum([0] + [p.extent for p in parts[:-1]]).tolist()
+        self.offsets = np.concatenate([p.offsets + base for p, base in zip(parts, bases)])
+        self.spans = np.concatenate([p.spans for p in parts])
+        self.label_width = parts[0].label_width
+        self.index_path = parts[0].index_path if len(parts) == 1 else None
         # workers get offsets (and read-ahead spans), which is all they need: no index for them
-        self.spec = SourceSpec("rec", self.path, None)
+        if len(parts) == 1:
+            self.path = parts[0].path
+            self.spec = SourceSpec("rec", self.path, None)
+        else:
+            self.spec = SourceSpec("rec", self.path, None, tuple((p.path, b) for p, b in zip(parts, bases)))
 
     def __len__(self) -> int:
         return len(self.offsets)
@@ -181,6 +213,41 @@ def open_rec(path: str) -> IndexedRecordFile:
     Records are read by byte offset (``read_at``); the index stays with the parent, which sends
     offsets, so a worker never reads or builds one."""
     return IndexedRecordFile(path, offsets=())
+
+
+class ShardSetFile:
+    """A worker's map of a set of ``.rec`` shards: records by offset in the set's offset space
+    (shard ``k``'s offsets moved past the shards before it), each shard through :func:`open_rec`."""
+
+    def __init__(self, shards: tuple):
+        self.files = [open_rec(path) for path, _ in shards]
+        self.bases = np.asarray([base for _, base in shards], dtype=np.int64)
+
+    def _locate(self, offset: int) -> tuple[IndexedRecordFile, int]:
+        k = int(np.searchsorted(self.bases, offset, side="right")) - 1
+        return self.files[k], offset - int(self.bases[k])
+
+    def prefetch(self, spans: np.ndarray) -> None:
+        spans = np.asarray(spans)
+        shard = np.searchsorted(self.bases, spans[:, 0], side="right") - 1
+        for k in np.unique(shard).tolist():
+            rows = spans[shard == k].copy()
+            rows[:, 0] -= self.bases[k]
+            self.files[k].prefetch(rows)
+
+    def read_at(self, offset: int, span: int | None = None):
+        """The payload of the record at ``offset`` in the set's offset space."""
+        rec, local = self._locate(offset)
+        return rec.read_at(local, span)
+
+    def close(self) -> None:
+        for rec in self.files:
+            rec.close()
+
+
+def open_rec_file(spec: SourceSpec) -> IndexedRecordFile | ShardSetFile:
+    """A worker's reader for a ``rec`` source: one file, or a set of shards."""
+    return ShardSetFile(spec.shards) if spec.shards else open_rec(spec.path)
 
 
 def read_file(root: str, relative: str) -> bytes:

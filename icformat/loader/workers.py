@@ -27,7 +27,7 @@ from ..io import parallel
 from . import shm
 from .options import Preprocess
 from .pipeline import SampleProcessor
-from .sources import SourceSpec, image_and_labels, open_rec, read_file
+from .sources import SourceSpec, image_and_labels, open_rec_file, read_file
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class TaskRunner:
         self._owns = owns  # close attachments we made; never the main process's own segments
         self._slots: dict[int, tuple] = {}
         self._input: tuple | None = None
-        self._rec = open_rec(config.spec.path) if config.spec.kind == "rec" else None
+        self._rec = open_rec_file(config.spec) if config.spec.kind == "rec" else None
 
     def run(self, task: Task) -> Result:
         try:

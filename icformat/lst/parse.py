@@ -136,13 +136,13 @@ def parse_lst_bytes(data: bytes, *, name: str | None = None, strict: bool = True
     return table
 
 
-def parse_lst_tolerant(data: bytes, name: str | None) -> tuple[LstTable, list[Problem]]:
+def parse_lst_tolerant(data: bytes, name: str | None, first_line: int = 1, width: int | None = None) -> tuple[LstTable, list[Problem]]:
     """Parse line by line, keeping the good rows and a :class:`Problem` for each bad line. Rows
-    whose number of labels differs from the first good row's are problems too."""
+    whose number of labels differs from the first good row's (or from ``width``, when given: the
+    file's, for a part of it) are problems too. Lines are numbered from ``first_line``."""
     rows: list[tuple[int, list[float], str, int]] = []
     problems: list[Problem] = []
-    width = None
-    for number, raw in enumerate(split_lines(data), 1):
+    for number, raw in enumerate(split_lines(data), first_line):
         text = raw.strip()
         if not text:
             continue
@@ -155,6 +155,24 @@ def parse_lst_tolerant(data: bytes, name: str | None) -> tuple[LstTable, list[Pr
             width = len(row[1])
             rows.append((*row, number))
     return table_from_rows(rows, width or 0, name), problems
+
+
+def first_row_width(data: bytes) -> int | None:
+    """The number of label columns of the first line that parses (None when none does): the width
+    every row of the file must have."""
+    for raw in split_lines(data):
+        text = raw.strip()
+        row = parse_fields(text) if text else None
+        if row is not None and not isinstance(row, BadLine):
+            return len(row[1])
+    return None
+
+
+def count_lines(data: bytes) -> int:
+    """How many lines ``data`` holds as :func:`split_lines` numbers them (a final line end starts
+    no new line): where the next part of a file starts its numbering."""
+    lines = split_lines(data)
+    return len(lines) - (1 if lines and lines[-1] == "" else 0)
 
 
 def table_from_rows(rows: list[tuple[int, list[float], str, int]], width: int, name: str | None) -> LstTable:

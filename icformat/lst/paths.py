@@ -17,8 +17,15 @@ ABSOLUTE = "absolute path"
 
 def check_paths(table: LstTable) -> tuple[np.ndarray, list[Problem]]:
     """Absolute paths and paths that leave the root; returns a mask of the safe rows and the problems.
-    Also warns about a path listed twice. Rows are looked at one by one only when a scan of all the
-    paths at once finds something suspicious."""
+    Also warns about a path listed twice."""
+    safe, problems = check_unsafe_paths(table)
+    return safe, problems + check_duplicate_paths(table.paths, table.lines, table.path)
+
+
+def check_unsafe_paths(table: LstTable) -> tuple[np.ndarray, list[Problem]]:
+    """Absolute paths and paths that leave the root (a row check); returns a mask of the safe rows
+    and the problems. Rows are looked at one by one only when a scan of all the paths at once finds
+    something suspicious."""
     name, problems = table.path, []
     paths, lines = table.paths, table.lines
     safe = np.ones(len(paths), dtype=bool)
@@ -31,13 +38,21 @@ def check_paths(table: LstTable) -> tuple[np.ndarray, list[Problem]]:
                 code = "absolute-path" if reason == ABSOLUTE else "path-escapes-root"
                 problems.append(error(name, code, f"{reason}: '{p}'; paths must be relative to the image root "
                                                   "and stay inside it (refused, not read)", line=int(lines[row])))
-    if len(set(paths)) != len(paths):
-        seen: dict[str, int] = {}
-        for row, p in enumerate(paths):
-            first = seen.setdefault(p, row)
-            if first != row:
-                problems.append(warning(name, DUPLICATE_IMAGE, f"same image as line {int(lines[first])}: {p}", line=int(lines[row])))
     return safe, problems
+
+
+def check_duplicate_paths(paths: list[str], lines: np.ndarray, name: str | None) -> list[Problem]:
+    """A warning for each path listed again after its first row; ``paths`` and ``lines`` are rows in
+    line order (a whole-file check: any subset holding every row of a path gives its warnings)."""
+    problems: list[Problem] = []
+    if len(set(paths)) == len(paths):
+        return problems
+    seen: dict[str, int] = {}
+    for row, p in enumerate(paths):
+        first = seen.setdefault(p, row)
+        if first != row:
+            problems.append(warning(name, DUPLICATE_IMAGE, f"same image as line {int(lines[first])}: {p}", line=int(lines[row])))
+    return problems
 
 
 def unsafe_path_reason(path: str) -> str | None:

@@ -60,12 +60,18 @@ def parse_image_shape(value: str | Sequence[int] | None) -> tuple[int, int, int]
     return parts[0], parts[1], parts[2]
 
 
-def read_lst_tolerant(data: bytes, name: str | None) -> tuple[LstTable, list[Problem]]:
-    """Parse ``.lst`` bytes keeping the good rows and a :class:`Problem` for each bad line."""
+def read_lst_tolerant(data: bytes, name: str | None, first_line: int = 1, width: int | None = None) -> tuple[LstTable, list[Problem]]:
+    """Parse ``.lst`` bytes keeping the good rows and a :class:`Problem` for each bad line (the fast
+    parser first; line by line when it finds a problem). ``first_line`` and ``width`` are for a
+    part of a file: its first line's number, and the file's number of label columns."""
     from .parse_arrow import parse_arrow
 
     table = parse_arrow(data, name)
-    return (table, []) if table is not None else parse_lst_tolerant(data, name)
+    if table is None or (width is not None and len(table) and table.label_width != width):
+        return parse_lst_tolerant(data, name, first_line, width)
+    if first_line != 1:
+        table.lines = table.lines + (first_line - 1)
+    return table, []
 
 
 def validate_lst(

@@ -174,12 +174,17 @@ def serve_channel(
     Epoch ``e`` goes into the FIFO ``<directory>/<channel>_<e>``, created when the previous epoch is
     done; each waits for its reader (``timeout`` seconds at most; None: forever). Sources are
     augmented manifests when ``attribute_names`` is given, else ``.rec`` files (see
-    :func:`~icformat.pipe.write_pipe_stream`). FIFOs are left in place, as SageMaker leaves them.
+    :func:`~icformat.pipe.write_pipe_stream`; a folder or prefix of ``.rec`` shards is its shards, in
+    order). FIFOs are left in place, as SageMaker leaves them.
     """
     if epochs < 1:
         raise IcformatError(f"epochs must be at least 1, got {epochs}")
     if not sources:
         raise IcformatError("nothing to serve: give at least one source (.rec file or manifest)")
+    if attribute_names is None:  # folders and prefixes of shards: listed once, missing ones refused now
+        from .wrap import rec_sources
+
+        sources = [shard for src in sources for shard in rec_sources(src)]
     for src in sources:  # before any FIFO exists: a reader must not wait for a server that cannot start
         if not streams.is_uri(src) and not os.path.isfile(streams.local_path(src)):
             raise InputNotFound(f"{src}: no such file; give .rec files or manifests", os.fspath(src))

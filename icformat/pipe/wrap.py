@@ -127,6 +127,16 @@ def copy_recordio(out: BinaryIO, src: streams.PathLike | BinaryIO) -> StreamStat
     return stats
 
 
+def rec_sources(src: streams.PathLike | BinaryIO) -> list:
+    """The ``.rec`` files behind one RecordIO source: itself (a file, FIFO or file object), or the
+    shards of a folder or prefix (see :func:`~icformat.recordio.list_rec_shards`), in order."""
+    if hasattr(src, "read") or (not streams.is_uri(src) and os.path.isfile(streams.local_path(src))) or streams.is_fifo(src):
+        return [src]
+    from ..recordio.shards import list_rec_shards
+
+    return list_rec_shards(src)
+
+
 def write_pipe_stream(
     out: BinaryIO | streams.PathLike,
     sources: streams.PathLike | Sequence[streams.PathLike],
@@ -138,7 +148,8 @@ def write_pipe_stream(
     """Write the pipe-mode stream of ``sources`` (one or several, in order) to ``out``.
 
     With ``attribute_names`` the sources are augmented manifests (local or ``s3://``), wrapped one
-    record per attribute; without, they are ``.rec`` files copied as they are. ``out`` is a binary
+    record per attribute; without, they are ``.rec`` files copied as they are (a folder or prefix of
+    shards counts as its shards, in order). ``out`` is a binary
     file object (a FIFO, a socket, ...) or a path written atomically. ``on_row(n)`` is called as rows
     go out (for progress bars).
     """
@@ -150,7 +161,8 @@ def write_pipe_stream(
     total = StreamStats()
     for src in sources:
         if attribute_names is None:
-            total.add(copy_recordio(out, src))
+            for shard in rec_sources(src):
+                total.add(copy_recordio(out, shard))
             continue
         rows = 0
         for row, payloads in iter_manifest_payloads(src, attribute_names, workers=workers):

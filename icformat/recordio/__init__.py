@@ -6,6 +6,7 @@ from .header import HEADER_SIZE, ImageRecord, IRHeader, pack, split_record, unpa
 from .index import read_index, scan_offsets, write_index
 from .random_access import IndexedRecordFile
 from .reader import RecordReader, iter_records
+from .shards import ShardSetReader, iter_dataset, list_rec_shards
 from .writer import RecordWriter, default_index_path
 from ..errors import RecordIOError
 from . import info as _info
@@ -32,6 +33,9 @@ __all__ = [
     "write_index",
     "RecordReader",
     "iter_records",
+    "list_rec_shards",
+    "ShardSetReader",
+    "iter_dataset",
     "RecordWriter",
     "default_index_path",
     "RecordIOError",

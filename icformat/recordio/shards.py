@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import glob
 import os
+from typing import Iterator
 
 from .. import streams
 from ..errors import InputNotFound
@@ -54,3 +55,37 @@ def _list_s3(uri: str) -> list[str]:
         prefix = key + "/" if folder else key + "-"
     return [f"s3://{bucket}/{k}" for k in sorted(list_keys(bucket, prefix))
             if k.endswith(".rec") and "/" not in k[len(prefix):]]
+
+
+class ShardSetReader:
+    """Iterate over the records of a dataset (a ``.rec``, a folder or a prefix of shards, local or
+    ``s3://``) as one: each shard in name order through :class:`~icformat.recordio.RecordReader`."""
+
+    def __init__(self, dataset: streams.PathLike):
+        self.dataset = os.fspath(dataset)
+        self.shards = list_rec_shards(dataset)
+
+    def __len__(self) -> int:
+        """The number of shards."""
+        return len(self.shards)
+
+    def __iter__(self) -> Iterator[bytes]:
+        from .reader import RecordReader
+
+        for shard in self.shards:
+            with RecordReader(shard) as reader:
+                yield from reader
+
+    def iter_with_offsets(self) -> Iterator[tuple[str, int, bytes]]:
+        """``(shard path, byte offset in it, payload)`` for every record."""
+        from .reader import RecordReader
+
+        for shard in self.shards:
+            with RecordReader(shard) as reader:
+                for offset, payload in reader.iter_with_offsets():
+                    yield shard, offset, payload
+
+
+def iter_dataset(dataset: streams.PathLike) -> Iterator[bytes]:
+    """Every record of a dataset (one ``.rec`` or a set of shards) in shard order."""
+    yield from ShardSetReader(dataset)
