@@ -17,10 +17,10 @@ from typing import Any
 from .. import streams
 from ..convert.manifest_to_rec import manifest_to_rec as convert_locally
 from ..convert.manifest_to_rec import shard_path
-from ..errors import IcformatError
+from ..errors import IcformatError, UsageError
 from ..manifest.parse import check_image_classification_names, count_rows, parse_attribute_names
 from . import outputs
-from .session import resolve, run_job, settle, task_attempt
+from .session import resolve, run_shard_tasks, task_attempt
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def manifest_to_rec(spark: Any, manifest: str, dest: str, num_shards: int = 1, *
     :func:`icformat.convert.manifest_to_rec` (``attribute_names`` is required). Returns the
     per-shard stats (``records``, ``image_bytes``, ``rec_path``, ``sha256``) in shard order."""
     if num_shards < 1:
-        raise IcformatError(f"--num-shards must be at least 1, not {num_shards}")
+        raise UsageError(f"--num-shards must be at least 1, not {num_shards}")
     check_image_classification_names(parse_attribute_names(options.get("attribute_names", "")))
     options.setdefault("index", True)
     job = _ConvertJob(manifest, os.fspath(dest), num_shards, count_rows(manifest), options)
@@ -69,19 +69,9 @@ def manifest_to_rec(spark: Any, manifest: str, dest: str, num_shards: int = 1, *
     spark = resolve(spark)
     began = time.perf_counter()
     sc = spark.sparkContext
-    sc.setJobDescription(f"icformat manifest2rec {os.path.basename(manifest)}: {num_shards} shards")
-    tasks = sc.parallelize(range(num_shards), num_shards).map(partial(_convert_shard, job))
-    try:
-        results = sorted(run_job("manifest2rec", tasks.collect), key=lambda r: r[0])
-        errors = [error for _, _, error in results if error]
-        if errors:
-            raise IcformatError(errors[0] + (f" (and {len(errors) - 1} more shards failed)" if len(errors) > 1 else ""))
-    except BaseException:
-        settle(spark)
-        outputs.remove_outputs(files)
-        outputs.remove_leftovers(files)
-        raise
-    outputs.remove_leftovers(files)
+    results = run_shard_tasks(spark, "manifest2rec", f"icformat manifest2rec {os.path.basename(manifest)}: {num_shards} shards",
+                              partial(_convert_shard, job), num_shards, files,
+                              shard_of=lambda r: r[0], error_of=lambda r: r[2])
     stats = [s for _, s, _ in results]
     base = os.path.splitext(os.fspath(dest))[0]
     outputs.write_summary(outputs.summary_path(base), {

@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import numpy as np
 
 from .. import streams
-from ..errors import IcformatError
+from ..errors import IcformatError, UsageError
 from ..im2rec import run as local
 from ..im2rec.pack import PackOptions
 from ..im2rec.plan import check_indices_for_packing, check_paths_for_packing, output_prefix, shard_bounds
 from ..lst.parse import LstTable, parse_lst_bytes, read_lst, require_rows
 from . import outputs
-from .session import resolve, run_job, settle, task_attempt
+from .session import resolve, run_shard_tasks, task_attempt
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def pack_lst(
     task's ``spark.task.cpus``). ``summary`` writes ``OUT-summary.json`` beside the shards.
     """
     if num_shards < 1:
-        raise IcformatError(f"--num-shards must be at least 1, not {num_shards}")
+        raise UsageError(f"--num-shards must be at least 1, not {num_shards}")
     options = options or PackOptions(**im2rec_options)
     lst = streams.local_path(lst) if not streams.is_uri(lst) else lst
     table = _check_inputs(lst, root, options)
@@ -149,19 +149,9 @@ def pack_lst(
     spark = resolve(spark)
     began = time.perf_counter()
     sc = spark.sparkContext
-    sc.setJobDescription(f"icformat im2rec {os.path.basename(lst)}: {num_shards} shards")
-    tasks = sc.parallelize(range(num_shards), num_shards).map(partial(_pack_shard, job))
-    try:
-        results = sorted(run_job("im2rec", tasks.collect), key=lambda r: r.shard)
-        errors = [r.error for r in results if r.error]
-        if errors:
-            raise IcformatError(errors[0] + (f" (and {len(errors) - 1} more shards failed)" if len(errors) > 1 else ""))
-    except BaseException:
-        settle(spark)
-        outputs.remove_outputs(files)
-        outputs.remove_leftovers(files)
-        raise
-    outputs.remove_leftovers(files)
+    results = run_shard_tasks(spark, "im2rec", f"icformat im2rec {os.path.basename(lst)}: {num_shards} shards",
+                              partial(_pack_shard, job), num_shards, files,
+                              shard_of=lambda r: r.shard, error_of=lambda r: r.error)
     reports = [r.report for r in results]
     if summary:
         base = output_prefix(job.lst, out_prefix)

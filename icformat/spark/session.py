@@ -157,3 +157,27 @@ class spark_session:
     def __exit__(self, *exc) -> None:
         if self.owned and self.session is not None:
             self.session.stop()
+
+
+def run_shard_tasks(spark: Any, name: str, description: str, task: Callable[[int], Any], num_shards: int,
+                    files: list, *, shard_of: Callable[[Any], int], error_of: Callable[[Any], str | None]) -> list:
+    """Run ``task(shard)`` for every shard as one Spark task each and return the results in shard
+    order. When a shard fails (or on Ctrl-C) running tasks are settled and every output in ``files``
+    is removed, so a failed job leaves nothing; on success only killed attempts' leftovers go."""
+    from . import outputs
+
+    sc = spark.sparkContext
+    sc.setJobDescription(description)
+    tasks = sc.parallelize(range(num_shards), num_shards).map(task)
+    try:
+        results = sorted(run_job(name, tasks.collect), key=shard_of)
+        errors = [error for error in map(error_of, results) if error]
+        if errors:
+            raise IcformatError(errors[0] + (f" (and {len(errors) - 1} more shards failed)" if len(errors) > 1 else ""))
+    except BaseException:
+        settle(spark)
+        outputs.remove_outputs(files)
+        outputs.remove_leftovers(files)
+        raise
+    outputs.remove_leftovers(files)
+    return results
