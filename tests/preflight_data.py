@@ -144,3 +144,10 @@ def model_tarball(dest: str, folder: str, *, num_classes: int = CLASSES, units=(
         f.write(b"\x00" * 16)
     write_model_tarball(dest, folder, [1], (4,) + tuple(shape))
     return dest
+
+
+def undecodable(jpeg: bytes) -> bytes:
+    """``jpeg`` with a bogus Huffman table: its header still reads, but no decoder makes an image of it
+    (unlike a JPEG cut short, which decodes with a warning, as MXNet decodes it)."""
+    at = jpeg.find(b"\xff\xc4")
+    return jpeg[:at + 5] + b"\xff" * 16 + jpeg[at + 21:]

@@ -71,11 +71,13 @@ def test_check_images_decodes_every_record(rec, tmp_path):
     report = run({}, rec, check_images=True)
     assert report.exit_code == 0
     images = data.jpegs(12, seed=1)
-    images[5] = images[5][: len(images[5]) // 2]  # truncated JPEG: the header still reads
+    images[5] = data.undecodable(images[5])
     bad = data.rec_dataset(str(tmp_path / "bad"), train_images=images)
     assert run({}, bad).exit_code == 0  # headers only: not seen
     found = only_error(run({}, bad, check_images=True), "image-decode")
-    assert found.offset is not None and "truncated" in found.message
+    assert found.offset is not None and "cannot decode" in found.message
+    images[5] = data.jpegs(12, seed=1)[5][:700]  # cut short: decodes with a warning, not a job failure
+    assert run({}, data.rec_dataset(str(tmp_path / "late"), train_images=images), check_images=True).exit_code == 0
 
 
 # -- section 5.4: each SageMaker failure -----------------------------------------------------------
@@ -379,3 +381,25 @@ def test_many_remote_images_are_not_fetched_without_check_images(tmp_path, monke
     warnings = {f.channel: f.message for f in report.of(F.WARNING) if f.check == "image-size"}
     assert "more than 5" in warnings["train"] and "cannot read" in warnings["validation"]
     assert report.exit_code == 0
+
+
+def test_check_images_on_image_files_uses_the_one_verdict(tmp_path):
+    """--check-images on .lst and manifest channels judges images as every other command does: a JPEG
+    that MXNet decodes (an extra byte before its end marker) is not an error; an undecodable one is."""
+    image_types = {"resize": 48}, {"train": "application/x-image", "validation": "application/x-image"}
+    for name, channels, options in (("lst", data.lst_dataset(str(tmp_path / "lst")), image_types),
+                                    ("manifest", data.manifest_dataset(str(tmp_path / "manifest")),
+                                     ({}, {"input_mode": "Pipe", "attribute_names": ["source-ref", "class"]}))):
+        folder = channels["train"] if name == "lst" else str(tmp_path / name)
+        jpeg = sorted(os.path.join(d, f) for d, _, fs in os.walk(folder) for f in fs if f.endswith(".jpg"))[0]
+        whole = open(jpeg, "rb").read()
+        with open(jpeg, "wb") as f:
+            f.write(whole[:-2] + b"\x00" + whole[-2:])
+        hp, options = options
+        report = run(hp, channels, check_images=True, **options)
+        assert report.exit_code == 0 and errors(report) == [], name
+        with open(jpeg, "wb") as f:
+            f.write(data.undecodable(whole))
+        # a .lst channel's images are judged by lst validate (its check), a manifest's by preflight itself
+        found = only_error(run(hp, channels, check_images=True, **options), "lst" if name == "lst" else "image-decode")
+        assert os.path.basename(jpeg) in found.message, name

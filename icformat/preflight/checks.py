@@ -65,7 +65,7 @@ def _dataset_finding(data: ChannelData, settings: Settings, message: str) -> Fin
             message = (f"{data.name} channel: {len(short):,} image(s) smaller than image_shape {hp.image_shape[1]}x"
                        f"{hp.image_shape[2]} (HxW); this one is {data.heights[first]}x{data.widths[first]}")
     elif "outside 0.." in message:
-        check, fix, prevents = "labels", f"relabel, or set num_classes above the largest label", WRONG_TRAINING
+        check, fix, prevents = "labels", "relabel, or set num_classes above the largest label", WRONG_TRAINING
         where = data.locate(_first_out_of_range(data, hp.num_classes))
     else:
         check, fix, prevents = "labels", "", WRONG_TRAINING

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from hashlib import blake2b as _blake2b
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from simplejpeg import decode_jpeg_header as _jpeg_header
@@ -207,3 +207,33 @@ def _read_head(store, path: str) -> bytes:
         bucket, key = split_s3(path)
         return store.s3().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{_HEADER_BYTES - 1}")["Body"].read()
     return read_header_bytes(streams.local_path(path))
+
+
+def fetch_and_judge(data: ChannelData, items, *, workers: int | None, progress,
+                    on_bad: Callable[[int, str], None]) -> None:
+    """Read every image ``items`` names (indices into ``data.image_paths``) in parallel and judge it
+    with the one image verdict (:func:`icformat.image.verdict.judge_image`): a usable image gets its
+    displayed size and digest in ``data``; an unusable or unreadable one is handed to ``on_bad``."""
+    from ..image.verdict import judge_image
+    from ..io import ObjectStore, map_ordered
+
+    store = ObjectStore()
+
+    def fetch(i: int):
+        try:
+            image = store.read(data.image_paths[i])
+        except Exception as exc:  # a missing object, a transport error: one line each
+            return None, f"cannot read: {exc}"
+        verdict = judge_image(image)
+        return (image, None) if verdict.ok else (None, verdict.reason)
+
+    digests = np.zeros(len(data.heights), dtype=np.uint64)
+    for i, (image, reason) in map_ordered(fetch, items, workers=workers or 16):
+        if progress is not None:
+            progress(1)
+        if reason is not None:
+            on_bad(i, reason)
+            continue
+        data.heights[i], data.widths[i], _ = header_size(image)
+        digests[i] = int.from_bytes(_blake2b(image, digest_size=8).digest(), "little")
+    data.digests = digests

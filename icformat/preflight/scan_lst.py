@@ -3,17 +3,15 @@ then each listed image's label, size (from its header) and file size. S3 image c
 against their listing; with ``check_images`` their images are fetched and decoded too."""
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Callable
 
 import numpy as np
 
 from .. import streams
-from ..errors import ImageError
 from ..lst.validate import read_lst_tolerant, unsafe_path_reason, validate_lst
-from ..manifest.refs import ObjectStore, join_uri, map_ordered
-from .data import ChannelData, header_size, read_header_bytes, set_labels
+from ..manifest.refs import join_uri
+from .data import ChannelData, fetch_and_judge, header_size, read_header_bytes, set_labels
 from .findings import ERROR, INVALID_LST, WARNING, Finding
 from .listing import Entry
 
@@ -107,29 +105,9 @@ def _s3_images(data: ChannelData, table, root_uri: str, entries: list[Entry], ch
 
 
 def _fetch_and_decode(data: ChannelData, table, rows: list[int], workers, progress) -> None:
-    from ..image.decode import verify_image
+    def bad(row: int, reason: str) -> None:
+        data.findings.append(Finding(ERROR, "image-decode", f"{table.paths[row]}: {reason}", "re-encode or drop this image",
+                                     "training failing on an image that does not decode", data.name, table.path,
+                                     line=int(table.lines[row])))
 
-    store = ObjectStore()
-
-    def fetch(row: int):
-        try:
-            image = store.read(data.image_paths[row])
-            verify_image(image)
-        except ImageError as exc:
-            return row, None, str(exc)
-        except Exception as exc:  # transport errors
-            return row, None, f"cannot read: {exc}"
-        return row, image, None
-
-    digests = np.zeros(len(table), dtype=np.uint64)
-    for _, (row, image, reason) in map_ordered(fetch, rows, workers=workers or 16):
-        if progress is not None:
-            progress(1)
-        if reason is not None:
-            data.findings.append(Finding(ERROR, "image-decode", f"{table.paths[row]}: {reason}", "re-encode or drop this image",
-                                         "training failing on an image that does not decode", data.name, table.path,
-                                         line=int(table.lines[row])))
-            continue
-        data.heights[row], data.widths[row], _ = header_size(image)
-        digests[row] = int.from_bytes(hashlib.blake2b(image, digest_size=8).digest(), "little")
-    data.digests = digests
+    fetch_and_judge(data, rows, workers=workers, progress=progress, on_bad=bad)

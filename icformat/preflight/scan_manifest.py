@@ -3,18 +3,17 @@ line, labels in the content type's label format and range), then each line's lab
 reference. With ``check_images`` every referenced image is fetched and decoded."""
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..errors import ImageError, ManifestError
+from ..errors import ManifestError
 from ..manifest.labels import CLASS_ID, LabelError, check_label, class_ids_to_multi_hot, decode_label
 from ..manifest.parse import _BLANK, _opened, decode_line, is_ref_attribute, iter_line_chunks
-from ..manifest.refs import ObjectStore, base_of, map_ordered, resolve_ref
+from ..manifest.refs import base_of, resolve_ref
 from ..manifest.validate import validate_manifest
 from ..manifest.validate_arrow import _Fallback, _distinct, _line_layout, _read_table
-from .data import ChannelData, fill_header_sizes, header_size, set_labels
+from .data import ChannelData, fetch_and_judge, fill_header_sizes, set_labels
 from .findings import EMPTY_BATCH, ERROR, MULTI_LABEL_MISMATCH, WARNING, WRONG_TRAINING, Finding
 
 
@@ -175,29 +174,9 @@ def _label(value: Any, label_format: str, num_classes: int | None, cache: dict):
 
 
 def _fetch_and_decode(data: ChannelData, workers: int | None, progress) -> None:
-    from ..image.decode import verify_image
+    def bad(i: int, reason: str) -> None:
+        data.findings.append(Finding(ERROR, "image-decode", f"{data.image_paths[i]}: {reason}", "re-encode or replace this image",
+                                     "training failing on an image that does not decode", data.name, data.files[0],
+                                     line=int(data.position[i])))
 
-    store = ObjectStore()
-
-    def fetch(i: int):
-        try:
-            image = store.read(data.image_paths[i])
-            verify_image(image)
-        except ImageError as exc:
-            return None, str(exc)
-        except Exception as exc:  # transport errors
-            return None, f"cannot read {data.image_paths[i]}: {exc}"
-        return image, None
-
-    digests = np.zeros(data.count, dtype=np.uint64)
-    for i, (image, reason) in map_ordered(fetch, range(data.count), workers=workers or 16):
-        if progress is not None:
-            progress(1)
-        if reason is not None:
-            data.findings.append(Finding(ERROR, "image-decode", reason, "re-encode or replace this image",
-                                         "training failing on an image that does not decode", data.name, data.files[0],
-                                         line=int(data.position[i])))
-            continue
-        data.heights[i], data.widths[i], _ = header_size(image)
-        digests[i] = int.from_bytes(hashlib.blake2b(image, digest_size=8).digest(), "little")
-    data.digests = digests
+    fetch_and_judge(data, range(data.count), workers=workers, progress=progress, on_bad=bad)

@@ -13,8 +13,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import ImageError, RecordIOError
-from ..recordio.header import HEADER, HEADER_SIZE
+from ..errors import RecordIOError
+from ..recordio.header import HEADER, HEADER_SIZE, split_record
 from ..recordio.reader import RecordReader
 from ..recordio.scan import scan_sequential
 from ..recordio.verify import _MAX_LABELS, check_image_header, verify_rec
@@ -160,7 +160,8 @@ def decode_records(path: str, offsets: list[int], workers: int | None, progress)
 
 
 def _decode_chunk(job: tuple[str, list[int]]) -> list[tuple[int, str]]:
-    from ..image.decode import verify_image
+    """(offset, reason) for each record whose image the one image verdict refuses."""
+    from ..image.verdict import judge_image
 
     path, offsets = job
     bad = []
@@ -172,11 +173,13 @@ def _decode_chunk(job: tuple[str, list[int]]) -> list[tuple[int, str]]:
                 _, payloads, _ = scan_sequential(view, offset, size, 0, final=True, path=path, max_records=1)
                 record = bytes(payloads[0])
                 del payloads
-                flag = HEADER.unpack_from(record, 0)[0]
                 try:
-                    verify_image(record[HEADER_SIZE + 4 * flag:])
-                except ImageError as exc:
-                    bad.append((offset, f"image does not decode: {exc}"))
+                    verdict = judge_image(split_record(record, offset, path).image)
+                except RecordIOError as exc:
+                    bad.append((offset, exc.reason))
+                    continue
+                if not verdict.ok:
+                    bad.append((offset, f"image does not decode: {verdict.reason}"))
         finally:
             view.release()
     return bad
