@@ -9,7 +9,13 @@ nvidia-nvimgcodec installed): same .rec of ImageNet-size JPEGs as benchmarks/loa
      a failed check is reported, and the timings still run);
   2. speed: random crop + mirror, best of two epochs after a warm-up, for each GPU decoder that
      is installed (torchvision's nvJPEG, nvImageCodec), beside the CPU loader on all cores;
-  3. decode share: seconds in batched GPU decode over seconds in the whole GPU pipeline.
+  3. decode share: seconds in batched GPU decode over seconds in the whole GPU pipeline;
+  4. a plain torchvision pipeline on the same .rec in the same run (records read in order,
+     ``decode_jpeg(device="cuda")`` on each batch, then per image a shorter-side resize to 256, a
+     random 224x224 crop and a random mirror on the GPU, stacked to float32): the anchor users
+     would write themselves, and the target of at least 10,000 images/s on one H100-class GPU;
+  5. the host-side ceiling: the GpuImageLoader's reader thread alone (read, parse headers, draw
+     the plans), which bounds the whole loader whatever the GPU does.
 Without a GPU it says so and exits 0 with no figures (``--device cpu`` runs the same tensor
 pipeline on the CPU, with the CPU decoder, to check the script itself).
 """
@@ -65,6 +71,61 @@ def time_loader(make, epochs: int) -> tuple[float, dict]:
     return best, timing
 
 
+def plain_torchvision(rec: str, batch: int, device: str, epochs: int, seed: int = 0) -> float:
+    """Images/s of a plain torchvision pipeline over the records of ``rec``: batched
+    ``decode_jpeg`` on ``device``, then per image resize (shorter side 256), random crop, random
+    mirror, stacked as float32 ``N x 3 x 224 x 224``. Best epoch after a warm-up epoch."""
+    import torch
+    from torchvision.io import ImageReadMode, decode_jpeg
+    from torchvision.transforms.v2 import functional as F
+
+    from icformat.recordio import RecordReader, unpack
+
+    with RecordReader(rec) as reader:
+        payloads = [torch.frombuffer(bytearray(unpack(r)[1]), dtype=torch.uint8) for r in reader]
+    gen = torch.Generator().manual_seed(seed)
+    _, out_h, out_w = SHAPE
+    best = 0.0
+    for epoch in range(epochs + 1):
+        start, images = time.perf_counter(), 0
+        for first in range(0, len(payloads), batch):
+            chunk = payloads[first : first + batch]
+            decoded = decode_jpeg(chunk, mode=ImageReadMode.RGB, device=device)
+            crops = []
+            for image in decoded:
+                image = F.resize(image, [RESIZE], antialias=False)
+                h, w = image.shape[-2:]
+                y = int(torch.randint(0, h - out_h + 1, (1,), generator=gen))
+                x = int(torch.randint(0, w - out_w + 1, (1,), generator=gen))
+                image = image[:, y : y + out_h, x : x + out_w]
+                if torch.rand(1, generator=gen).item() < 0.5:
+                    image = image.flip(-1)
+                crops.append(image)
+            data = torch.stack(crops).float()
+            images += data.shape[0]
+        if data.device.type == "cuda":
+            torch.cuda.synchronize()
+        rate = images / (time.perf_counter() - start)
+        if epoch and rate > best:
+            best = rate
+    return best
+
+
+def host_ceiling(rec: str, batch: int, device: str) -> float:
+    """Images/s of the GpuImageLoader's reader thread alone (read, headers, plans; no decode)."""
+    from icformat.loader.gpu import GpuImageLoader
+
+    with GpuImageLoader(rec, batch, SHAPE, resize=RESIZE, augmentation_type="crop", device=device) as loader:
+        if not loader.uses_gpu and device.startswith("cuda"):
+            return float("nan")
+        epoch = loader._next_epoch() if hasattr(loader, "_next_epoch") else 0
+        images, start = 0, time.perf_counter()
+        for planned in loader.planner.plan(epoch):
+            items, _ = loader._read_batch(epoch, planned)
+            images += len(items)
+        return images / (time.perf_counter() - start)
+
+
 def run(args) -> Report:
     from icformat.loader import ImageLoader
     from icformat.loader.gpu import GpuImageLoader, cuda_available, gpu_summary
@@ -117,6 +178,22 @@ def run(args) -> Report:
             report.add(f"  {decoder} batched decode alone", decode_rate, "img/s", f"GpuImageLoader ({decoder})", rate)
             share = 100 * timing["decode_s"] / timing["total_s"]
             report.add("  share of GPU pipeline time in decode", share, "%", "whole GPU pipeline", 100.0)
+    try:
+        plain = plain_torchvision(rec, args.batch_size, args.device, epochs)
+    except Exception as exc:
+        notes.append(f"plain torchvision pipeline: failed: {type(exc).__name__}: {exc}")
+        print(f"gpu_loader: {notes[-1]}", file=sys.stderr)
+    else:
+        for row in [r for r in report.rows if r.name.startswith("GpuImageLoader")]:
+            report.add(f"{row.name} vs plain torchvision", row.value, "img/s", "plain torchvision pipeline", plain,
+                       target=">= 1x")
+        report.add("plain torchvision pipeline", plain, "img/s", f"CPU ImageLoader ({cores()} procs)", cpu_rate)
+        best_gpu = max((r.value for r in report.rows if r.name.startswith("GpuImageLoader (")), default=0.0)
+        if best_gpu:
+            report.add("GpuImageLoader, best decoder", best_gpu, "img/s", "aim", 10_000.0, target=">= 1x")
+    ceiling = host_ceiling(rec, args.batch_size, args.device)
+    if ceiling == ceiling:
+        report.add("  host side alone (reader thread)", ceiling, "img/s", f"CPU ImageLoader ({cores()} procs)", cpu_rate)
     if notes:
         report.note = "; ".join(notes)
     report.add(
