@@ -138,7 +138,7 @@ def run(args) -> Report:
     work = args.dir or os.path.join(ROOT, ".bench", "loader")
     os.makedirs(work, exist_ok=True)
     count = args.count or (256 if args.quick else 3000)
-    rec = build_rec(work, count)
+    rec = args.rec or build_rec(work, count)  # --rec: a .rec built elsewhere (no photo corpus needed here)
     epochs = 1 if args.quick else 2
     if args.device.startswith("cuda"):
         decoders = [d for d in ("torchvision", "nvimgcodec") if info[d]]
@@ -209,6 +209,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--dir", default=None, help="work folder (default: .bench/loader, shared with loader.py)")
     parser.add_argument("--count", type=int, default=None)
+    parser.add_argument("--rec", default=None, help="an existing .rec (+ .idx) of JPEGs to use instead of building one")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--device", default="cuda", help="cuda (default), cuda:N, or cpu to check the script itself")
     args = parser.parse_args()
