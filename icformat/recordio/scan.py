@@ -101,41 +101,37 @@ def scan_sequential(
     offsets: list[int] = []
     out: list = []
     append = out.append
-    while pos < end and len(out) < max_records:
-        try:
-            step = _one_record(view, pos, end, base, final, path, source, shift)
-        except RecordIOError as exc:
-            if errors is None:
-                raise
-            errors.append(exc)
-            break
-        if step is None:
-            break
-        payload, nxt = step
-        offsets.append(base + pos)
-        append(payload)
-        pos = nxt
+    try:  # ``pos`` moves only past good records: on an error it is the bad record's head
+        while pos < end and len(out) < max_records:
+            head = _head(view, pos, end, base, final, path)
+            if head is None:
+                break
+            cflag, length = head
+            if cflag == 0:
+                nxt = _body_end(pos, length, end, base, final, path)
+                if nxt is None:
+                    break
+                offsets.append(base + pos)
+                append(source[pos + 8 - shift : pos + 8 + length - shift])
+                pos = nxt
+            elif cflag == CFLAG_START:
+                joined = _multipart(view, pos, end, base, final, path)
+                if joined is None:
+                    break
+                offsets.append(base + pos)
+                append(joined[0])
+                pos = joined[1]
+            else:
+                raise RecordIOError(
+                    f"bad cflag sequence: cflag {cflag} (continuation) without a starting part; the file is cut or corrupted",
+                    path,
+                    base + pos,
+                )
+    except RecordIOError as exc:
+        if errors is None:
+            raise
+        errors.append(exc)
     return offsets, out, pos
-
-
-def _one_record(view, pos, end, base, final, path, source, shift) -> tuple[object, int] | None:
-    """The record whose head is at ``pos`` and the position after it; None when it is not all here."""
-    head = _head(view, pos, end, base, final, path)
-    if head is None:
-        return None
-    cflag, length = head
-    if cflag == 0:
-        nxt = _body_end(pos, length, end, base, final, path)
-        if nxt is None:
-            return None
-        return source[pos + 8 - shift : pos + 8 + length - shift], nxt
-    if cflag == CFLAG_START:
-        return _multipart(view, pos, end, base, final, path)
-    raise RecordIOError(
-        f"bad cflag sequence: cflag {cflag} (continuation) without a starting part; the file is cut or corrupted",
-        path,
-        base + pos,
-    )
 
 
 _SMALL_RECORD_BYTES = 4096  # below this average size the vectorised parse pays off
