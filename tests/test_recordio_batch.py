@@ -240,9 +240,13 @@ def test_vectorised_header_codec_equals_split_record(records, lead):
         except RecordIOError as exc:
             assert not columns.fits[i]
             assert columns.has_header[i] == (len(record) >= HEADER_SIZE)
+            mine = columns.error(i, lengths, file_offsets, "f.rec")
+            assert (mine.reason, mine.offset, mine.path) == (exc.reason, exc.offset, exc.path)
             first_error = first_error or exc
             continue
         assert columns.fits[i] and columns.has_header[i]
+        assert np.array_equal(columns.labels_of(buffer, offsets, i), split.labels, equal_nan=True)
+        assert columns.labels_of(buffer, offsets, i).dtype == split.labels.dtype
         assert (columns.flag[i], columns.id[i], columns.id2[i]) == (split.header.flag, split.header.id, split.header.id2)
         raw_label = HEADER.unpack_from(record)[1]
         assert np.array_equal(columns.label[i:i + 1], np.array([raw_label], np.float32), equal_nan=True)
@@ -297,3 +301,138 @@ def test_mxnet_oracle_on_random_record_lists(mx, tmp_path_factory, records, limi
     reader.close()
     with RecordReader(path, chunk_bytes=256) as ours:
         assert [r for b in ours.iter_batches(*limit) for r in b.to_list()] == theirs == records
+
+
+# ---- the commands that walk every record through batches, against per-record oracles ----------
+
+IMAGE_STARTS = [b"", b"\xff\xd8\xff\xe0", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"BM", b"II*\x00", b"RIFF\x00\x00\x00\x00WEBP", b"xyz"]
+
+
+@st.composite
+def image_records(draw) -> bytes:
+    """Image records with single, multi, non-finite or zero labels, empty images, and records with
+    no usable header (too short, a label count that does not fit)."""
+    kind = draw(st.sampled_from(["single", "multi", "short", "bad-flag", "raw"]))
+    image = draw(st.sampled_from(IMAGE_STARTS)) + draw(st.binary(max_size=20))
+    id_ = draw(st.integers(0, 50))
+    if kind == "single":
+        label = draw(st.sampled_from([0.0, 1.0, 2.0, 2.5, -0.0, float("nan"), float("inf")]))
+        return pack(IRHeader(0, label, id_, 0), image)
+    if kind == "multi":
+        labels = draw(st.lists(st.sampled_from([0.0, 1.0, 0.5, float("nan")]), min_size=1, max_size=4))
+        return pack(IRHeader(0, labels, id_, 0), image)
+    if kind == "short":
+        return draw(st.binary(max_size=23))
+    if kind == "bad-flag":
+        return HEADER.pack(draw(st.integers(1, 2**32 - 1)), 0.0, id_, 0) + draw(st.binary(max_size=8))
+    return draw(st.binary(max_size=60))
+
+
+def _write(path, records) -> None:
+    with RecordWriter(path) as writer:
+        for r in records:
+            writer.write(r)
+
+
+def _info_oracle(records: list[bytes]) -> dict:
+    """rec info's counts, record by record through split_record (its plain path)."""
+    from collections import Counter
+
+    from icformat.recordio.info import _label_key, payload_format
+    from icformat.recordio.info import split_record as info_split
+
+    widths, histogram, formats = Counter(), Counter(), Counter()
+    for record in records:
+        _, labels, image = info_split(record)
+        if labels is None:
+            widths["none"] += 1
+        else:
+            widths[len(labels)] += 1
+            if len(labels) == 1:
+                histogram[_label_key(labels[0])] += 1
+            else:
+                for k, v in enumerate(labels):
+                    if v:
+                        histogram[k] += 1
+        formats[payload_format(image)] += 1
+    return {"widths": {str(k): v for k, v in sorted(widths.items(), key=lambda kv: str(kv[0]))},
+            "histogram": {str(k): v for k, v in sorted(histogram.items(), key=lambda kv: str(kv[0]))},
+            "formats": dict(formats.most_common()), "payload_bytes": sum(map(len, records))}
+
+
+@SETTINGS
+@given(st.lists(image_records(), max_size=30))
+def test_rec_info_counts_equal_the_per_record_oracle(tmp_path_factory, records):
+    from icformat.recordio import info as info_module
+
+    path = tmp_path_factory.mktemp("info") / "i.rec"
+    _write(path, records)
+    got = info_module.rec_info(path)
+    want = _info_oracle(records)
+    assert got.records == len(records) and got.payload_bytes == want["payload_bytes"]
+    assert got.label_widths == want["widths"]
+    assert dict(sorted(got.label_histogram.items())) == dict(sorted(want["histogram"].items()))
+    assert list(got.formats.items()) == list(want["formats"].items())  # same counts, same order
+
+
+def _verify_oracle(path, data: bytes):
+    """rec verify's problems walking record by record with the plain parser (and resynchronising)."""
+    from icformat.problems import error as problem
+    from icformat.recordio.verify import _check_image_header, _headerless_problems, _next_head
+
+    name = str(path)
+    problems, headerless, offsets = [], [], []
+    view = memoryview(data)
+    pos = 0
+    while pos < len(data):
+        try:
+            got_offsets, got, nxt = scan_sequential(view, pos, len(data), 0, final=True, path=name, max_records=1)
+        except RecordIOError as exc:
+            problems.append(problem(name, "framing", exc.reason, offset=exc.offset))
+            resync = _next_head(data, (exc.offset or pos) + 4, len(data))
+            if resync is None:
+                break
+            problems.append(problem(name, "resynchronised", f"resynchronised: next record head after {resync - pos:,} skipped bytes",
+                                    offset=resync))
+            pos = resync
+            continue
+        _check_image_header(name, got_offsets[0], got[0], False, problems, headerless)
+        offsets.append(got_offsets[0])
+        pos = nxt
+    problems += _headerless_problems(name, headerless, len(offsets))
+    problems.sort(key=lambda p: (p.path != name, p.offset if p.offset is not None else -1, p.line or 0))
+    return problems, offsets
+
+
+@SETTINGS
+@given(st.lists(image_records(), max_size=30), st.data())
+def test_rec_verify_and_index_equal_the_per_record_oracles(tmp_path_factory, records, data):
+    from icformat.recordio import scan_offsets, verify_rec
+    from icformat.recordio.header import record_id
+
+    raw = bytearray(_encode(records))
+    if raw and data.draw(st.booleans()):  # damage: the walk resynchronises
+        at = data.draw(st.integers(0, len(raw) - 1))
+        raw[at : at + 4] = data.draw(st.binary(min_size=1, max_size=4))
+        raw = raw[: data.draw(st.integers(0, len(raw)))]
+    path = tmp_path_factory.mktemp("verify") / "v.rec"
+    path.write_bytes(bytes(raw))
+    want, _ = _verify_oracle(path, bytes(raw))
+    if raw:
+        assert verify_rec(path, index=False).problems == want
+    want_offsets, want_records, want_error = _plain(bytes(raw))
+    for key in ("auto", "id", "position"):
+        ids = [record_id(r) for r in want_records]
+        try:
+            got = scan_offsets(path, key=key)
+        except RecordIOError as exc:
+            if want_error is not None and (key != "id" or None not in ids):
+                _same_error(exc, want_error, str(path))
+            else:
+                assert key == "id" and None in ids
+                assert exc.offset == want_offsets[ids.index(None)]
+            continue
+        assert want_error is None
+        distinct = None not in ids and len(set(ids)) == len(ids)
+        keys = ids if key == "id" or (key == "auto" and distinct) else list(range(len(ids)))
+        assert got == (keys, want_offsets)

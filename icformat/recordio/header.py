@@ -126,11 +126,20 @@ class HeaderColumns(NamedTuple):
 
     def check(self, lengths: np.ndarray, file_offsets: np.ndarray | None = None, path: str | None = None) -> None:
         """Raise what :func:`split_record` raises on the first record it fails on (else return)."""
-        if self.fits.all():
-            return
-        i = int(np.argmin(self.fits))
+        if not self.fits.all():
+            raise self.error(int(np.argmin(self.fits)), lengths, file_offsets, path)
+
+    def error(self, i: int, lengths: np.ndarray, file_offsets: np.ndarray | None = None, path: str | None = None) -> RecordIOError:
+        """The ``RecordIOError`` :func:`split_record` raises on record ``i`` (one that does not fit)."""
         offset = None if file_offsets is None else int(file_offsets[i])
-        raise _header_error(int(lengths[i]), int(self.flag[i]), path, offset)
+        return _header_error(int(lengths[i]), int(self.flag[i]), path, offset)
+
+    def labels_of(self, buffer, offsets: np.ndarray, i: int) -> np.ndarray:
+        """Record ``i``'s float32 labels, as ``split_record(...).labels`` gives them (it must fit)."""
+        flag = int(self.flag[i])
+        if flag == 0:
+            return self.label[i : i + 1].copy()
+        return np.frombuffer(buffer, dtype="<f4", count=flag, offset=int(offsets[i]) + HEADER_SIZE).astype(np.float32)
 
 
 def unpack_columns(buffer, offsets: np.ndarray, lengths: np.ndarray) -> HeaderColumns:

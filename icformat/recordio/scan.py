@@ -130,7 +130,7 @@ def scan_sequential(
     except RecordIOError as exc:
         if errors is None:
             raise
-        errors.append(exc)
+        errors.append(exc.with_traceback(None))  # its frames would hold record views into the buffer
     return offsets, out, pos
 
 
