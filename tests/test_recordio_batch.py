@@ -107,6 +107,7 @@ def _check_all(tmp_path_factory, data: bytes, chunk: int, max_records, max_bytes
             offsets, records, error, batches = _drain(reader.iter_batches(max_records=max_records, max_bytes=max_bytes))
             assert records == want and offsets == want_offsets
             _same_error(error, want_error, name)
+            _full_but_the_last(batches, max_records, max_bytes)
             for batch in batches:
                 assert 1 <= len(batch) <= (max_records or len(batch))
                 assert len(batch) == 1 or max_bytes is None or batch.nbytes <= max_bytes
@@ -117,6 +118,16 @@ def _check_all(tmp_path_factory, data: bytes, chunk: int, max_records, max_bytes
                 offsets, records, error = _drain_records(reader.iter_with_offsets(copy=copy))
             assert records == want and offsets == want_offsets
             _same_error(error, want_error, name)
+
+
+def _full_but_the_last(batches: list[RecordBatch], max_records, max_bytes) -> None:
+    """Every batch but the last (and the one before an error) is full: ``max_records`` records, or
+    the next record would not have fitted in ``max_bytes``."""
+    if max_records is None and max_bytes is None:
+        return
+    for batch, after in zip(batches, batches[1:]):
+        full = len(batch) == max_records or (max_bytes is not None and batch.nbytes + int(after.lengths[0]) > max_bytes)
+        assert full, (len(batch), batch.nbytes, max_records, max_bytes)
 
 
 @SETTINGS

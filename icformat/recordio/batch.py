@@ -10,9 +10,7 @@ from typing import Iterator
 import numpy as np
 
 from .header import HeaderColumns, label_rows, unpack_columns
-from .scan import Scanned
-
-_SMALL_RECORD_BYTES = 4096  # below this average size copying a batch's records at once pays off
+from .scan import SMALL_RECORD_BYTES, Scanned
 
 
 class RecordBatch:
@@ -80,7 +78,7 @@ class RecordBatch:
         large ones copied one at a time as requested (memory stays bounded), views without ``copy``."""
         if not copy:
             return iter(self)
-        if len(self) and self.nbytes < _SMALL_RECORD_BYTES * len(self):
+        if len(self) and self.nbytes < SMALL_RECORD_BYTES * len(self):
             return self.to_list()
         return self.iter_bytes()
 

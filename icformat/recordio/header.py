@@ -129,6 +129,10 @@ class HeaderColumns(NamedTuple):
         if not self.fits.all():
             raise self.error(int(np.argmin(self.fits)), lengths, file_offsets, path)
 
+    def take(self, rows: np.ndarray) -> "HeaderColumns":
+        """The columns of records ``rows`` only."""
+        return HeaderColumns(*(column[rows] for column in self))
+
     def error(self, i: int, lengths: np.ndarray, file_offsets: np.ndarray | None = None, path: str | None = None) -> RecordIOError:
         """The ``RecordIOError`` :func:`split_record` raises on record ``i`` (one that does not fit)."""
         offset = None if file_offsets is None else int(file_offsets[i])

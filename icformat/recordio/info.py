@@ -157,7 +157,7 @@ def _count_labels(batch, columns: header.HeaderColumns, widths: Counter, histogr
     one[single] = columns.label[single]
     for width in np.unique(flag[fits & (flag > 0)]).tolist():
         rows = np.flatnonzero(fits & (flag == width))
-        labels = header.label_rows(batch.buffer, batch.offsets[rows], columns_of(columns, rows), width)
+        labels = header.label_rows(batch.buffer, batch.offsets[rows], columns.take(rows), width)
         if width == 1:  # one label after the header: counted as a single label
             single[rows] = True
             one[rows] = labels[:, 0]
@@ -173,11 +173,6 @@ def _count_labels(batch, columns: header.HeaderColumns, widths: Counter, histogr
         for value, count in zip(values.tolist(), counts.tolist()):
             histogram[_label_key(value)] += count
     return np.flatnonzero(single & ~np.isfinite(one))
-
-
-def columns_of(columns: header.HeaderColumns, rows: np.ndarray) -> header.HeaderColumns:
-    """The rows ``rows`` of ``columns``."""
-    return header.HeaderColumns(*(column[rows] for column in columns))
 
 
 _FORMAT_BYTES = 12  # image_format reads no further

@@ -71,11 +71,10 @@ class RecordReader:
         with offset and length arrays, no Python object per record.
 
         A batch holds at most ``max_records`` records and ``max_bytes`` payload bytes (at least one
-        record); without limits, one batch per window the reader parses (``chunk_bytes``). Batches
-        come out full except at the end of the file, before an error, or where a window of the file
-        holds less than one full batch. Concatenated, they are exactly what iterating gives, and
-        bad framing raises the same ``RecordIOError`` after the same records (every whole record
-        before the damage is delivered first).
+        record), and no fewer except the last one and one before an error (the window the reader
+        parses grows to hold a full batch); without limits, one batch per window (``chunk_bytes``).
+        Concatenated, the batches are exactly what iterating gives, and bad framing raises the same
+        ``RecordIOError`` after the same records: every record before the damage is delivered first.
         """
         if max_records is not None and max_records < 1 or max_bytes is not None and max_bytes < 1:
             raise ValueError("max_records and max_bytes must be at least 1")

@@ -134,7 +134,7 @@ def scan_sequential(
     return offsets, out, pos
 
 
-_SMALL_RECORD_BYTES = 4096  # below this average size the vectorised parse pays off
+SMALL_RECORD_BYTES = 4096  # below this average size the vectorised parse pays off
 _PROBE_RECORDS = 64
 
 
@@ -168,7 +168,7 @@ def scan_records(
     )
     parts.add_sequential(offsets, payloads)
     if not errors and pos < end and len(payloads) == _PROBE_RECORDS < max_records:
-        if offsets[-1] - offsets[0] >= _SMALL_RECORD_BYTES * len(payloads):
+        if offsets[-1] - offsets[0] >= SMALL_RECORD_BYTES * len(payloads):
             offsets, payloads, pos = scan_sequential(
                 view, pos, end, base, final=final, path=path, max_records=max_records - parts.count, errors=errors
             )
