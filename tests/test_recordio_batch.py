@@ -118,6 +118,11 @@ def _check_all(tmp_path_factory, data: bytes, chunk: int, max_records, max_bytes
                 offsets, records, error = _drain_records(reader.iter_with_offsets(copy=copy))
             assert records == want and offsets == want_offsets
             _same_error(error, want_error, name)
+        for plain in (lambda r: iter(r), lambda r: r.iter_views()):
+            with make() as reader:
+                _, records, error = _drain_records(enumerate(plain(reader)))
+            assert records == want
+            _same_error(error, want_error, name)
 
 
 def _full_but_the_last(batches: list[RecordBatch], max_records, max_bytes) -> None:
