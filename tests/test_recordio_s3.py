@@ -56,3 +56,34 @@ def test_rec_commands_on_s3(s3_bucket, capsys):
     assert main(["rec", "info", f"s3://{s3_bucket}/missing.rec"]) == 1
     err = capsys.readouterr().err
     assert "missing.rec" in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_batches_on_s3_equal_the_iterator_and_fail_the_same_way(s3_bucket):
+    from icformat.errors import RecordIOError
+
+    uri = f"s3://{s3_bucket}/batches.rec"
+    with RecordWriter(uri) as writer:
+        for p in PAYLOADS:
+            writer.write(p)
+    with RecordReader(uri, chunk_bytes=4096) as reader:
+        batches = list(reader.iter_batches(max_records=16))
+    assert [r for b in batches for r in b.to_list()] == PAYLOADS
+    assert all(len(b) == 16 for b in batches[:-1])
+    data = boto3.session.Session().client("s3").get_object(Bucket=s3_bucket, Key="batches.rec")["Body"].read()
+    cut = f"s3://{s3_bucket}/cut.rec"
+    boto3.session.Session().client("s3").put_object(Bucket=s3_bucket, Key="cut.rec", Body=data[: len(data) // 2 + 3])
+    errors, got = [], {}
+    for kind in ("batches", "records"):
+        got[kind] = []
+        try:
+            with RecordReader(cut, chunk_bytes=4096) as reader:
+                if kind == "batches":
+                    for b in reader.iter_batches(max_records=7):
+                        got[kind] += b.to_list()
+                else:
+                    for r in reader:
+                        got[kind].append(r)
+        except RecordIOError as exc:
+            errors.append((exc.reason, exc.offset, exc.path))
+    assert len(errors) == 2 and errors[0] == errors[1] and errors[0][2] == cut
+    assert got["batches"] == got["records"] == PAYLOADS[: len(got["records"])] and got["records"]

@@ -5,7 +5,7 @@ import os
 from typing import Callable, Iterator
 
 from .. import streams
-from ..errors import FormatError, IcformatError, RecordIOError
+from ..errors import FormatError, IcformatError
 from ..image.decode import image_format
 from ..io.objects import SETUP_ERRORS, ObjectStore, describe_error
 from ..io.parallel import choose_workers, map_ordered
@@ -13,7 +13,7 @@ from ..io.paths import join_uri
 from ..manifest.labels import LabelError, check_label_format, label_text
 from ..manifest.parse import dump_record
 from ..manifest.refs import base_of, resolve_ref
-from ..recordio import RecordReader, split_record
+from ..recordio import RecordReader
 from ..skips import Converted, SkipPolicy
 from .lst_to_manifest import check_attribute_pair
 
@@ -37,18 +37,23 @@ def _plan(rec: streams.PathLike, prefix: str, list_format, policy: SkipPolicy) -
     header or label is bad goes to ``policy`` (raised with ``on_error="raise"``)."""
     taken: set[str] = set()
     with RecordReader(rec) as reader:
-        for offset, record in reader.iter_with_offsets():
-            try:
-                header, labels, image = split_record(record, offset, reader.path)
-            except RecordIOError as exc:
-                policy.skip(exc, "bad-header")
-                continue
-            try:
-                label = label_text(tuple(labels.tolist()), list_format if header.flag > 0 else None)
-            except LabelError as exc:
-                policy.skip(FormatError(f"record with id {header.id}: {exc.reason}", os.fspath(rec), offset), "bad-label")
-                continue
-            yield header.id, join_uri(prefix, image_name(header.id, image, taken)), label, bytes(image)
+        for batch in reader.iter_batches():
+            columns = batch.headers(check=False)
+            view = batch.buffer
+            for i, offset in enumerate(batch.file_offsets.tolist()):
+                if not columns.fits[i]:
+                    policy.skip(columns.error(i, batch.lengths, batch.file_offsets, reader.path), "bad-header")
+                    continue
+                flag, key = int(columns.flag[i]), int(columns.id[i])
+                labels = columns.labels_of(view, batch.offsets, i)
+                try:
+                    label = label_text(tuple(labels.tolist()), list_format if flag > 0 else None)
+                except LabelError as exc:
+                    policy.skip(FormatError(f"record with id {key}: {exc.reason}", os.fspath(rec), offset), "bad-label")
+                    continue
+                start = int(columns.image_offsets[i])
+                image = view[start : start + int(columns.image_lengths[i])]
+                yield key, join_uri(prefix, image_name(key, image, taken)), label, bytes(image)
 
 
 class _ImageSaver:

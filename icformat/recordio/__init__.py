@@ -1,6 +1,7 @@
 """MXNet/dmlc RecordIO: streaming reader and writer, ``.idx`` index, image-record headers."""
 import sys as _sys
 
+from .batch import RecordBatch
 from .framing import MAGIC, MAGIC_BYTES
 from .header import HEADER_SIZE, ImageRecord, IRHeader, pack, split_record, unpack, unpack_labels
 from .index import read_index, scan_offsets, write_index
@@ -32,6 +33,7 @@ __all__ = [
     "scan_offsets",
     "write_index",
     "RecordReader",
+    "RecordBatch",
     "iter_records",
     "list_rec_shards",
     "ShardSetReader",

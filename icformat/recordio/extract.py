@@ -2,7 +2,6 @@
 (``icformat im2rec LST OUTDIR --pass-through``, with ``--pack-label`` for multi-label records)."""
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass
 from typing import Callable
@@ -45,47 +44,28 @@ def extract_rec(
     with RecordReader(rec) as reader, atomic_folder(outdir) as tmp:
         writer = _Extractor(name, tmp, stem)
         damage = _copy_records(reader, writer, salvage, progress)
-        if damage is not None:
-            _salvage_window(rec, writer, damage, progress)
         writer.close()
     return ExtractResult(writer.count, os.path.join(outdir, stem), bool(writer.width and writer.width > 1),
                          None if damage is None else str(damage))
 
 
 def _copy_records(reader: RecordReader, writer: "_Extractor", salvage: bool, progress) -> RecordIOError | None:
-    """Hand every record to ``writer``; with ``salvage`` a framing error ends the copy (returned)."""
-    records = reader.iter_with_offsets(copy=False)
+    """Hand every record to ``writer``; with ``salvage`` a framing error ends the copy (returned),
+    every record before the damage having been handed over (the reader delivers them first)."""
+    batches = reader.iter_batches()
     while True:
         try:
-            item = next(records, None)
+            batch = next(batches, None)
         except RecordIOError as exc:
             if not salvage or exc.offset is None:
                 raise
             return exc
-        if item is None:
+        if batch is None:
             return None
-        writer.add(*item)
+        for offset, record in zip(batch.file_offsets.tolist(), batch):
+            writer.add(offset, record)
         if progress is not None:
-            progress(1)
-
-
-def _salvage_window(rec, writer: "_Extractor", damage: RecordIOError, progress) -> None:
-    """The reader parses a window of records before handing any out, so the good records of the
-    window holding the damage were not seen: read them again, from the last record seen up to the
-    damage."""
-    start = writer.last_offset or 0
-    with streams.open_input(rec, "rb") as f:
-        f.seek(start)
-        window = f.read(damage.offset - start)
-    with RecordReader(io.BytesIO(window)) as reader:
-        try:
-            for offset, record in reader.iter_with_offsets():
-                if writer.last_offset is None or start + offset > writer.last_offset:
-                    writer.add(start + offset, record)
-                    if progress is not None:
-                        progress(1)
-        except RecordIOError:
-            pass  # the last record before the damage may be damaged itself: keep what came before
+            progress(len(batch))
 
 
 class _Extractor:
@@ -98,7 +78,6 @@ class _Extractor:
         self.seen: set[int] = set()
         self.width: int | None = None
         self.count = 0
-        self.last_offset: int | None = None
 
     def add(self, offset: int, record) -> None:
         id_, labels, image = split_record(record)
@@ -115,7 +94,6 @@ class _Extractor:
             f.write(image)
         self.lst.write("\t".join([str(id_), *(format_label(v) for v in labels), rel]) + "\n")
         self.count += 1
-        self.last_offset = offset
 
     def close(self) -> None:
         self.lst.close()

@@ -4,9 +4,10 @@ from __future__ import annotations
 import os
 from typing import BinaryIO, Sequence
 
+import numpy as np
+
 from .. import streams
 from ..errors import LineError, RecordIOError
-from .header import record_id
 from .reader import RecordReader
 
 
@@ -55,22 +56,26 @@ def scan_offsets(rec: streams.PathLike | BinaryIO, *, key: str = "auto") -> tupl
     which im2rec sets to the ``.lst`` index, so the index matches im2rec's), or ``"auto"`` (``id``
     when every record has an image header with a distinct id, else ``position``).
     """
-    offsets: list[int] = []
-    ids: list[int] | None = [] if key in ("auto", "id") else None
+    offsets: list[np.ndarray] = []
+    ids: list[np.ndarray] | None = [] if key in ("auto", "id") else None
     with RecordReader(rec) as reader:
-        for offset, record in reader.iter_with_offsets(copy=False):
-            offsets.append(offset)
+        for batch in reader.iter_batches():
+            offsets.append(batch.file_offsets)
             if ids is not None:
-                id_ = record_id(record)
-                if id_ is not None:
-                    ids.append(id_)
+                columns = batch.headers(check=False)
+                if columns.has_header.all():  # the id is there (as record_id reads it)
+                    ids.append(columns.id)
                 elif key == "id":
-                    raise RecordIOError("record has no image header, so it has no id; use key='position'", _name(rec), offset)
+                    first = int(batch.file_offsets[np.argmin(columns.has_header)])
+                    raise RecordIOError("record has no image header, so it has no id; use key='position'", _name(rec), first)
                 else:
                     ids = None
-    if ids is not None and (key == "id" or len(set(ids)) == len(ids)):
-        return ids, offsets
-    return list(range(len(offsets))), offsets
+    flat = np.concatenate(offsets).tolist() if offsets else []
+    if ids is not None:
+        all_ids = np.concatenate(ids) if ids else np.zeros(0, dtype=np.uint64)
+        if key == "id" or np.unique(all_ids).size == all_ids.size:
+            return all_ids.tolist(), flat
+    return list(range(len(flat))), flat
 
 
 def _name(src) -> str | None:

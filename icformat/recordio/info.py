@@ -8,6 +8,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
+import numpy as np
+
 from .. import streams
 from ..errors import RecordIOError
 from . import header
@@ -99,31 +101,30 @@ def rec_info(path: streams.PathLike, *, decode: bool = False, progress: Callable
     bad = 0
     end = 0
     with RecordReader(path) as reader:
-        for offset, record in reader.iter_with_offsets(copy=False):
-            info.records += 1
-            _, labels, image = split_record(record)
-            info.payload_bytes += len(record)
-            end = offset + 8 + len(record) + (-len(record) & 3)
-            if labels is None:
-                widths["none"] += 1
-            else:
-                widths[len(labels)] += 1
-                if len(labels) == 1:
-                    histogram[_label_key(labels[0])] += 1
-                else:
-                    for k, v in enumerate(labels):
-                        if v:
-                            histogram[k] += 1
-            formats[payload_format(image)] += 1
+        for batch in reader.iter_batches():
+            info.records += len(batch)
+            info.payload_bytes += batch.nbytes
+            last = int(batch.lengths[-1])
+            end = int(batch.file_offsets[-1]) + 8 + last + (-last & 3)
+            columns = batch.headers(check=False)
+            slow = _count_labels(batch, columns, widths, histogram)
+            for i in slow.tolist():  # non-finite labels: counted one by one, as they always were
+                _, labels, _ = split_record(batch[i])
+                histogram[_label_key(labels[0])] += 1
+            starts = np.where(columns.fits, columns.image_offsets, batch.offsets)
+            lengths = np.where(columns.fits, columns.image_lengths, batch.lengths)
+            _count_formats(batch.buffer, starts, lengths, formats)
             if decode:
-                verdict = judge_image(image)
-                if not verdict.ok:
-                    bad += 1
-                else:
-                    sizes[f"{verdict.info.height}x{verdict.info.width}"] += 1
-                    modes[verdict.info.mode] += 1
+                view = batch.buffer
+                for start, length in zip(starts.tolist(), lengths.tolist()):
+                    verdict = judge_image(view[start : start + length])
+                    if not verdict.ok:
+                        bad += 1
+                    else:
+                        sizes[f"{verdict.info.height}x{verdict.info.width}"] += 1
+                        modes[verdict.info.mode] += 1
             if progress is not None:
-                progress(1)
+                progress(len(batch))
     info.file_bytes = _size(path, end)
     kinds = {"single" if w == 1 else "none" if w == "none" else "multi" for w in widths}
     info.label_kind = kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else "none")
@@ -141,6 +142,60 @@ def rec_info(path: streams.PathLike, *, decode: bool = False, progress: Callable
         info.modes = dict(modes.most_common())
         info.undecodable = bad
     return info
+
+
+def _count_labels(batch, columns: header.HeaderColumns, widths: Counter, histogram: Counter) -> np.ndarray:
+    """Add a batch's label widths and histogram (what counting each record's ``split_record``
+    labels gives); returns the records with a non-finite single label, left to the caller."""
+    fits = columns.fits
+    headerless = int(fits.size - np.count_nonzero(fits))
+    if headerless:
+        widths["none"] += headerless
+    flag = columns.flag
+    one = np.zeros(flag.size, dtype=np.float32)  # the label of records with one label
+    single = fits & (flag == 0)
+    one[single] = columns.label[single]
+    for width in np.unique(flag[fits & (flag > 0)]).tolist():
+        rows = np.flatnonzero(fits & (flag == width))
+        labels = header.label_rows(batch.buffer, batch.offsets[rows], columns.take(rows), width)
+        if width == 1:  # one label after the header: counted as a single label
+            single[rows] = True
+            one[rows] = labels[:, 0]
+        else:
+            widths[width] += rows.size
+            for k, count in enumerate(np.count_nonzero(labels, axis=0).tolist()):
+                if count:
+                    histogram[k] += count
+    if single.any():
+        widths[1] += int(np.count_nonzero(single))
+        finite = single & np.isfinite(one)
+        values, counts = np.unique(one[finite], return_counts=True)
+        for value, count in zip(values.tolist(), counts.tolist()):
+            histogram[_label_key(value)] += count
+    return np.flatnonzero(single & ~np.isfinite(one))
+
+
+_FORMAT_BYTES = 12  # image_format reads no further
+
+
+def _count_formats(buffer, starts: np.ndarray, lengths: np.ndarray, formats: Counter) -> None:
+    """Add each image's :func:`payload_format` to ``formats``, in order of first appearance, naming
+    each distinct (first bytes, length up to 12) once: the format depends on nothing else."""
+    if not starts.size:
+        return
+    data = np.frombuffer(buffer, dtype=np.uint8)
+    span = np.arange(_FORMAT_BYTES)
+    keys = np.zeros((starts.size, _FORMAT_BYTES + 1), dtype=np.uint8)
+    inside = span < np.minimum(lengths, _FORMAT_BYTES)[:, None]
+    if data.size:
+        keys[:, :_FORMAT_BYTES] = np.where(inside, data[np.minimum(starts[:, None] + span, data.size - 1)], 0)
+    keys[:, _FORMAT_BYTES] = np.minimum(lengths, _FORMAT_BYTES)
+    del data
+    rows = np.ascontiguousarray(keys).view(f"V{_FORMAT_BYTES + 1}").ravel()
+    _, first, counts = np.unique(rows, return_index=True, return_counts=True)
+    for at, count in sorted(zip(first.tolist(), counts.tolist())):
+        size = int(keys[at, _FORMAT_BYTES])
+        formats[payload_format(keys[at, :size].tobytes())] += count
 
 
 def _label_key(value: float):

@@ -1,12 +1,15 @@
-"""Parsing framed records out of a byte buffer: a sequential parser that explains every error,
-and a vectorised fast path for runs of small whole records.
+"""Parsing framed records out of a byte buffer: a sequential parser that explains every error
+(``scan_sequential``), and ``scan_records``, which gives a buffer's records as arrays (for record
+batches), parsing runs of small whole records vectorised.
 
-Both return ``(offsets, payloads, next_pos)``. Whole records (cflag 0) are slices of ``source``
+``scan_sequential`` returns ``(offsets, payloads, next_pos)``. Whole records (cflag 0) are slices of ``source``
 (the buffer itself for zero-copy views, or a ``bytes``/``mmap`` object for copies; ``shift`` is the
 position in ``view`` of ``source[0]``); multi-part records are ``bytes``, their parts joined with the
 magic re-inserted, as dmlc's reader does.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -85,100 +88,162 @@ def scan_sequential(
     max_records: int = 1 << 62,
     source=None,
     shift: int = 0,
+    errors: list | None = None,
 ) -> Scan:
     """Parse whole records from ``view[pos:end]``; returns them and the position after the last one.
 
     ``base`` is the file offset of ``view[0]``. With ``final`` the buffer ends the file, so a partial
-    record is an error; otherwise parsing stops before it.
+    record is an error; otherwise parsing stops before it. Bad framing raises ``RecordIOError``; when
+    an ``errors`` list is given the error is appended there instead and ends the parse, the records
+    before it being returned (``next_pos`` is then the head of the bad record).
     """
     source = view if source is None else source
     offsets: list[int] = []
     out: list = []
     append = out.append
-    while pos < end and len(out) < max_records:
-        head = _head(view, pos, end, base, final, path)
-        if head is None:
-            break
-        cflag, length = head
-        if cflag == 0:
-            nxt = _body_end(pos, length, end, base, final, path)
-            if nxt is None:
+    try:  # ``pos`` moves only past good records: on an error it is the bad record's head
+        while pos < end and len(out) < max_records:
+            head = _head(view, pos, end, base, final, path)
+            if head is None:
                 break
-            offsets.append(base + pos)
-            append(source[pos + 8 - shift : pos + 8 + length - shift])
-            pos = nxt
-        elif cflag == CFLAG_START:
-            joined = _multipart(view, pos, end, base, final, path)
-            if joined is None:
-                break
-            offsets.append(base + pos)
-            append(joined[0])
-            pos = joined[1]
-        else:
-            raise RecordIOError(
-                f"bad cflag sequence: cflag {cflag} (continuation) without a starting part; the file is cut or corrupted",
-                path,
-                base + pos,
-            )
+            cflag, length = head
+            if cflag == 0:
+                nxt = _body_end(pos, length, end, base, final, path)
+                if nxt is None:
+                    break
+                offsets.append(base + pos)
+                append(source[pos + 8 - shift : pos + 8 + length - shift])
+                pos = nxt
+            elif cflag == CFLAG_START:
+                joined = _multipart(view, pos, end, base, final, path)
+                if joined is None:
+                    break
+                offsets.append(base + pos)
+                append(joined[0])
+                pos = joined[1]
+            else:
+                raise RecordIOError(
+                    f"bad cflag sequence: cflag {cflag} (continuation) without a starting part; the file is cut or corrupted",
+                    path,
+                    base + pos,
+                )
+    except RecordIOError as exc:
+        if errors is None:
+            raise
+        errors.append(exc.with_traceback(None))  # its frames would hold record views into the buffer
     return offsets, out, pos
 
 
-def scan_uniform(view: memoryview, pos: int, end: int, base: int, want_offsets: bool = True) -> Scan:
-    """Copy out a run of whole records that all have the same length, starting at ``pos``.
+SMALL_RECORD_BYTES = 4096  # below this average size the vectorised parse pays off
+_PROBE_RECORDS = 64
 
-    Files of small records (labels, features, embeddings) are usually uniform: the run is checked
-    by looking only at each record's two frame words at a fixed stride, and the payloads become
-    ``bytes`` objects in one numpy call. Stops at the first record that differs or is incomplete.
+
+class Scanned(NamedTuple):
+    """Records found in a buffer, as arrays (positions are indices into the buffer)."""
+
+    heads: np.ndarray  # int64: each record's first frame
+    starts: np.ndarray  # int64: each whole record's payload; -1 for a multi-part record
+    lengths: np.ndarray  # int64: payload lengths (joined length for a multi-part record)
+    joined: dict[int, bytes]  # record index -> its parts joined, magic re-inserted
+    next_pos: int  # where parsing stopped: after the last record, or the head of a bad one
+    error: RecordIOError | None  # the framing error that stopped parsing, if any
+
+
+def scan_records(
+    view: memoryview, pos: int, end: int, base: int, *, final: bool, path: str | None, max_records: int = 1 << 62
+) -> Scanned:
+    """Every whole record in ``view[pos:end]`` as arrays, without one Python object per record.
+
+    The same records, in the same order, and the same error after the same records as calling
+    :func:`scan_sequential` record by record (which does every step that is not a plain run of
+    whole records: multi-part records, errors, the last incomplete record). A bad record does not
+    raise: it ends the scan and comes back in ``error``, after the records before it. A probe of
+    the first records picks the path: large records are parsed one by one (few per buffer), runs of
+    small ones by a vectorised search of the 4-aligned magic words that checks they chain exactly.
     """
-    if end - pos < 16:
-        return [], [], pos
-    magic, lrec = _unpack_frame(view, pos)
-    if magic != MAGIC or lrec >> 29:
-        return [], [], pos
-    length = lrec & LENGTH_MASK
-    stride = 8 + length + (-length & 3)
-    rows = (end - pos) // stride
-    if rows < 2 or length == 0:
-        return [], [], pos
-    frames = np.ndarray((rows, 2), dtype="<u4", buffer=view, offset=pos, strides=(stride, 4))
-    same = (frames[:, 0] == MAGIC) & (frames[:, 1] == lrec)
-    count = rows if same.all() else int(np.argmin(same))
-    if count == 0:
-        return [], [], pos
-    payloads = np.ndarray((count,), dtype=f"V{length}", buffer=view, offset=pos + 8, strides=(stride,)).tolist()
-    offsets = list(range(base + pos, base + pos + count * stride, stride)) if want_offsets else []
-    return offsets, payloads, pos + count * stride
+    parts = _Parts(base)
+    errors: list[RecordIOError] = []
+    offsets, payloads, pos = scan_sequential(
+        view, pos, end, base, final=final, path=path, max_records=min(_PROBE_RECORDS, max_records), errors=errors
+    )
+    parts.add_sequential(offsets, payloads)
+    if not errors and pos < end and len(payloads) == _PROBE_RECORDS < max_records:
+        if offsets[-1] - offsets[0] >= SMALL_RECORD_BYTES * len(payloads):
+            offsets, payloads, pos = scan_sequential(
+                view, pos, end, base, final=final, path=path, max_records=max_records - parts.count, errors=errors
+            )
+            parts.add_sequential(offsets, payloads)
+        else:
+            pos = _scan_vectorised(view, pos, end, base, final, path, max_records, parts, errors)
+    return parts.result(pos, errors[0] if errors else None)
 
 
-def scan_fast(view: memoryview, pos: int, end: int, base: int, source=None, shift: int = 0) -> Scan:
-    """Vectorised parse of consecutive whole records starting at ``pos`` (a record head, 4-aligned).
-
-    In a valid file the only 4-aligned words equal to the magic are record heads (the writer
-    escapes aligned magic inside payloads), so all heads are found at once and checked to chain
-    exactly. Parsing stops at the first record that does not chain or is multi-part, and at the
-    first incomplete record; the caller continues from there with ``scan_sequential``.
-    """
+def _scan_vectorised(view, pos, end, base, final, path, max_records, parts: "_Parts", errors: list) -> int:
+    """Runs of whole records found at once (``scan_sequential`` for one record between runs)."""
+    origin = pos
     nwords = (end - pos) >> 2
-    if nwords < 4:
-        return [], [], pos
     words = np.frombuffer(view, dtype="<u4", count=nwords, offset=pos)
     heads = np.flatnonzero(words == MAGIC)
-    if heads.size == 0 or heads[0] != 0:
-        return [], [], pos
     heads = heads[heads + 1 < nwords]
-    lrec = words[heads + 1]
+    lrec = words[heads + 1].astype(np.int64)
+    del words
     lengths = lrec & LENGTH_MASK
-    nxt = heads + 2 + ((lengths + 3) >> 2)
+    nxt = heads + 2 + ((lengths + 3) >> 2)  # in words: where the next head must be
     good = (lrec >> 29) == 0
-    good[:-1] &= nxt[:-1] == heads[1:]
-    good[-1:] &= nxt[-1:] <= nwords
+    if heads.size:
+        good[:-1] &= nxt[:-1] == heads[1:]
+        good[-1] &= nxt[-1] <= nwords
     bad = np.flatnonzero(~good)
-    count = int(bad[0]) if bad.size else heads.size
-    if count == 0:
-        return [], [], pos
-    starts = heads[:count] * 4 + (pos + 8 - shift)
-    stops = (starts + lengths[:count]).tolist()
-    source = view if source is None else source
-    payloads = [source[a:b] for a, b in zip(starts.tolist(), stops)]
-    offsets = (heads[:count] * 4 + (pos + base)).tolist()
-    return offsets, payloads, pos + int(nxt[count - 1]) * 4
+    while pos < end and parts.count < max_records:
+        rel = pos - origin
+        k = int(np.searchsorted(heads, rel >> 2)) if rel & 3 == 0 else heads.size
+        if k < heads.size and heads[k] * 4 == rel:
+            i = int(np.searchsorted(bad, k))
+            stop = min(int(bad[i]) if i < bad.size else heads.size, k + max_records - parts.count)
+            if stop > k:
+                parts.add_run(heads[k:stop] * 4 + origin, lengths[k:stop])
+                pos = origin + int(nxt[stop - 1]) * 4
+                if pos >= end or parts.count >= max_records:
+                    break
+        offsets, payloads, pos = scan_sequential(view, pos, end, base, final=final, path=path, max_records=1, errors=errors)
+        if not payloads:
+            break
+        parts.add_sequential(offsets, payloads)
+    return pos
+
+
+class _Parts:
+    """Gathers records as arrays: runs from the vectorised scan, single ones from the sequential one."""
+
+    def __init__(self, base: int):
+        self.base = base
+        self.heads: list[np.ndarray] = []
+        self.starts: list[np.ndarray] = []
+        self.lengths: list[np.ndarray] = []
+        self.joined: dict[int, bytes] = {}
+        self.count = 0
+
+    def add_run(self, heads: np.ndarray, lengths: np.ndarray) -> None:
+        self.heads.append(heads)
+        self.starts.append(heads + 8)
+        self.lengths.append(lengths)
+        self.count += heads.size
+
+    def add_sequential(self, offsets: list[int], payloads: list) -> None:
+        if not payloads:
+            return
+        heads = np.array(offsets, dtype=np.int64) - self.base
+        starts = heads + 8
+        for i, payload in enumerate(payloads):
+            if not isinstance(payload, memoryview):  # multi-part: joined into bytes
+                starts[i] = -1
+                self.joined[self.count + i] = payload
+        self.heads.append(heads)
+        self.starts.append(starts)
+        self.lengths.append(np.fromiter(map(len, payloads), dtype=np.int64, count=len(payloads)))
+        self.count += len(payloads)
+
+    def result(self, pos: int, error: RecordIOError | None) -> Scanned:
+        empty = np.zeros(0, dtype=np.int64)
+        join = lambda arrays: np.concatenate(arrays).astype(np.int64, copy=False) if arrays else empty
+        return Scanned(join(self.heads), join(self.starts), join(self.lengths), self.joined, pos, error)

@@ -15,8 +15,9 @@ from ..problems import Problem, ValidationResult, error, warning
 from .framing import FRAME, LENGTH_MASK, MAGIC_BYTES
 from .header import HEADER, HEADER_SIZE
 from .index import read_index
-from .reader import RecordReader
-from .scan import scan_sequential
+from .batch import RecordBatch, make_batch
+from .reader import CHUNK_BYTES, RecordReader
+from .scan import scan_records
 from .writer import default_index_path
 
 _MAX_LABELS = 1 << 16  # a flag above this is certainly not a label count
@@ -51,20 +52,23 @@ def verify_rec(
     offsets: list[int] = []
     headerless: list[Problem] = []
 
-    def check(offset: int, record) -> None:
+    def check(batch: RecordBatch) -> None:
+        file_offsets = batch.file_offsets.tolist()
         if image_headers:
-            _check_image_header(name, offset, record, decode, problems, headerless)
+            for i in _suspects(batch, decode).tolist():  # the others have a sound header, nothing to report
+                _check_image_header(name, file_offsets[i], batch[i], decode, problems, headerless)
         if on_record is not None:
-            on_record(offset, record)
-        offsets.append(offset)
+            for offset, record in zip(file_offsets, batch):
+                on_record(offset, record)
+        offsets.extend(file_offsets)
         if progress is not None:
-            progress(1)
+            progress(len(batch))
 
     if streams.is_uri(name):
         try:
             with RecordReader(name) as reader:
-                for offset, record in reader.iter_with_offsets(copy=False):
-                    check(offset, record)
+                for batch in reader.iter_batches():
+                    check(batch)
         except RecordIOError as exc:
             problems.append(error(name, "framing", exc.reason + " (stream: later records not checked)", offset=exc.offset))
     else:
@@ -87,6 +91,8 @@ def _headerless_problems(name: str, headerless: list[Problem], records: int) -> 
 
 
 def _walk_local(local: str, name: str, check, problems: list[Problem], max_problems: int) -> None:
+    """Hand every record to ``check`` in batches; after bad framing, record it and resynchronise
+    at the next record head."""
     with open(local, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size == 0:
@@ -94,12 +100,20 @@ def _walk_local(local: str, name: str, check, problems: list[Problem], max_probl
             return
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             view = memoryview(mm)
-            pos, payloads = 0, None
+            pos, batch = 0, None
             try:
                 while pos < size and len(problems) < max_problems:
-                    try:
-                        offsets, payloads, nxt = scan_sequential(view, pos, size, 0, final=True, path=name, max_records=1)
-                    except RecordIOError as exc:
+                    end = min(size, pos + CHUNK_BYTES)
+                    scan = scan_records(view, pos, end, 0, final=end == size, path=name)
+                    if not scan.heads.size and scan.error is None:  # one record larger than the window
+                        scan = scan_records(view, pos, size, 0, final=True, path=name, max_records=1)
+                    if scan.heads.size:
+                        batch = make_batch(scan, view, 0, scan.heads.size, 0, name, mm)
+                        check(batch)
+                        batch = None
+                    pos = scan.next_pos
+                    exc = scan.error
+                    if exc is not None:
                         problems.append(error(name, "framing", exc.reason, offset=exc.offset))
                         resync = _next_head(mm, (exc.offset or pos) + 4, size)
                         if resync is None:
@@ -107,15 +121,22 @@ def _walk_local(local: str, name: str, check, problems: list[Problem], max_probl
                         problems.append(error(name, "resynchronised", f"resynchronised: next record head after {resync - pos:,} skipped bytes",
                                                offset=resync))
                         pos = resync
-                        continue
-                    check(offsets[0], payloads[0])
-                    del payloads
-                    pos = nxt
             except BaseException as exc:
-                payloads = exc.__traceback__ = None  # they hold record views into the map, which could not close
+                batch = exc.__traceback__ = None  # they hold record views into the map, which could not close
                 raise
             finally:
                 view.release()
+
+
+def _suspects(batch: RecordBatch, decode: bool) -> np.ndarray:
+    """Indices of the records whose image header ``_check_image_header`` must look at: all with
+    ``decode``; else those without a sound single-label header over a non-empty image (multi-label
+    records included), which are the only ones it can report."""
+    if decode:
+        return np.arange(len(batch))
+    columns = batch.headers(check=False)
+    sound = columns.fits & (columns.flag == 0) & np.isfinite(columns.label) & (columns.image_lengths > 0)
+    return np.flatnonzero(~sound)
 
 
 def _next_head(mm, start: int, size: int) -> int | None:
