@@ -100,8 +100,8 @@ class ImageLoader(LoaderBase):
     :func:`~icformat.loader.workers.default_start_method`. A worker that neither answers nor dies
     for ``worker_timeout`` seconds raises :class:`~icformat.errors.WorkerTimeout` (None: wait forever).
 
-    ``profile=True`` makes every worker time its stages (decode, resample, convert, hand-over);
-    :attr:`stage_times` adds them up. Off by default: it costs a few clock reads per sample.
+    ``profile=True`` makes every worker time its stages (decode, resample, convert, hand-over) in
+    CPU seconds; :attr:`stage_times` adds them up. Off by default (it costs about 1 us per sample).
     """
 
     def __init__(
@@ -166,7 +166,7 @@ class ImageLoader(LoaderBase):
     @property
     def stage_times(self) -> dict | None:
         """With ``profile=True``: ``{"images": n, "decode": s, "resample": s, "convert": s,
-        "handover": s}``, seconds summed over all workers since the loader started (or since
+        "handover": s}``, CPU seconds summed over all workers since the loader started (or since
         :meth:`reset_stage_times`); None without ``profile``."""
         if not self.profile:
             return None

@@ -14,7 +14,6 @@ import signal
 import sys
 import threading
 import time
-from time import perf_counter
 import traceback
 import warnings
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from ..errors import BadRecordError, IcformatError, UsageError, WorkerError, Wor
 from ..io import parallel
 from . import shm
 from .options import Preprocess
-from .pipeline import SampleProcessor, StageClock
+from .pipeline import SampleProcessor, StageClock, clock_now
 from .sources import SourceSpec, image_and_labels, open_rec_file, read_file
 
 
@@ -83,9 +82,9 @@ class TaskRunner:
         if self.clock is None:
             return self._run(task)
         seconds = self.clock.seconds
-        start, sampled = perf_counter(), seconds["decode"] + seconds["resample"] + seconds["convert"]
+        start, sampled = clock_now(), seconds["decode"] + seconds["resample"] + seconds["convert"]
         result = self._run(task)
-        spent = perf_counter() - start
+        spent = clock_now() - start
         seconds["handover"] += spent - (seconds["decode"] + seconds["resample"] + seconds["convert"] - sampled)
         return result._replace(timing=self.clock.take())
 
@@ -197,18 +196,18 @@ def worker_main(conn, config: WorkerConfig) -> None:
             ready = wait(watch)
             if conn not in ready:
                 break  # the main process is gone
-            received = perf_counter()
+            received = clock_now()
             try:
                 task = conn.recv()
             except (EOFError, OSError):
                 break
             if task is None:
                 break
-            started = perf_counter()
+            started = clock_now()
             result = runner.run(task)
-            finished = perf_counter()
+            finished = clock_now()
             conn.send(result)
-            runner.note_handover(started - received + perf_counter() - finished)
+            runner.note_handover(started - received + clock_now() - finished)
     except (BrokenPipeError, EOFError):
         pass
     except BaseException:
