@@ -230,12 +230,17 @@ def has_mxnet() -> bool:
 
 
 class LoaderReport(Report):
-    """A report that also prints (and puts in its JSON) the profile of the loader's time per image."""
+    """A report that also prints (and puts in its JSON) the profile of the loader's time per image;
+    ``tag`` goes after every figure's name (the photo size, so that run_all's one table tells them apart)."""
 
-    def __init__(self, title: str):
+    def __init__(self, title: str, tag: str = ""):
         super().__init__(title)
+        self.tag = tag
         self.notes: list[str] = []
         self.profile: dict = {}
+
+    def add(self, name, *args, **kwargs):
+        return super().add(f"{name}{self.tag}", *args, **kwargs)
 
     def print(self) -> None:
         super().print()
@@ -296,8 +301,9 @@ def explain(split: dict, limit: float, limit_cpu: float, procs: int, batch_size:
         f"time the loader reaches at most {decode_only / worked:.2f}x of the decode-only limit; the gap of "
         f"{worked - decode_only:.0f} us is resample {split['resample']:.0f}, convert {split['convert']:.0f}, "
         f"handover {split['handover']:.0f} and {split['decode'] - decode_only:.0f} in the decode stage beyond the bare "
-        "decode (header, plan, random draws, cache misses). Resample and the float32 write are what ImageRecordIter's "
-        "pixels and output need; closing the gap means decoding less than the whole JPEG (see icformat/loader/decode.py)"
+        "decode (header, plan, random draws, caches the slot write evicted). Resample and the float32 write are what "
+        "ImageRecordIter's pixels and output need; decoding only the kept window would take back at most about a sixth "
+        "of the decode, and simplejpeg cannot (see icformat/loader/decode.py)"
     )
     return lines
 
@@ -319,7 +325,10 @@ def run_size(args, size: str) -> Report:
     batch = args.batch_size
     rounds = 1 if args.quick else args.rounds
     what = "ImageNet-size (~500x375)" if size == "imagenet" else "large (~1000x750, decoded at 1/2)"
-    report = LoaderReport(f"loader: {count} {what} JPEGs -> 3x224x224 float32, resize 256, random crop + mirror")
+    report = LoaderReport(
+        f"loader: {count} {what} JPEGs -> 3x224x224 float32, resize 256, random crop + mirror",
+        "" if size == "imagenet" else ", large photos",
+    )
     mxnet = has_mxnet()
     best = {"limit": 0.0, "ours": 0.0, "single": 0.0, "iri": 0.0, "iri_all": 0.0}
     limit_cpu = float("inf")
