@@ -267,7 +267,7 @@ def profile_split(rec: str, workers: int, batch_size: int) -> dict:
     return split
 
 
-def explain(split: dict, limit: float, limit_cpu: float, procs: int, batch_size: int) -> list[str]:
+def explain(split: dict, limit: float, limit_cpu: float, procs: int, batch_size: int, backend: str) -> list[str]:
     """The profile as lines: each stage's share of a worker's time per image, beside the decode-only
     time, and the most the loader can reach given what it does beyond decoding."""
     wall = split["worker wall per image"]
@@ -283,7 +283,7 @@ def explain(split: dict, limit: float, limit_cpu: float, procs: int, batch_size:
     ]
     what = {
         "decode": "header, augmentation plan, decode at the DCT scale",
-        "resample": "crop + resize of the kept window (OpenCV, into a reused buffer)",
+        "resample": f"crop + resize of the kept window ({backend}, into a reused buffer where OpenCV)",
         "convert": f"mirror, planes, cast, mean/std, and writing {sample_kb:.0f} KB of float32 into the slot "
         f"(a {ring_mb:.0f} MB ring of shared memory, out of cache: most of this stage is that write)",
         "handover": "task/result messages, reading records, labels",
@@ -356,7 +356,9 @@ def run_size(args, size: str) -> Report:
 
     split = profile_split(rec, n_cores, batch)
     report.profile = {k: round(v, 1) for k, v in split.items()}
-    report.notes = explain(split, best["limit"], limit_cpu, n_cores, batch)
+    from icformat.loader.resample import resolve_backend
+
+    report.notes = explain(split, best["limit"], limit_cpu, n_cores, batch, resolve_backend("auto"))
 
     name = f"ImageLoader ({n_cores} worker processes)"
     if best["iri"]:
