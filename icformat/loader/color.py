@@ -15,17 +15,18 @@ _CHANNEL_BASE = np.array([0, 256, 512], dtype=np.uint16)
 SECTORS = np.array([[1, 3, 0], [1, 0, 2], [3, 0, 1], [0, 2, 1], [0, 1, 3], [2, 1, 0]], dtype=np.intp)
 
 
-def jitter_hls(image: np.ndarray, offsets: tuple[int, int, int], cv2=None) -> np.ndarray:
-    """Add ``(hue, lightness, saturation)`` offsets to an ``HxWx3`` uint8 RGB image."""
+def jitter_hls(image: np.ndarray, offsets: tuple[int, int, int], cv2=None, out: np.ndarray | None = None) -> np.ndarray:
+    """Add ``(hue, lightness, saturation)`` offsets to an ``HxWx3`` uint8 RGB image. With OpenCV
+    and ``out`` (an ``HxWx3`` uint8 buffer, which may be ``image`` itself) all three passes
+    write into ``out`` and it is returned; otherwise a new array."""
     if cv2 is not None:
-        hls = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2HLS)
-    else:
-        hls = rgb_to_hls(image)
+        if out is not None and out.shape != image.shape:
+            out = None
+        hls = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2HLS, dst=out)
+        hls = cv2.LUT(hls, _offset_table(offsets).reshape(1, 256, 3), dst=hls)
+        return cv2.cvtColor(hls, cv2.COLOR_HLS2RGB, dst=hls)
     lut = _offset_table(offsets)
-    if cv2 is not None:
-        hls = cv2.LUT(hls, lut.reshape(1, 256, 3))
-        return cv2.cvtColor(hls, cv2.COLOR_HLS2RGB)
-    hls = np.take(lut.T.ravel(), hls + _CHANNEL_BASE)
+    hls = np.take(lut.T.ravel(), rgb_to_hls(image) + _CHANNEL_BASE)
     return hls_to_rgb(hls)
 
 

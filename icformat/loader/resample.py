@@ -40,9 +40,10 @@ def resolve_backend(backend: str = "auto") -> str:
 
 
 class Resampler:
-    """``render(image, matrix, (h, w), axis_aligned, fill, exact)``: output pixel ``(u, v)`` takes
-    the value at ``matrix @ (u + 1/2, v + 1/2, 1)`` of ``image`` (continuous coordinates), as
-    ``h x w x C`` uint8.
+    """``render(image, matrix, (h, w), axis_aligned, fill, exact, out)``: output pixel ``(u, v)``
+    takes the value at ``matrix @ (u + 1/2, v + 1/2, 1)`` of ``image`` (continuous coordinates), as
+    ``h x w x C`` uint8. With ``out`` (an ``h x w x C`` uint8 buffer) OpenCV writes into it instead
+    of a new array; a window that needs no resampling comes back as a view of ``image`` instead.
 
     With OpenCV and ``exact=False`` an axis-aligned window is widened to whole source pixels and
     resized in one call (twice as fast as the exact warp; the window moves by under half a source
@@ -54,7 +55,8 @@ class Resampler:
         self._cv2 = _load_cv2() if self.backend == "cv2" else None
 
     def render(
-        self, image: np.ndarray, matrix: Affine, size: tuple[int, int], axis_aligned: bool, fill: int, exact: bool = True
+        self, image: np.ndarray, matrix: Affine, size: tuple[int, int], axis_aligned: bool, fill: int, exact: bool = True,
+        out: np.ndarray | None = None,
     ) -> np.ndarray:
         out_h, out_w = size
         if axis_aligned:
@@ -62,12 +64,15 @@ class Resampler:
             if sliced is not None:
                 return sliced
         if self._cv2 is not None:
-            out = self._render_cv2(image, matrix, out_h, out_w, axis_aligned and not exact, fill)
+            dst = None if out is None else out.reshape(out_h, out_w, -1)
+            if dst is not None and dst.shape[2] == 1:
+                dst = dst.reshape(out_h, out_w)  # OpenCV writes one channel as a 2-D array
+            rendered = self._render_cv2(image, matrix, out_h, out_w, axis_aligned and not exact, fill, dst)
         else:
-            out = self._render_pillow(image, matrix, out_h, out_w, axis_aligned, fill)
-        return out[:, :, None] if out.ndim == 2 else out
+            rendered = self._render_pillow(image, matrix, out_h, out_w, axis_aligned, fill)
+        return rendered[:, :, None] if rendered.ndim == 2 else rendered
 
-    def _render_cv2(self, image, matrix, out_h, out_w, window, fill) -> np.ndarray:
+    def _render_cv2(self, image, matrix, out_h, out_w, window, fill, dst=None) -> np.ndarray:
         cv2 = self._cv2
         a, b, c, d, e, f = matrix
         if window:
@@ -75,12 +80,12 @@ class Resampler:
             h, w = image.shape[:2]
             x0, x1 = _window(c, c + a * out_w, w)
             y0, y1 = _window(f, f + e * out_h, h)
-            return cv2.resize(image[y0:y1, x0:x1], (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+            return cv2.resize(image[y0:y1, x0:x1], (out_w, out_h), dst=dst, interpolation=cv2.INTER_LINEAR)
         # OpenCV puts pixel centres at integers: shift both sides by half a pixel
         m = np.array([[a, b, c + 0.5 * (a + b) - 0.5], [d, e, f + 0.5 * (d + e) - 0.5]], dtype=np.float64)
         border = (fill,) * max(1, image.shape[2] if image.ndim == 3 else 1)
         return cv2.warpAffine(
-            image, m, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            image, m, (out_w, out_h), dst=dst, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_CONSTANT, borderValue=border,
         )
 

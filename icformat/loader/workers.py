@@ -26,7 +26,7 @@ from ..errors import BadRecordError, IcformatError, UsageError, WorkerError, Wor
 from ..io import parallel
 from . import shm
 from .options import Preprocess
-from .pipeline import SampleProcessor
+from .pipeline import SampleProcessor, StageClock, clock_now
 from .sources import SourceSpec, image_and_labels, open_rec_file, read_file
 
 
@@ -39,6 +39,7 @@ class WorkerConfig:
     layout: shm.SlotLayout
     seed: int = 0
     backend: str = "auto"
+    profile: bool = False  # time each stage (StageClock) and send the times with every result
 
 
 class Task(NamedTuple):
@@ -61,6 +62,7 @@ class Result(NamedTuple):
     bad: list  # (item index in the task, message) for each record skipped
     error: str | None = None  # a failure of the task itself (a traceback), not of one record
     start: int = 0
+    timing: dict | None = None  # with WorkerConfig.profile: StageClock.take() of the worker since its last result
 
 
 class TaskRunner:
@@ -68,7 +70,8 @@ class TaskRunner:
 
     def __init__(self, config: WorkerConfig, resolve: Callable[[str], Any] = shm.attach, owns: bool = True):
         self.config = config
-        self.processor = SampleProcessor(config.prep, seed=config.seed, backend=config.backend)
+        self.clock = StageClock() if config.profile else None
+        self.processor = SampleProcessor(config.prep, seed=config.seed, backend=config.backend, clock=self.clock)
         self._resolve = resolve
         self._owns = owns  # close attachments we made; never the main process's own segments
         self._slots: dict[int, tuple] = {}
@@ -76,6 +79,21 @@ class TaskRunner:
         self._rec = open_rec_file(config.spec) if config.spec.kind == "rec" else None
 
     def run(self, task: Task) -> Result:
+        if self.clock is None:
+            return self._run(task)
+        seconds = self.clock.seconds
+        start, sampled = clock_now(), seconds["decode"] + seconds["resample"] + seconds["convert"]
+        result = self._run(task)
+        spent = clock_now() - start
+        seconds["handover"] += spent - (seconds["decode"] + seconds["resample"] + seconds["convert"] - sampled)
+        return result._replace(timing=self.clock.take())
+
+    def note_handover(self, seconds: float) -> None:
+        """Add time spent outside :meth:`run` on a task (receiving it, sending its result)."""
+        if self.clock is not None:
+            self.clock.seconds["handover"] += seconds
+
+    def _run(self, task: Task) -> Result:
         try:
             data, labels = self._slot_views(task.slot, task.slot_name)
             fetch = self._fetcher(task)
@@ -178,13 +196,18 @@ def worker_main(conn, config: WorkerConfig) -> None:
             ready = wait(watch)
             if conn not in ready:
                 break  # the main process is gone
+            received = clock_now()
             try:
                 task = conn.recv()
             except (EOFError, OSError):
                 break
             if task is None:
                 break
-            conn.send(runner.run(task))
+            started = clock_now()
+            result = runner.run(task)
+            finished = clock_now()
+            conn.send(result)
+            runner.note_handover(started - received + clock_now() - finished)
     except (BrokenPipeError, EOFError):
         pass
     except BaseException:
