@@ -97,11 +97,14 @@ def test_file_objects_with_and_without_a_descriptor(tmp_path_factory, items):
     memory = io.BytesIO()
     RecordWriter(memory).write_many([p for p, _, _ in items], heads=[h for _, h, _ in items])
     with open(tmp / "caller.rec", "wb") as f:
-        f.write(b"")  # a caller's file object, buffered, with a descriptor
+        f.write(b"lead")  # a caller's buffered file object with a descriptor: written before...
         writer = RecordWriter(f)
         writer.write_many([p for p, _, _ in items], heads=[h for _, h, _ in items])
         writer.close()
-    assert memory.getvalue() == plain.getvalue() == (tmp / "caller.rec").read_bytes()
+        f.write(b"tail")  # ...and after the records, through the file object
+        assert f.tell() == 8 + len(plain.getvalue())
+    assert memory.getvalue() == plain.getvalue()
+    assert (tmp / "caller.rec").read_bytes() == b"lead" + plain.getvalue() + b"tail"
 
 
 @given(payload=payloads(), head=heads)

@@ -28,7 +28,8 @@ from .. import streams
 from ..errors import ManifestError, RecordIOError
 from ..manifest.labels import label_string_form
 from ..manifest.validate import EMPTY_MANIFEST
-from ..manifest.parse import ManifestRow, is_ref_attribute, parse_attribute_names, read_manifest, source_name
+from ..manifest.parse import ManifestRow, is_ref_attribute, parse_attribute_names, read_numbered_rows, source_name
+from ..skips import SkipPolicy
 from ..io.objects import SETUP_ERRORS, ObjectStore, describe_error
 from ..io.parallel import choose_workers, map_ordered, peek
 from ..manifest.refs import base_of, resolve_ref
@@ -82,7 +83,10 @@ def iter_manifest_payloads(
         out = []
         for is_ref, value in zip(refs, row.values):
             try:
-                out.append(read(resolve_ref(value, base)) if is_ref else label_string_form(value).encode("utf-8"))
+                if is_ref:
+                    out.append(read(resolve_ref(value, base)))
+                else:  # as attribute_payload: a string as it is, any other value as label_string_form writes it
+                    out.append((value if type(value) is str else label_string_form(value)).encode("utf-8"))
             except SETUP_ERRORS:
                 raise
             except Exception as exc:  # boto3/smart_open errors vary by transport
@@ -90,7 +94,7 @@ def iter_manifest_payloads(
                 raise ManifestError(f"cannot read {shown}: {describe_error(exc)}", path, row.line) from exc
         return out
 
-    first, rows = peek(read_manifest(manifest, names))
+    first, rows = peek(row for _, row in read_numbered_rows(manifest, names, SkipPolicy("raise")))
     first_ref = resolve_ref(first.ref, base) if first is not None and isinstance(first.ref, str) else None
     yield from map_ordered(payloads, rows, workers=choose_workers(workers, first_ref))
 

@@ -75,6 +75,8 @@ def frame_record(payload: bytes | memoryview) -> bytes:
     return b"".join(encode_record(payload))
 
 
+_WORDS = np.dtype("<u4")
+_count_nonzero = np.count_nonzero
 _PADS = (b"", b"\0\0\0", b"\0\0", b"\0")  # the zero padding after a payload, by ``length & 3``
 _JOIN_BELOW = 4096  # a smaller record becomes one piece (fewer, larger pieces for one write)
 
@@ -99,9 +101,9 @@ def frame_into(pieces: list, payload: bytes | bytearray | memoryview, head: byte
         return len(record)
     if length >= MAX_LENGTH:
         raise UsageError(f"RecordIO payloads must be smaller than 2^29 bytes (512 MiB); got {length} bytes")
-    if (head and MAGIC_BYTES in head and aligned_magic_positions(head)) or (
-        np.frombuffer(payload, dtype="<u4", count=len(payload) >> 2) == _MAGIC_WORD
-    ).any():
+    if (head and MAGIC_BYTES in head and aligned_magic_positions(head)) or _count_nonzero(
+        np.frombuffer(payload, _WORDS, len(payload) >> 2) == _MAGIC_WORD
+    ):
         split = encode_record(head + bytes(payload) if head else payload)
         pieces += split
         return sum(map(len, split))
