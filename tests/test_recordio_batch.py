@@ -206,3 +206,19 @@ def test_batched_writer_matches_mxnet_writer(mx, tmp_path):
         writer.write_many(items[:17], keys[:17])
         writer.write_many(items[17:], keys[17:])
     assert files(tmp_path / "i.rec") == files(tmp_path / "m.rec")
+
+
+def test_repeated_small_payloads_across_flushes(tmp_path):
+    """Small payloads (labels) repeat: each batch frames one once and reuses it, the magic included."""
+    small = [b"0", b"1", b"", MAGIC_BYTES, b"0" * 64, b"1" * 65, bytearray(b"0"), memoryview(b"1")]
+    items = [small[i % len(small)] for i in range(50)]
+    expected = one_by_one(tmp_path / "one.rec", [(bytes(p), b"", None) for p in items])
+    got = []
+    with RecordWriter(tmp_path / "batch.rec", index=True) as writer:
+        batch = writer.batch()
+        for i, payload in enumerate(items):
+            got.append(batch.add(payload))
+            if i % 7 == 6:
+                batch.flush()
+    assert got == expected
+    assert files(tmp_path / "batch.rec") == files(tmp_path / "one.rec")

@@ -7,9 +7,10 @@ from typing import Any, BinaryIO, Sequence
 
 from .. import streams
 from ..errors import RecordIOError, UsageError
-from .framing import MAX_LENGTH, encode_record, frame_into
+from .framing import MAX_LENGTH, encode_record, frame_into, frame_record
 
 _JOIN_BELOW = 4096  # small records go out in one write call
+_SMALL_KEPT = 64  # a batch remembers the framing of up to this many payloads of up to this many bytes
 
 
 def default_index_path(rec_path: str) -> str:
@@ -226,6 +227,7 @@ class RecordBatch:
         self.lines: list[str] = []  # .idx lines, when the writer keeps an index
         self.size = 0  # framed bytes waiting
         self.count = 0  # records waiting
+        self._small: dict[bytes, bytes] = {}  # small payload -> its framed record (labels repeat)
 
     def add(self, payload: bytes | bytearray | memoryview, key: Any = None, head: bytes = b"") -> int:
         """Frame one record (payload ``head + payload``) for the next :meth:`flush`; returns the
@@ -237,7 +239,16 @@ class RecordBatch:
             self.flush()
             raise writer._too_large(length)
         offset = writer.offset + self.size
-        self.size += frame_into(self.pieces, payload, head)
+        if length <= _SMALL_KEPT and not head and type(payload) is bytes:
+            record = self._small.get(payload)
+            if record is None:
+                record = frame_record(payload)
+                if len(self._small) < _SMALL_KEPT:
+                    self._small[payload] = record
+            self.pieces.append(record)
+            self.size += len(record)
+        else:
+            self.size += frame_into(self.pieces, payload, head)
         if writer._idx_out is not None:
             self.lines.append(f"{writer.count + self.count if key is None else key}\t{offset}\n")
         self.count += 1
