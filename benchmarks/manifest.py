@@ -264,7 +264,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000, help="images in the corpus (default 1000)")
     parser.add_argument("--lines", type=int, default=1_000_000, help="lines of the manifest to validate")
     parser.add_argument("--workers", type=int, default=None, help="parallel fetches (default: icformat's choice, 16 for s3://, 1 for local files)")
-    parser.add_argument("--repeat", type=int, default=2, help="timed runs per figure; the best is kept")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per local figure (ours and the anchor alternately); the best is kept")
     parser.add_argument("--s3-count", type=int, default=300, help="images served by the local S3 server (default 300; one warm-up and one timed run each)")
     parser.add_argument("--no-s3", action="store_true", help="skip the local S3 server figures")
     parser.add_argument("--work", default=os.path.join(ROOT, ".bench", "manifest"))

@@ -26,8 +26,8 @@ from ..io.parallel import choose_workers, map_ordered, peek
 from ..manifest.refs import base_of, resolve_ref
 from ..problems import Problem
 from ..recordio import IRHeader, RecordWriter, default_index_path, write_index
-from ..recordio.writer import RecordBatch
 from ..recordio.header import header_bytes
+from ..recordio.writer import RecordBatch
 from ..skips import SkipPolicy
 from .manifest_to_lst import row_index, row_label
 

@@ -83,10 +83,8 @@ def iter_manifest_payloads(
         out = []
         for is_ref, value in zip(refs, row.values):
             try:
-                if is_ref:
-                    out.append(read(resolve_ref(value, base)))
-                else:  # as attribute_payload: a string as it is, any other value as label_string_form writes it
-                    out.append((value if type(value) is str else label_string_form(value)).encode("utf-8"))
+                # attribute_payload, with the kind of each name worked out once
+                out.append(read(resolve_ref(value, base)) if is_ref else label_string_form(value).encode("utf-8"))
             except SETUP_ERRORS:
                 raise
             except Exception as exc:  # boto3/smart_open errors vary by transport

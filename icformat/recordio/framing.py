@@ -78,7 +78,7 @@ def frame_record(payload: bytes | memoryview) -> bytes:
 _WORDS = np.dtype("<u4")
 _count_nonzero = np.count_nonzero
 _PADS = (b"", b"\0\0\0", b"\0\0", b"\0")  # the zero padding after a payload, by ``length & 3``
-_JOIN_BELOW = 4096  # a smaller record becomes one piece (fewer, larger pieces for one write)
+JOIN_BELOW = 4096  # a smaller record becomes one piece (fewer, larger pieces for one write)
 
 
 def frame_into(pieces: list, payload: bytes | bytearray | memoryview, head: bytes = b"") -> int:
@@ -91,7 +91,7 @@ def frame_into(pieces: list, payload: bytes | bytearray | memoryview, head: byte
     arrives, while its bytes are still in the CPU caches, makes that compare cheap.
     """
     length = len(head) + len(payload)
-    if length < _JOIN_BELOW or len(head) & 3:  # small (or an unaligned head): one piece
+    if length < JOIN_BELOW or len(head) & 3:  # small (or an unaligned head): one piece
         data = head + bytes(payload) if head else bytes(payload)  # bytes(bytes) is no copy
         if length < _NUMPY_SCAN_BYTES and MAGIC_BYTES not in data:  # the usual label record
             record = FRAME.pack(MAGIC, length) + data + _PADS[length & 3]

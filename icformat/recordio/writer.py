@@ -7,10 +7,10 @@ from typing import Any, BinaryIO, Sequence
 
 from .. import streams
 from ..errors import RecordIOError, UsageError
-from .framing import MAX_LENGTH, encode_record, frame_into, frame_record
+from .framing import JOIN_BELOW, MAX_LENGTH, encode_record, frame_into, frame_record
 
-_JOIN_BELOW = 4096  # small records go out in one write call
-_SMALL_KEPT = 64  # a batch remembers the framing of up to this many payloads of up to this many bytes
+_SMALL_BYTES = 64  # a batch remembers how payloads up to this size are framed (label records repeat)...
+_SMALL_KEPT = 256  # ...up to this many of them
 
 
 def default_index_path(rec_path: str) -> str:
@@ -91,7 +91,7 @@ class RecordWriter:
         if len(payload) >= MAX_LENGTH:
             raise self._too_large(len(payload))
         pieces = encode_record(payload)
-        return self._append((b"".join(pieces),) if len(payload) < _JOIN_BELOW else pieces, key)
+        return self._append((b"".join(pieces),) if len(payload) < JOIN_BELOW else pieces, key)
 
     def batch(self) -> "RecordBatch":
         """The writer's :class:`RecordBatch`: records framed as they are added, written together.
@@ -239,7 +239,7 @@ class RecordBatch:
             self.flush()
             raise writer._too_large(length)
         offset = writer.offset + self.size
-        if length <= _SMALL_KEPT and not head and type(payload) is bytes:
+        if length <= _SMALL_BYTES and not head and type(payload) is bytes:
             record = self._small.get(payload)
             if record is None:
                 record = frame_record(payload)
