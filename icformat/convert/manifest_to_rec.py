@@ -25,7 +25,9 @@ from ..io.objects import SETUP_ERRORS, ObjectStore, describe_error
 from ..io.parallel import choose_workers, map_ordered, peek
 from ..manifest.refs import base_of, resolve_ref
 from ..problems import Problem
-from ..recordio import IRHeader, RecordWriter, default_index_path, pack, write_index
+from ..recordio import IRHeader, RecordWriter, default_index_path, write_index
+from ..recordio.header import header_bytes
+from ..recordio.writer import WriteBatch
 from ..skips import SkipPolicy
 from .manifest_to_lst import row_index, row_label
 
@@ -72,6 +74,7 @@ class _Fetcher:
         self.index_attribute, self.check_images = index_attribute, check_images
         self.skipping = skipping
         self.store = ObjectStore()
+        self._labels: dict = {}  # label value -> parsed label, for the few distinct values most manifests hold
 
     def __call__(self, item: tuple[int, ManifestRow]) -> tuple[float | np.ndarray, int, bytes] | ManifestError:
         try:
@@ -83,7 +86,7 @@ class _Fetcher:
 
     def fetch(self, item: tuple[int, ManifestRow]) -> tuple[float | np.ndarray, int, bytes]:
         ordinal, row = item
-        label = row_label(row, self.label_format, self.num_classes, self.path)
+        label = self.label(row)
         index = row_index(row, self.index_attribute, ordinal, self.path)
         try:
             image = self.store.read(resolve_ref(row.ref, self.base))
@@ -96,6 +99,22 @@ class _Fetcher:
         if self.check_images and image_format(image) == "unknown":
             raise ManifestError(f"{row.ref!r} is not an image (first bytes {image[:8].hex(' ')}); expected JPEG or PNG", self.path, row.line)
         return label, index, image
+
+    def label(self, row: ManifestRow) -> float | np.ndarray:
+        """:func:`row_label`, remembered for string and integer values (a float is not: ``-0.0``
+        equals ``0.0`` but packs differently); a bad label raises every time."""
+        value = row.label_value
+        if type(value) not in (str, int):
+            return row_label(row, self.label_format, self.num_classes, self.path)
+        label = self._labels.get(value)
+        if label is None:
+            label = row_label(row, self.label_format, self.num_classes, self.path)
+            if len(self._labels) < _LABELS_KEPT:
+                self._labels[value] = label
+        return label
+
+
+_LABELS_KEPT = 4096
 
 
 def manifest_to_rec(
@@ -124,7 +143,7 @@ def manifest_to_rec(
     ``.idx`` key) is ``index_attribute`` when a row has it, else the row's position in the whole
     manifest. ``workers`` threads fetch images (default: 16 for ``s3://`` references, none for
     local files). ``index``: True writes ``<dest>.idx`` beside ``dest``, a path writes it there,
-    False writes none. ``progress`` gets 1 per record written.
+    False writes none. ``progress`` gets the number of records written since its last call (once per batch).
 
     With ``num_shards`` > 1 only the rows of shard ``shard_index`` (a contiguous slice, as
     ``im2rec --num-shards``) are packed, into ``DEST-0000i-of-0000N.rec`` (+ ``.idx``).
@@ -176,28 +195,43 @@ def _nothing_packed(stats: RecStats, num_shards: int) -> str:
     return EMPTY_MANIFEST
 
 
+BATCH_BYTES = 1 << 20  # framed records written together, with one gathered write
+
+
 def _pack_rows(writer: RecordWriter, fetched, path: str | None, stats: RecStats, progress, policy) -> tuple[list[int], list[int]]:
-    """Write each fetched row as one image record; returns the ``.idx`` keys and offsets."""
+    """Write each fetched row as one image record, framed as it arrives and written a batch at a
+    time; returns the ``.idx`` keys and offsets."""
     layout = None
-    keys, offsets = [], []
+    keys: list[int] = []
+    offsets: list[int] = []
+    batch = writer.batch()
     for (_, row), fetched_row in fetched:
         stats.rows += 1
         if isinstance(fetched_row, ManifestError):  # a bad row the fetcher met (on_error skip or warn)
             policy.skip(fetched_row, _skip_code(fetched_row))
             continue
         label, key, image = fetched_row
+        found = label_layout(label)
         if layout is None:
-            layout = label_layout(label)
-        elif label_layout(label) != layout:
-            policy.skip(ManifestError(_layout_message(label_layout(label), layout), path, row.line), "label-layout")
+            layout = found
+        elif found != layout:
+            policy.skip(ManifestError(_layout_message(found, layout), path, row.line), "label-layout")
             continue
-        offsets.append(writer.write(pack(image_header(label, key), image)))
+        offsets.append(batch.add(image, key, header_bytes(label, key)))
         keys.append(key)
-        stats.records += 1
         stats.image_bytes += len(image)
-        if progress is not None:
-            progress(1)
+        if batch.size >= BATCH_BYTES:
+            _flush(batch, stats, progress)
+    _flush(batch, stats, progress)
     return keys, offsets
+
+
+def _flush(batch: WriteBatch, stats: RecStats, progress) -> None:
+    written = batch.count
+    batch.flush()
+    stats.records += written
+    if progress is not None and written:
+        progress(written)
 
 
 def _layout_message(found: int, expected: int) -> str:

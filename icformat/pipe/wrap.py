@@ -28,7 +28,8 @@ from .. import streams
 from ..errors import ManifestError, RecordIOError
 from ..manifest.labels import label_string_form
 from ..manifest.validate import EMPTY_MANIFEST
-from ..manifest.parse import ManifestRow, is_ref_attribute, parse_attribute_names, read_manifest, source_name
+from ..manifest.parse import ManifestRow, is_ref_attribute, parse_attribute_names, read_numbered_rows, source_name
+from ..skips import SkipPolicy
 from ..io.objects import SETUP_ERRORS, ObjectStore, describe_error
 from ..io.parallel import choose_workers, map_ordered, peek
 from ..manifest.refs import base_of, resolve_ref
@@ -75,11 +76,15 @@ def iter_manifest_payloads(
     store = store or ObjectStore()
     path = source_name(manifest)
 
+    refs = [is_ref_attribute(name) for name in names]
+    read = store.read
+
     def payloads(row: ManifestRow) -> list[bytes]:
         out = []
-        for name, value in zip(names, row.values):
+        for is_ref, value in zip(refs, row.values):
             try:
-                out.append(attribute_payload(name, value, store, base))
+                # attribute_payload, with the kind of each name worked out once
+                out.append(read(resolve_ref(value, base)) if is_ref else label_string_form(value).encode("utf-8"))
             except SETUP_ERRORS:
                 raise
             except Exception as exc:  # boto3/smart_open errors vary by transport
@@ -87,18 +92,57 @@ def iter_manifest_payloads(
                 raise ManifestError(f"cannot read {shown}: {describe_error(exc)}", path, row.line) from exc
         return out
 
-    first, rows = peek(read_manifest(manifest, names))
+    first, rows = peek(row for _, row in read_numbered_rows(manifest, names, SkipPolicy("raise")))
     first_ref = resolve_ref(first.ref, base) if first is not None and isinstance(first.ref, str) else None
     yield from map_ordered(payloads, rows, workers=choose_workers(workers, first_ref))
 
 
+BATCH_BYTES = 1 << 20  # framed records written together, with one gathered write
+
+
 def write_records(out: BinaryIO, payloads: Iterable[bytes]) -> StreamStats:
-    """Frame each payload as one RecordIO record (dmlc's framing) onto ``out``."""
+    """Frame each payload as one RecordIO record (dmlc's framing) onto ``out``, in one write."""
     writer = RecordWriter(out)
     start = writer.offset
-    for payload in payloads:
-        writer.write(payload)
+    writer.write_many(payloads if isinstance(payloads, (list, tuple)) else list(payloads))
     return StreamStats(records=writer.count, bytes=writer.offset - start)
+
+
+def write_manifest_stream(out: BinaryIO, rows: Iterable[tuple[ManifestRow, list[bytes]]], on_row=None) -> StreamStats:
+    """Frame the payloads of ``rows`` (as :func:`iter_manifest_payloads` yields them) onto ``out``
+    as they arrive, writing about ``BATCH_BYTES`` at a time; ``on_row(n)`` follows each write.
+    When a row fails (an unreadable reference), the rows before it still go out, then the error
+    is raised."""
+    writer = RecordWriter(out)
+    start = writer.offset
+    batch = writer.batch()
+    add = batch.add
+    done = waiting = 0
+
+    def flush() -> None:
+        nonlocal done, waiting
+        batch.flush()
+        done += waiting
+        if on_row is not None and waiting:
+            on_row(waiting)
+        waiting = 0
+
+    iterator = iter(rows)
+    while True:
+        try:
+            _, payloads = next(iterator)
+        except StopIteration:
+            break
+        except Exception:
+            flush()
+            raise
+        for payload in payloads:
+            add(payload)
+        waiting += 1
+        if batch.size >= BATCH_BYTES:
+            flush()
+    flush()
+    return StreamStats(records=writer.count, rows=done, bytes=writer.offset - start)
 
 
 def copy_recordio(out: BinaryIO, src: streams.PathLike | BinaryIO) -> StreamStats:
@@ -150,8 +194,8 @@ def write_pipe_stream(
     With ``attribute_names`` the sources are augmented manifests (local or ``s3://``), wrapped one
     record per attribute; without, they are ``.rec`` files copied as they are (a folder or prefix of
     shards counts as its shards, in order). ``out`` is a binary
-    file object (a FIFO, a socket, ...) or a path written atomically. ``on_row(n)`` is called as rows
-    go out (for progress bars).
+    file object (a FIFO, a socket, ...) or a path written atomically. ``on_row(n)`` is called with the number of rows
+    written since its last call, once per batch (for progress bars).
     """
     if isinstance(sources, (str, os.PathLike)):
         sources = [sources]
@@ -164,14 +208,8 @@ def write_pipe_stream(
             for shard in rec_sources(src):
                 total.add(copy_recordio(out, shard))
             continue
-        rows = 0
-        for row, payloads in iter_manifest_payloads(src, attribute_names, workers=workers):
-            stats = write_records(out, payloads)
-            stats.rows = 1
-            total.add(stats)
-            rows += 1
-            if on_row is not None:
-                on_row(1)
-        if not rows:  # an empty manifest is an error everywhere
+        stats = write_manifest_stream(out, iter_manifest_payloads(src, attribute_names, workers=workers), on_row)
+        if not stats.rows:  # an empty manifest is an error everywhere
             raise ManifestError(EMPTY_MANIFEST, source_name(src))
+        total.add(stats)
     return total

@@ -1,20 +1,54 @@
 """RecordIO writer, byte-compatible with dmlc's ``RecordIOWriter`` and ``MXIndexedRecordIO``."""
 from __future__ import annotations
 
+import io
 import os
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Sequence
 
 from .. import streams
 from ..errors import RecordIOError, UsageError
-from .framing import MAX_LENGTH, encode_record
+from .framing import JOIN_BELOW, MAX_LENGTH, encode_record, frame_into, frame_record
 
-_JOIN_BELOW = 4096  # small records go out in one write call
+_SMALL_BYTES = 64  # a batch remembers how payloads up to this size are framed (label records repeat)...
+_SMALL_KEPT = 256  # ...up to this many of them
 
 
 def default_index_path(rec_path: str) -> str:
     """``data/train.rec`` -> ``data/train.idx`` (the name MXNet and im2rec use)."""
     root, _ = os.path.splitext(rec_path)
     return root + ".idx"
+
+
+try:
+    IOV_MAX = max(16, os.sysconf("SC_IOV_MAX"))
+except (AttributeError, ValueError, OSError):
+    IOV_MAX = 1024
+
+
+def writev_all(fd: int, pieces: list) -> None:
+    """Write every byte of ``pieces`` to ``fd`` in order, ``IOV_MAX`` pieces per ``os.writev``,
+    going on after a short write (a pipe, a signal) from where it stopped."""
+    while pieces:
+        chunk = pieces[:IOV_MAX]
+        written = os.writev(fd, chunk)
+        if written == sum(map(len, chunk)):
+            pieces = pieces[len(chunk):]
+            continue
+        if written <= 0:
+            raise OSError(f"writev wrote nothing to descriptor {fd}")
+        pieces = unwritten(pieces, written)
+
+
+def unwritten(pieces: list, written: int) -> list:
+    """What is left of ``pieces`` once their first ``written`` bytes went out (a short write)."""
+    i = 0
+    while i < len(pieces) and written >= len(pieces[i]):
+        written -= len(pieces[i])
+        i += 1
+    rest = pieces[i:]
+    if written:
+        rest[0] = memoryview(rest[0])[written:]
+    return rest
 
 
 class RecordWriter:
@@ -47,22 +81,87 @@ class RecordWriter:
             self._idx_out = streams.open_output(index, "w")
         self.count = 0
         self.closed = False
+        self._fd: int | None | bool = False  # not looked up yet (see _gather_fd)
+        self._batch: WriteBatch | None = None
 
     def write(self, payload: bytes | bytearray | memoryview, key: Any = None) -> int:
         """Append one record; returns its byte offset. ``key`` (default: the record's sequence
         number) goes into the ``.idx`` when there is one."""
+        self._flush_batch()
         if len(payload) >= MAX_LENGTH:
-            raise RecordIOError(
-                f"record of {len(payload)} bytes is too large: RecordIO only accepts records smaller than 2^29 bytes (512 MiB)",
-                self._name(),
-                self.offset,
-            )
+            raise self._too_large(len(payload))
         pieces = encode_record(payload)
-        return self._append((b"".join(pieces),) if len(payload) < _JOIN_BELOW else pieces, key)
+        return self._append((b"".join(pieces),) if len(payload) < JOIN_BELOW else pieces, key)
+
+    def batch(self) -> "WriteBatch":
+        """The writer's :class:`WriteBatch`: records framed as they are added, written together.
+        Anything else written through the writer (or closing it) writes the batch first."""
+        if self._batch is None:
+            self._batch = WriteBatch(self)
+        return self._batch
+
+    def write_many(self, payloads: Sequence[bytes | bytearray | memoryview], keys: Sequence | None = None,
+                   heads: Sequence[bytes] | None = None) -> list[int]:
+        """Append many records with one gathered write (and one ``.idx`` write); returns their
+        offsets. Gives the same bytes, offsets and errors as :meth:`write` record by record.
+
+        Record ``i``'s payload is ``heads[i] + payloads[i]`` when ``heads`` is given (an image
+        header kept apart from its image, which is then not copied); its ``.idx`` key is
+        ``keys[i]`` (default: its sequence number).
+        """
+        count = len(payloads)
+        if (keys is not None and len(keys) != count) or (heads is not None and len(heads) != count):
+            raise UsageError(f"write_many: {count} payloads, {len(keys or ())} keys and {len(heads or ())} heads; give one each")
+        batch = self.batch()
+        add = batch.add
+        if heads is None and keys is None:
+            offsets = [add(payload) for payload in payloads]
+        else:
+            keys = (None,) * count if keys is None else keys
+            heads = (b"",) * count if heads is None else heads
+            offsets = [add(payload, key, head) for payload, key, head in zip(payloads, keys, heads)]
+        batch.flush()
+        return offsets
+
+    def _too_large(self, length: int) -> RecordIOError:
+        return RecordIOError(
+            f"record of {length} bytes is too large: RecordIO only accepts records smaller than 2^29 bytes (512 MiB)",
+            self._name(),
+            self.offset,
+        )
+
+    def _flush_batch(self) -> None:
+        if self._batch is not None and self._batch.count:
+            self._batch.flush()
+
+    def _write_pieces(self, pieces: list) -> None:
+        """Write ``pieces`` in order: gathered (``os.writev``, no copy) to a plain file or pipe
+        descriptor behind the output, else one ``write`` call each."""
+        fd = self._gather_fd()
+        if fd is None:
+            write = self._file.write
+            for piece in pieces:
+                write(piece)
+            return
+        self._file.flush()  # what write() left in the buffer goes first
+        writev_all(fd, pieces)
+
+    def _gather_fd(self) -> int | None:
+        """The descriptor under the output when it is a plain binary file object (our own file, a
+        FIFO, stdout): ``io.BufferedWriter`` or ``io.FileIO``; None otherwise."""
+        if self._fd is False:
+            self._fd = None
+            if isinstance(self._file, (io.BufferedWriter, io.FileIO)):
+                try:
+                    self._fd = self._file.fileno()
+                except (OSError, ValueError):
+                    self._fd = None
+        return self._fd
 
     def write_framed(self, framed: bytes | memoryview, key: Any = None) -> int:
         """Append a record already framed by :func:`~icformat.recordio.framing.frame_record`
         (for example in a worker); returns its byte offset. ``key`` as in :meth:`write`."""
+        self._flush_batch()
         return self._append((framed,), key)
 
     def _append(self, pieces, key: Any) -> int:
@@ -83,6 +182,11 @@ class RecordWriter:
         """Finish: the files appear at their destinations (a caller's file object is only flushed)."""
         if self.closed:
             return
+        try:
+            self._flush_batch()
+        except BaseException:
+            self.abort()
+            raise
         self.closed = True
         if self._out is not None:
             self._out.commit()
@@ -109,3 +213,56 @@ class RecordWriter:
             self.close()
         else:
             self.abort()
+
+
+class WriteBatch:
+    """Records framed as they are added, while their bytes are still in the CPU caches (so the
+    magic scan is cheap), and written by :meth:`flush` with one gathered write and one ``.idx``
+    write. Get it from :meth:`RecordWriter.batch`; the bytes, offsets and errors are those of
+    :meth:`RecordWriter.write` record by record."""
+
+    def __init__(self, writer: RecordWriter):
+        self.writer = writer
+        self.pieces: list = []
+        self.lines: list[str] = []  # .idx lines, when the writer keeps an index
+        self.size = 0  # framed bytes waiting
+        self.count = 0  # records waiting
+        self._small: dict[bytes, bytes] = {}  # small payload -> its framed record (labels repeat)
+
+    def add(self, payload: bytes | bytearray | memoryview, key: Any = None, head: bytes = b"") -> int:
+        """Frame one record (payload ``head + payload``) for the next :meth:`flush`; returns the
+        offset it will have. A large payload is kept, not copied, until then: do not change it.
+        One of 2^29 bytes or more is refused, after the records before it are written."""
+        writer = self.writer
+        length = len(head) + len(payload)
+        if length >= MAX_LENGTH:
+            self.flush()
+            raise writer._too_large(length)
+        offset = writer.offset + self.size
+        if length <= _SMALL_BYTES and not head and type(payload) is bytes:
+            record = self._small.get(payload)
+            if record is None:
+                record = frame_record(payload)
+                if len(self._small) < _SMALL_KEPT:
+                    self._small[payload] = record
+            self.pieces.append(record)
+            self.size += len(record)
+        else:
+            self.size += frame_into(self.pieces, payload, head)
+        if writer._idx_out is not None:
+            self.lines.append(f"{writer.count + self.count if key is None else key}\t{offset}\n")
+        self.count += 1
+        return offset
+
+    def flush(self) -> None:
+        """Write the records added since the last flush."""
+        if not self.count:
+            return
+        writer = self.writer
+        pieces, lines, size, count = self.pieces, self.lines, self.size, self.count
+        self.pieces, self.lines, self.size, self.count = [], [], 0, 0
+        writer._write_pieces(pieces)
+        writer.offset += size
+        if lines:
+            writer._idx_out.file.write("".join(lines))
+        writer.count += count
