@@ -1,0 +1,188 @@
+"""JPEG bytes -> JPEG bytes through Y/Cb/Cr planes (libjpeg-turbo's YUV API, via PyTurboJPEG).
+
+Decoding to planes and encoding from them skips libjpeg-turbo's colour conversion and its chroma
+up/down-sampling on both sides; the planes are cropped and resized as 2-D images instead (luma to
+the output size, chroma to the 4:2:0 plane size). A JPEG shrunk by 2x or more decodes at a reduced
+DCT scale (the one the RGB path's decoder picks: see :func:`_scale`).
+
+:func:`transcode` returns ``None`` whenever this path does not apply (no libturbojpeg, CMYK/YCCK or
+RGB-coded JPEGs, unusual subsampling, a damaged JPEG: any libjpeg warning); the caller then takes
+the RGB path (decode to RGB, resize, encode). ``ICFORMAT_JPEG_PATH=rgb`` in the environment turns
+this path off; :func:`codec_path` says which path runs.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from ..errors import ImageError
+from .decode import apply_orientation
+from .resize import center_crop_box, resize
+
+PATH_YUV = "turbojpeg-yuv"
+PATH_RGB = "rgb (simplejpeg)"
+ENV_VAR = "ICFORMAT_JPEG_PATH"
+
+_TRANSPOSED = (5, 6, 7, 8)  # EXIF orientations that swap height and width
+# TurboJPEG's subsampling codes (a stable ABI) -> (vertical, horizontal) chroma factors
+_SAMP_444, _SAMP_422, _SAMP_420, _SAMP_GRAY, _SAMP_440, _SAMP_411 = 0, 1, 2, 3, 4, 5
+_FACTORS = {_SAMP_444: (1, 1), _SAMP_422: (1, 2), _SAMP_420: (2, 2), _SAMP_440: (2, 1), _SAMP_411: (1, 4)}
+_CS_YCBCR, _CS_GRAY = 1, 2
+_STOP_ON_WARNING = 8192  # TJFLAG_STOPONWARNING: a damaged JPEG stops the decode early
+
+_CODEC = None  # the process's TurboJPEG wrapper once loaded; False when it cannot load
+_WHY_NOT = ""
+
+
+def _load():
+    """A TurboJPEG wrapper whose every libjpeg warning is an ``ImageError`` (PyTurboJPEG 1.x only
+    warns through ``warnings.warn``, which cannot be caught per call when threads share a process),
+    or None with the reason in ``_WHY_NOT``."""
+    global _WHY_NOT
+    try:
+        import turbojpeg
+    except ImportError as exc:
+        _WHY_NOT = f"PyTurboJPEG not installed ({exc}); pip install 'icformat[turbo]'"
+        return None
+    if not hasattr(turbojpeg.TurboJPEG, "_TurboJPEG__report_error"):
+        _WHY_NOT = "this PyTurboJPEG version is not supported (1.x is); pip install 'PyTurboJPEG>=1.7,<2'"
+        return None
+
+    class _Strict(turbojpeg.TurboJPEG):
+        def _TurboJPEG__report_error(self, handle):  # PyTurboJPEG's hook for a failed call
+            raise ImageError(f"libjpeg-turbo: {self._TurboJPEG__get_error_string(handle)}")
+
+    try:
+        return _Strict()
+    except (OSError, RuntimeError, AttributeError) as exc:  # no libturbojpeg.so, or one too old
+        _WHY_NOT = f"libturbojpeg cannot be loaded ({exc}); install libjpeg-turbo (Debian: apt-get install libturbojpeg0)"
+        return None
+
+
+def _codec():
+    """The one TurboJPEG wrapper of this process (it holds no handle between calls, so threads
+    share it and forked workers inherit it), or None."""
+    global _CODEC
+    if _CODEC is None:
+        _CODEC = _load() or False
+    return _CODEC or None
+
+
+def available() -> bool:
+    """True when libturbojpeg and PyTurboJPEG load (whatever ``ICFORMAT_JPEG_PATH`` says)."""
+    return _codec() is not None
+
+
+def unavailable_reason() -> str:
+    """Why the YUV path cannot run here ('' when it can)."""
+    return "" if available() else _WHY_NOT
+
+
+def codec_path() -> str:
+    """The path JPEG -> JPEG re-encoding takes: ``'turbojpeg-yuv'``, or ``'rgb (simplejpeg)'`` when
+    the library is missing or ``ICFORMAT_JPEG_PATH=rgb`` is set."""
+    if os.environ.get(ENV_VAR, "").strip().lower() == "rgb" or not available():
+        return PATH_RGB
+    return PATH_YUV
+
+
+def transcode(
+    data: bytes,
+    height: int,
+    width: int,
+    *,
+    quality: int = 95,
+    center_crop: bool = False,
+    min_height: int = 0,
+    min_width: int = 0,
+    orientation: int = 1,
+    gray: bool = False,
+    method: str = "bilinear",
+) -> bytes | None:
+    """A 4:2:0 JPEG (one-channel with ``gray``) of ``data`` rotated by EXIF ``orientation``, center
+    cropped when asked, resized to ``height x width``; or None when this path does not apply.
+
+    ``min_height``/``min_width`` (of the stored, unrotated image) allow a reduced DCT scale: the
+    smallest n/8 keeping both sides at least that large, as the RGB path decodes.
+    """
+    if codec_path() != PATH_YUV:
+        return None
+    codec = _codec()
+    try:
+        w, h, samp, colorspace = codec.decode_header(data)
+        if colorspace not in (_CS_YCBCR, _CS_GRAY) or (samp != _SAMP_GRAY and samp not in _FACTORS):
+            return None
+        scale = _scale(h, w, min_height, min_width)
+        planes = codec.decode_to_yuv_planes(data, scaling_factor=scale, flags=_STOP_ON_WARNING)
+    except (ImageError, ValueError, OSError):  # damaged (even a warning) or not decodable here
+        return None
+    if scale:
+        h, w = -(-h * scale[0] // scale[1]), -(-w * scale[0] // scale[1])
+    planes[0] = planes[0][:h, :w]  # TurboJPEG pads the luma plane to whole chroma samples
+    fy, fx = _FACTORS.get(samp, (1, 1))
+    if orientation != 1:
+        planes = [apply_orientation(p, orientation) for p in planes]
+        if orientation in _TRANSPOSED:
+            fy, fx = fx, fy
+    luma = planes[0]
+    top, left, rows, cols = 0, 0, luma.shape[0], luma.shape[1]
+    if center_crop:
+        top, left, side = center_crop_box(rows, cols)
+        rows = cols = side
+    luma = resize(luma[top : top + rows, left : left + cols], height, width, method=method)
+    try:
+        if gray:
+            return codec.encode_from_yuv(_layout([luma], False), height, width, quality=quality, jpeg_subsample=_SAMP_GRAY)
+        ch, cw = (height + 1) // 2, (width + 1) // 2
+        if len(planes) == 1:  # a gray JPEG in colour: neutral chroma, as OpenCV's imread gives it
+            chroma = [np.full((ch, cw), 128, np.uint8)] * 2
+        else:
+            chroma = [resize(_chroma_region(p, top, left, rows, cols, fy, fx), ch, cw, method=method) for p in planes[1:]]
+        return codec.encode_from_yuv(_layout([luma, *chroma], True), height, width, quality=quality, jpeg_subsample=_SAMP_420)
+    except ImageError:
+        return None
+
+
+def _scale(height: int, width: int, min_height: int, min_width: int) -> tuple[int, int] | None:
+    """The smallest DCT scale n/8 keeping both sides >= the minimums (None: full size): the scale
+    the RGB path's decoder (simplejpeg) picks, so both paths resize from the same pixels. With the
+    minimums set only when shrinking 2x or more, that is 1/2, 3/8, 1/4 or 1/8; 3/8 lacks SIMD but
+    decodes as fast as 1/2 (the entropy decoding dominates), and 1/2 in its place would leave the
+    bilinear resize to shrink by up to 2x, aliasing where the RGB path does not."""
+    if min_height <= 0 or min_width <= 0:
+        return None
+    for num in range(1, 8):
+        if -(-height * num // 8) >= min_height and -(-width * num // 8) >= min_width:
+            common = math.gcd(num, 8)
+            return num // common, 8 // common
+    return None
+
+
+def _chroma_region(plane: np.ndarray, top: int, left: int, rows: int, cols: int, fy: int, fx: int) -> np.ndarray:
+    """The part of a chroma plane (subsampled by ``fy`` x ``fx``) under the luma box, widened to
+    whole chroma samples."""
+    return plane[top // fy : -(-(top + rows) // fy), left // fx : -(-(left + cols) // fx)]
+
+
+def _layout(planes: list[np.ndarray], even_luma: bool) -> np.ndarray:
+    """The planes one after the other as TurboJPEG's packed YUV format has them (what PyTurboJPEG's
+    ``encode_from_yuv`` reads): each row padded to a multiple of 4 bytes, and with ``even_luma``
+    (4:2:0) the luma plane padded to even sides; padding repeats the edge pixels, as libjpeg does."""
+    shapes = []
+    for i, plane in enumerate(planes):
+        rows, cols = plane.shape
+        if i == 0 and even_luma:
+            rows, cols = rows + rows % 2, cols + cols % 2
+        shapes.append((rows, cols, -(-cols // 4) * 4))
+    out = np.empty(sum(rows * stride for rows, _, stride in shapes), np.uint8)
+    at = 0
+    for plane, (rows, cols, stride) in zip(planes, shapes):
+        view = out[at : at + rows * stride].reshape(rows, stride)
+        h, w = plane.shape
+        view[:h, :w] = plane
+        view[:h, w:] = plane[:, -1:]
+        view[h:] = view[h - 1 : h]
+        at += rows * stride
+    return out
