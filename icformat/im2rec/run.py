@@ -173,7 +173,10 @@ def _warm_imports() -> None:
     import simplejpeg  # noqa: F401
     from PIL import Image
 
+    from ..image import transcode
+
     Image.preinit()
+    transcode.available()  # libturbojpeg loaded once, here; forked workers inherit it
 
 
 def pack_lst(

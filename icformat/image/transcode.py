@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import ImageError
 from .decode import apply_orientation
-from .resize import center_crop_box, resize
+from .resize import center_crop_box, opencv, resize
 
 PATH_YUV = "turbojpeg-yuv"
 PATH_RGB = "rgb (simplejpeg)"
@@ -30,6 +30,7 @@ _TRANSPOSED = (5, 6, 7, 8)  # EXIF orientations that swap height and width
 _SAMP_444, _SAMP_422, _SAMP_420, _SAMP_GRAY, _SAMP_440, _SAMP_411 = 0, 1, 2, 3, 4, 5
 _FACTORS = {_SAMP_444: (1, 1), _SAMP_422: (1, 2), _SAMP_420: (2, 2), _SAMP_440: (2, 1), _SAMP_411: (1, 4)}
 _CS_YCBCR, _CS_GRAY = 1, 2
+_PF_GRAY = 6  # TJPF_GRAY: decoding to it gives the luma plane as stored, no colour conversion
 _STOP_ON_WARNING = 8192  # TJFLAG_STOPONWARNING: a damaged JPEG stops the decode early
 
 _CODEC = None  # the process's TurboJPEG wrapper once loaded; False when it cannot load
@@ -115,7 +116,10 @@ def transcode(
         if colorspace not in (_CS_YCBCR, _CS_GRAY) or (samp != _SAMP_GRAY and samp not in _FACTORS):
             return None
         scale = _scale(h, w, min_height, min_width)
-        planes = codec.decode_to_yuv_planes(data, scaling_factor=scale, flags=_STOP_ON_WARNING)
+        if gray or samp == _SAMP_GRAY:  # luma only (PyTurboJPEG 1.x's planes API fails on gray JPEGs)
+            planes = [codec.decode(data, pixel_format=_PF_GRAY, scaling_factor=scale, flags=_STOP_ON_WARNING)[:, :, 0]]
+        else:
+            planes = codec.decode_to_yuv_planes(data, scaling_factor=scale, flags=_STOP_ON_WARNING)
     except (ImageError, ValueError, OSError):  # damaged (even a warning) or not decodable here
         return None
     if scale:
@@ -139,7 +143,7 @@ def transcode(
         if len(planes) == 1:  # a gray JPEG in colour: neutral chroma, as OpenCV's imread gives it
             chroma = [np.full((ch, cw), 128, np.uint8)] * 2
         else:
-            chroma = [resize(_chroma_region(p, top, left, rows, cols, fy, fx), ch, cw, method=method) for p in planes[1:]]
+            chroma = [_chroma(p, (top, left, rows, cols), (fy, fx), (height, width), method) for p in planes[1:]]
         return codec.encode_from_yuv(_layout([luma, *chroma], True), height, width, quality=quality, jpeg_subsample=_SAMP_420)
     except ImageError:
         return None
@@ -160,10 +164,29 @@ def _scale(height: int, width: int, min_height: int, min_width: int) -> tuple[in
     return None
 
 
-def _chroma_region(plane: np.ndarray, top: int, left: int, rows: int, cols: int, fy: int, fx: int) -> np.ndarray:
-    """The part of a chroma plane (subsampled by ``fy`` x ``fx``) under the luma box, widened to
-    whole chroma samples."""
-    return plane[top // fy : -(-(top + rows) // fy), left // fx : -(-(left + cols) // fx)]
+def _chroma(plane: np.ndarray, box: tuple[int, int, int, int], factors: tuple[int, int], size: tuple[int, int],
+            method: str) -> np.ndarray:
+    """The 4:2:0 chroma plane for a ``size`` output (``ceil(h/2) x ceil(w/2)``) from a chroma plane
+    subsampled by ``factors`` (vertical, horizontal), under the luma ``box`` (top, left, rows, cols).
+
+    Each output sample sits where JPEG puts it (centered on its 2x2 luma block). Bilinear (OpenCV,
+    shrinking the chroma by 2x or less: at 2x it averages sample pairs, as libjpeg's downsampling
+    does) maps the output onto the plane exactly, fractional offsets included (an odd crop offset
+    or side, odd sizes); otherwise the plane's whole samples under the box are resized, with the
+    same interpolation rule as the RGB path."""
+    (top, left, rows, cols), (fy, fx), (height, width) = box, factors, size
+    out_h, out_w = (height + 1) // 2, (width + 1) // 2
+    sy, sx = rows / height, cols / width  # source luma pixels per output luma pixel
+    cv2 = opencv()
+    if method == "bilinear" and cv2 is not None and 2 * sy / fy <= 2 and 2 * sx / fx <= 2:
+        # output chroma sample j is centered on output luma edge 2j+1 -> plane coordinate
+        matrix = np.array([[2 * sx / fx, 0.0, (left + sx) / fx - 0.5], [0.0, 2 * sy / fy, (top + sy) / fy - 0.5]])
+        if plane.shape == (out_h, out_w) and np.allclose(matrix, [[1, 0, 0], [0, 1, 0]], rtol=0, atol=1e-12):
+            return plane  # 4:2:0 in, same size out: the plane as it is
+        return cv2.warpAffine(plane, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_REPLICATE)
+    region = plane[top // fy : -(-(top + rows) // fy), left // fx : -(-(left + cols) // fx)]
+    return resize(region, out_h, out_w, method=method)
 
 
 def _layout(planes: list[np.ndarray], even_luma: bool) -> np.ndarray:

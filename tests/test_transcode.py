@@ -1,0 +1,260 @@
+"""image.transcode: JPEG -> JPEG through Y/Cb/Cr planes (libturbojpeg), against the RGB path.
+
+Where libturbojpeg and PyTurboJPEG load (required in the full environment: ``make test`` installs
+them), the YUV path must give exactly the RGB path's sizes and decode to within a PSNR floor of the
+RGB path's output, and be as faithful to the original photo as the RGB path is. Where they do not
+load (the core environment), the same cases check the fallback: the RGB path's bytes exactly.
+
+PSNR floors: 40 dB where the output keeps the source's resolution (re-encode, center crop). A resized
+output's pixels go through a second 4:2:0 JPEG encode whose own error is 34-40 dB on these photos at
+100-300 px (measured: the RGB path's output against its own input), so two paths that resample
+slightly differently cannot agree to 40 dB there: the floors are 38 dB for outputs of 224 px and
+more, 33 dB for 100 px and less, with the closeness to the original photo checked beside them.
+"""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import simplejpeg
+
+from icformat.im2rec import PackOptions, pack_image, pack_lst, transform_image
+from icformat.image import transcode
+from icformat.image.resize import center_crop
+from icformat.lst.make import make_lst
+from icformat.recordio import RecordReader, unpack
+from tests.conftest import FULL_ENV
+
+YUV = transcode.available()
+SUBSAMPLINGS = ("420", "422", "444", "440", "411")
+PHOTOS = ("astronaut", "chelsea", "coffee")  # 512x512, 300x451, 400x600
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB of two uint8 images of one shape (99 when identical)."""
+    assert a.shape == b.shape
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 99.0 if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def jpeg(array: np.ndarray, subsampling: str = "420", quality: int = 90) -> bytes:
+    if array.ndim == 2:
+        return simplejpeg.encode_jpeg(np.ascontiguousarray(array[:, :, None]), quality=quality, colorspace="GRAY")
+    return simplejpeg.encode_jpeg(np.ascontiguousarray(array), quality=quality, colorsubsampling=subsampling)
+
+
+def both_paths(data: bytes, options: PackOptions, monkeypatch, notes: list | None = None) -> tuple[bytes, bytes]:
+    """(what transform_image gives as installed, what it gives with the RGB path forced)."""
+    monkeypatch.setenv(transcode.ENV_VAR, "rgb")
+    rgb_notes: list[str] = []
+    rgb = transform_image(data, options, rgb_notes)
+    monkeypatch.delenv(transcode.ENV_VAR)
+    auto_notes: list[str] = []
+    auto = transform_image(data, options, auto_notes)
+    if notes is not None:
+        notes += [auto_notes, rgb_notes]
+    return auto, rgb
+
+
+def check(data: bytes, options: PackOptions, monkeypatch, floor: float, original: np.ndarray | None = None) -> None:
+    """The YUV path's output against the RGB path's (the fallback where the YUV path is missing)."""
+    auto, rgb = both_paths(data, options, monkeypatch)
+    if not YUV:  # core environment: the fallback is the RGB path, byte for byte
+        assert transcode.codec_path() == transcode.PATH_RGB
+        assert auto == rgb
+        return
+    assert auto != rgb, "the YUV path did not run"
+    a, b = simplejpeg.decode_jpeg(auto), simplejpeg.decode_jpeg(rgb)
+    assert a.shape == b.shape  # exactly the RGB path's (MXNet's) size
+    assert psnr(a, b) >= floor
+    if original is not None:  # as faithful to the photo as the RGB path (within 1 dB)
+        from PIL import Image
+
+        source = center_crop(original) if options.center_crop else original
+        truth = np.asarray(Image.fromarray(np.ascontiguousarray(source)).resize((a.shape[1], a.shape[0]), Image.LANCZOS))
+        assert psnr(a, truth) >= psnr(b, truth) - 1.0
+
+
+def test_the_full_environment_has_the_yuv_path():
+    if FULL_ENV:
+        assert YUV, f"ICFORMAT_FULL_ENV is set but the YUV path cannot run: {transcode.unavailable_reason()}"
+    if YUV:
+        assert transcode.unavailable_reason() == ""
+        assert transcode.codec_path() == transcode.PATH_YUV
+    else:  # says why, and what to install
+        assert "turbojpeg" in transcode.unavailable_reason().lower()
+        assert transcode.codec_path() == transcode.PATH_RGB
+
+
+@pytest.mark.parametrize("odd", [False, True], ids=["even", "odd"])
+@pytest.mark.parametrize("subsampling", SUBSAMPLINGS)
+@pytest.mark.parametrize("name", PHOTOS)
+def test_reencode_and_center_crop_every_subsampling(photos, monkeypatch, name, subsampling, odd):
+    photo = photos[name][1:, :-2] if odd else photos[name]  # odd: both sides change parity
+    data = jpeg(photo, subsampling)
+    for options, floor in ((PackOptions(), 40.0), (PackOptions(center_crop=True), 40.0), (PackOptions(quality=80), 34.0)):
+        check(data, options, monkeypatch, floor)  # quality 80: the encode's own error is larger
+
+
+@pytest.mark.parametrize("subsampling", SUBSAMPLINGS)
+@pytest.mark.parametrize("name", PHOTOS)
+@pytest.mark.parametrize("options,floor", [
+    (PackOptions(resize=256), 38.0),  # chelsea: shrink < 2x; astronaut: 2x (DCT 1/2); coffee: 1.6x
+    (PackOptions(resize=224, center_crop=True), 38.0),
+    (PackOptions(resize=100), 33.0),  # DCT scaling: 1/4, 3/8
+    (PackOptions(resize=40, center_crop=True), 33.0),  # DCT 1/8
+], ids=["resize256", "crop224", "resize100", "crop40"])
+def test_resize_and_crop(photos, monkeypatch, name, subsampling, options, floor):
+    photo = photos[name][1:, :-2]  # odd sides
+    check(jpeg(photo, subsampling), options, monkeypatch, floor, original=photo)
+
+
+@pytest.mark.parametrize("options", [PackOptions(), PackOptions(resize=128, center_crop=True)], ids=["reencode", "crop128"])
+def test_gray_jpeg_in_colour_and_in_gray(photos, monkeypatch, options):
+    """Only luma is resampled, as in the RGB path, and the chroma is neutral (or absent): the same
+    bytes as the RGB path's."""
+    gray = photos["coffee"][1:, :-1].mean(axis=2).astype(np.uint8)
+    colour = jpeg(photos["coffee"][1:, :-1])
+    size = (128, 128) if options.resize else gray.shape
+    for data, color in ((jpeg(gray), 1), (jpeg(gray), 0), (colour, 0)):
+        opts = PackOptions(resize=options.resize, center_crop=options.center_crop, color=color)
+        auto, rgb = both_paths(data, opts, monkeypatch)
+        assert auto == rgb
+        assert simplejpeg.decode_jpeg_header(auto)[2] == ("Gray" if color == 0 else "YCbCr")
+        direct = transcode.transcode(data, *size, center_crop=options.center_crop, gray=color == 0)  # no DCT scaling
+        assert (direct is not None) == YUV
+        if direct is not None and not options.resize:
+            assert direct == auto
+
+
+def _with_orientation(data: bytes, orientation: int) -> bytes:
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(data))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=90, exif=exif.tobytes(), subsampling=2)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_exif_orientation_applied_to_the_planes(photos, monkeypatch, orientation):
+    data = _with_orientation(jpeg(photos["chelsea"]), orientation)
+    check(data, PackOptions(), monkeypatch, 40.0)
+    check(data, PackOptions(resize=120, center_crop=True), monkeypatch, 33.0)
+    auto, _ = both_paths(data, PackOptions(), monkeypatch)
+    h, w = simplejpeg.decode_jpeg_header(auto)[:2]
+    assert (h, w) == ((451, 300) if orientation in (6, 8) else (300, 451))
+
+
+def test_dct_scale_is_the_rgb_paths():
+    """The reduced-scale decode picks the size simplejpeg's (the RGB path's) does."""
+    photo = np.zeros((1000, 1411, 3), np.uint8)
+    data = jpeg(photo)
+    for need in [(500, 706), (375, 530), (250, 353), (125, 177), (126, 177), (1, 1), (600, 800), (0, 0)]:
+        scale = transcode._scale(1000, 1411, *need)
+        h, w = (1000, 1411) if scale is None else (-(-1000 * scale[0] // scale[1]), -(-1411 * scale[0] // scale[1]))
+        assert (h, w) == simplejpeg.decode_jpeg(data, min_height=need[0], min_width=need[1], min_factor=1.0).shape[:2]
+
+
+def test_damaged_jpeg_takes_the_rgb_path_with_its_note(photos, monkeypatch):
+    data = jpeg(photos["chelsea"])
+    cut = data[: len(data) * 2 // 3]
+    for options in (PackOptions(), PackOptions(resize=100)):
+        notes: list = []
+        auto, rgb = both_paths(cut, options, monkeypatch, notes)
+        assert auto == rgb
+        assert notes[0] == notes[1] and len(notes[0]) == 1 and "damaged part gray" in notes[0][0]
+    assert transcode.transcode(cut, 300, 451) is None
+
+
+def test_fallbacks_give_the_rgb_paths_bytes(photos, monkeypatch, tmp_path):
+    from PIL import Image
+
+    photo = photos["chelsea"]
+    data = jpeg(photo)
+    cmyk = io.BytesIO()
+    Image.fromarray(photo).convert("CMYK").save(cmyk, format="JPEG", quality=90)
+    png = io.BytesIO()
+    Image.fromarray(photo).save(png, format="PNG")
+    cases = [
+        (cmyk.getvalue(), PackOptions()),
+        (cmyk.getvalue(), PackOptions(resize=100)),
+        (png.getvalue(), PackOptions()),
+        (data, PackOptions(color=-1)),
+        (data, PackOptions(encoding=".png", quality=1)),
+        (data, PackOptions(resize=64, encoding=".png")),
+    ]
+    for image, options in cases:
+        auto, rgb = both_paths(image, options, monkeypatch)
+        assert auto == rgb
+    assert transcode.transcode(cmyk.getvalue(), 300, 451) is None
+    assert transcode.transcode(png.getvalue(), 300, 451) is None
+    assert transcode.transcode(b"\xff\xd8 not really a JPEG", 1, 1) is None
+    assert pack_image(3, [1.0], data, PackOptions(pass_through=True)).endswith(data)
+
+
+def test_forcing_the_rgb_path(photos, monkeypatch):
+    data = jpeg(photos["chelsea"])
+    monkeypatch.setenv(transcode.ENV_VAR, "rgb")
+    assert transcode.codec_path() == transcode.PATH_RGB
+    assert transcode.transcode(data, 300, 451) is None
+    monkeypatch.setenv(transcode.ENV_VAR, "auto")
+    assert transcode.codec_path() == (transcode.PATH_YUV if YUV else transcode.PATH_RGB)
+    assert (transcode.transcode(data, 300, 451) is not None) == YUV
+
+
+def test_threads_share_the_codec(photos, monkeypatch):
+    """Workers on threads (im2rec's default on few cores) each get their own image, warnings
+    included: a damaged JPEG among good ones still falls back, with its note."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    good = [jpeg(photos[name]) for name in PHOTOS]
+    cut = good[0][: len(good[0]) // 2]
+    items = (good + [cut]) * 8
+    expected = []
+    for data in items:
+        notes: list[str] = []
+        expected.append((transform_image(data, PackOptions(resize=128), notes), notes))
+
+    def one(data):
+        notes: list[str] = []
+        return transform_image(data, PackOptions(resize=128), notes), notes
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(one, items)) == expected
+
+
+def _psnrs(ours: str, theirs: str) -> list[tuple[tuple, tuple, float]]:
+    out = []
+    for a, b in zip(RecordReader(ours), RecordReader(theirs)):
+        x, y = simplejpeg.decode_jpeg(bytes(unpack(a)[1])), simplejpeg.decode_jpeg(bytes(unpack(b)[1]))
+        out.append((x.shape, y.shape, psnr(x, y) if x.shape == y.shape else 0.0))
+    return out
+
+
+@pytest.mark.mxnet
+def test_yuv_path_against_mxnet_im2rec(mx, photo_tree, tmp_path):
+    """MXNet's tools/im2rec.py (OpenCV: RGB decode, bilinear, encode) as the oracle: same sizes, and
+    the same pixels within JPEG noise, re-encoded and resized to 600 (enlarging most of these
+    photos: both sides use bilinear there; measured 43-51 dB)."""
+    script = os.path.join(os.path.dirname(mx.__file__), "tools", "im2rec.py")
+    make_lst(str(tmp_path / "all"), photo_tree, recursive=True)
+    for run, flags, options, floor in (("re", [], PackOptions(), 40.0), ("rs", ["--resize", "600"], PackOptions(resize=600), 40.0)):
+        folder = tmp_path / f"mx-{run}"
+        folder.mkdir()
+        shutil.copy(tmp_path / "all.lst", folder)
+        subprocess.run([sys.executable, script, "--num-thread", "2", *flags, str(folder) + os.sep, photo_tree],
+                       check=True, capture_output=True)
+        pack_lst(str(tmp_path / "all.lst"), photo_tree, str(tmp_path / run), options=options, num_workers=2)
+        pairs = _psnrs(str(tmp_path / f"{run}.rec"), str(folder / "all.rec"))
+        assert len(pairs) == 12
+        for ours, theirs, value in pairs:
+            assert ours == theirs
+            assert value >= floor
