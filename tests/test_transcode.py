@@ -200,6 +200,29 @@ def test_fallbacks_give_the_rgb_paths_bytes(photos, monkeypatch, tmp_path):
     assert pack_image(3, [1.0], data, PackOptions(pass_through=True)).endswith(data)
 
 
+def test_without_pyturbojpeg_the_rgb_path_runs(photos, monkeypatch):
+    """PyTurboJPEG missing (as in the core environment): a fresh interpreter that cannot import it
+    packs with the RGB path, byte for byte, and says why."""
+    code = (
+        "import sys; sys.modules['turbojpeg'] = None\n"
+        "import simplejpeg\n"
+        "from icformat import samples\n"
+        "from icformat.image import transcode\n"
+        "from icformat.im2rec import PackOptions, transform_image\n"
+        "data = simplejpeg.encode_jpeg(samples.sample_photos()['chelsea'], quality=90, colorsubsampling='420')\n"
+        "assert not transcode.available() and transcode.codec_path() == transcode.PATH_RGB\n"
+        "assert 'PyTurboJPEG not installed' in transcode.unavailable_reason()\n"
+        "assert transcode.transcode(data, 300, 451) is None\n"
+        "sys.stdout.buffer.write(transform_image(data, PackOptions(resize=100)))\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {k: v for k, v in os.environ.items() if k != transcode.ENV_VAR}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, env={**env, "PYTHONPATH": root})
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    monkeypatch.setenv(transcode.ENV_VAR, "rgb")
+    assert done.stdout == transform_image(jpeg(photos["chelsea"]), PackOptions(resize=100))
+
+
 def test_forcing_the_rgb_path(photos, monkeypatch):
     data = jpeg(photos["chelsea"])
     monkeypatch.setenv(transcode.ENV_VAR, "rgb")
@@ -208,6 +231,18 @@ def test_forcing_the_rgb_path(photos, monkeypatch):
     monkeypatch.setenv(transcode.ENV_VAR, "auto")
     assert transcode.codec_path() == (transcode.PATH_YUV if YUV else transcode.PATH_RGB)
     assert (transcode.transcode(data, 300, 451) is not None) == YUV
+
+
+def test_pack_report_says_which_path_ran(photo_tree, tmp_path, monkeypatch):
+    make_lst(str(tmp_path / "all"), photo_tree, recursive=True)
+    lst = str(tmp_path / "all.lst")
+    report = pack_lst(lst, photo_tree, str(tmp_path / "a"), options=PackOptions(resize=64), num_workers=1)
+    assert report.to_dict()["jpeg_path"] == (transcode.PATH_YUV if YUV else transcode.PATH_RGB)
+    monkeypatch.setenv(transcode.ENV_VAR, "rgb")
+    report = pack_lst(lst, photo_tree, str(tmp_path / "b"), options=PackOptions(resize=64), num_workers=1)
+    assert report.to_dict()["jpeg_path"] == transcode.PATH_RGB
+    report = pack_lst(lst, photo_tree, str(tmp_path / "c"), options=PackOptions(pass_through=True), num_workers=1)
+    assert "jpeg_path" not in report.to_dict()
 
 
 def test_threads_share_the_codec(photos, monkeypatch):
@@ -252,7 +287,8 @@ def test_yuv_path_against_mxnet_im2rec(mx, photo_tree, tmp_path):
         shutil.copy(tmp_path / "all.lst", folder)
         subprocess.run([sys.executable, script, "--num-thread", "2", *flags, str(folder) + os.sep, photo_tree],
                        check=True, capture_output=True)
-        pack_lst(str(tmp_path / "all.lst"), photo_tree, str(tmp_path / run), options=options, num_workers=2)
+        report = pack_lst(str(tmp_path / "all.lst"), photo_tree, str(tmp_path / run), options=options, num_workers=2)
+        assert report.to_dict()["jpeg_path"] == transcode.PATH_YUV  # the full environment has it
         pairs = _psnrs(str(tmp_path / f"{run}.rec"), str(folder / "all.rec"))
         assert len(pairs) == 12
         for ours, theirs, value in pairs:

@@ -56,10 +56,14 @@ def _load():
             raise ImageError(f"libjpeg-turbo: {self._TurboJPEG__get_error_string(handle)}")
 
     try:
-        return _Strict()
+        codec = _Strict()
     except (OSError, RuntimeError, AttributeError) as exc:  # no libturbojpeg.so, or one too old
         _WHY_NOT = f"libturbojpeg cannot be loaded ({exc}); install libjpeg-turbo (Debian: apt-get install libturbojpeg0)"
         return None
+    if getattr(codec, "_TurboJPEG__get_error_code", None) is None:  # before 2.0: warnings go unreported
+        _WHY_NOT = "libturbojpeg is older than 2.0 (it cannot report a damaged JPEG); install libjpeg-turbo 2.x"
+        return None
+    return codec
 
 
 def _codec():
