@@ -22,6 +22,8 @@ import sys
 import numpy as np
 import pytest
 import simplejpeg
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from icformat.im2rec import PackOptions, pack_image, pack_lst, transform_image
 from icformat.image import transcode
@@ -151,6 +153,24 @@ def test_exif_orientation_applied_to_the_planes(photos, monkeypatch, orientation
     auto, _ = both_paths(data, PackOptions(), monkeypatch)
     h, w = simplejpeg.decode_jpeg_header(auto)[:2]
     assert (h, w) == ((451, 300) if orientation in (6, 8) else (300, 451))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(height=st.integers(1, 70), width=st.integers(1, 70), subsampling=st.sampled_from(SUBSAMPLINGS + ("gray",)),
+       resize=st.sampled_from([0, 1, 2, 7, 16, 33]), crop=st.booleans(), color=st.sampled_from([0, 1]),
+       seed=st.integers(0, 2**16))
+def test_sizes_are_the_rgb_paths_on_any_size(monkeypatch, height, width, subsampling, resize, crop, color, seed):
+    """Tiny, odd and lopsided images of every subsampling, any resize: the RGB path's size (MXNet's
+    arithmetic), and a JPEG of the right kind."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (height, width) if subsampling == "gray" else (height, width, 3), dtype=np.uint8)
+    options = PackOptions(resize=resize, center_crop=crop, color=color)
+    data = jpeg(pixels, "420" if subsampling == "gray" else subsampling)
+    auto, rgb = both_paths(data, options, monkeypatch)
+    header = simplejpeg.decode_jpeg_header(rgb)
+    assert simplejpeg.decode_jpeg_header(auto)[:3] == header[:3]
+    ran = transcode.transcode(data, header[0], header[1], center_crop=crop, gray=color == 0)
+    assert (ran is not None) == YUV  # the YUV path applies (a tiny image may give the same bytes)
 
 
 def test_dct_scale_is_the_rgb_paths():
