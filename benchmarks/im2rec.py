@@ -11,9 +11,11 @@ Both tools run as the user runs them, each in a fresh interpreter (`icformat im2
 MXNet's `tools/im2rec.py ...`), with --num-workers / --num-thread set to the same count. The
 figures time the packing only (imports done first, untimed: mxnet's take seconds and vary a lot);
 the CPU time of all the tool's processes per image, and end-to-end times, are printed too. Runs
-alternate between the tools and the best of --repeat is kept.
+alternate between the tools (in a rotating order) and the best of --repeat is kept. On a shared
+machine the wall-clock figures swing with the load; the CPU per image holds. Last, one thread's
+milliseconds per image in each codec stage of both paths, beside OpenCV's.
 
-    python benchmarks/im2rec.py            # 1,500 images, about 2-3 minutes on 2 cores
+    python benchmarks/im2rec.py            # 1,500 images, about 3-4 minutes on 2 cores
     python benchmarks/im2rec.py --quick    # 100 images, seconds
 """
 from __future__ import annotations
@@ -58,7 +60,8 @@ if tool == "mxnet":
     runpy.run_path(argv[0], run_name="__main__")
 else:
     import icformat.cli, icformat.im2rec, pyarrow.csv, pyarrow.compute, simplejpeg, PIL.Image  # start-up: not timed
-    import icformat.image.transcode
+    import icformat.image.resize, icformat.image.transcode
+    icformat.image.resize.opencv()  # imports cv2 when there, as the mxnet side does: start-up too
     icformat.image.transcode.available()  # loads libturbojpeg when there: start-up too
     wall, used = time.perf_counter(), cpu()
     code = icformat.cli.main(argv)
@@ -161,12 +164,14 @@ def _measure(script: str | None, root: str, lists: dict, count: int, workers: in
         if both and mode != "pass-through":
             kinds["icformat-rgb"] = RGB_ENV
         runs: dict[str, list] = {kind: [] for kind in (*kinds, "mxnet")}
-        for _ in range(repeat):  # alternate, so all runs see the same machine load
-            _clear(lists)  # each run writes fresh files, as a first run does
-            for kind, env in kinds.items():
-                runs[kind].append(_timed("icformat", _ours(lists[kind], root, workers, flags), env))
-            if script:
-                runs["mxnet"].append(_timed("mxnet", _theirs(script, lists["mxnet"], root, workers, flags)))
+        order = [*kinds, *(["mxnet"] if script else [])]
+        for r in range(repeat):  # alternate, so all runs see the same machine load; rotate, so none
+            _clear(lists)  # always follows the same one; each run writes fresh files, as a first run does
+            for kind in order[r % len(order):] + order[: r % len(order)]:
+                if kind == "mxnet":
+                    runs["mxnet"].append(_timed("mxnet", _theirs(script, lists["mxnet"], root, workers, flags)))
+                else:
+                    runs[kind].append(_timed("icformat", _ours(lists[kind], root, workers, flags), kinds[kind]))
         n = _records(lists["icformat"])
         for kind in (*kinds, *(["mxnet"] if script else [])):
             if _records(lists[kind]) != n:
@@ -182,11 +187,67 @@ def _measure(script: str | None, root: str, lists: dict, count: int, workers: in
         if "icformat-rgb" in kinds:
             yuv, rgb = runs["icformat"], runs["icformat-rgb"]
             paths.add(f"{mode}: YUV path speed", n / best(yuv, 0), "img/s", "RGB path", n / best(rgb, 0))
+            paths.add(f"{mode}: YUV path CPU per image", 1000 * best(yuv, 1) / n, "ms", "RGB path", 1000 * best(rgb, 1) / n,
+                      higher_is_better=False)
             mean, low = _psnr_db(lists["icformat"], lists["icformat-rgb"])
             paths.add(f"{mode}: PSNR YUV vs RGB, mean (min {low:.1f})", mean, "dB", "target", 40.0, target=">= 40 dB")
     if not script:
         speed.title += " [mxnet not installed: no anchor]"
     return [speed, cost, whole, paths]
+
+
+def stages(root: str, count: int = 200) -> Report:
+    """Where one image's time goes (ms, one thread, best of 3 over ``count`` corpus files): each
+    codec stage of the two paths beside OpenCV's (MXNet im2rec's codec) doing the same job."""
+    import glob
+
+    import simplejpeg
+
+    from icformat.image.resize import opencv, resize
+
+    files = sorted(glob.glob(os.path.join(root, "**", "*.jpg"), recursive=True))[:count]
+    datas = [open(path, "rb").read() for path in files]
+
+    def per_image(fn) -> float:
+        for data in datas[:10]:
+            fn(data)
+        best = float("inf")
+        for _ in range(3):
+            began = time.perf_counter()
+            for data in datas:
+                fn(data)
+            best = min(best, time.perf_counter() - began)
+        return 1000 * best / len(datas)
+
+    report = Report(f"im2rec stages per image, one thread ({len(datas)} corpus JPEGs, about 500x375 4:2:0; ms; lower is better)")
+    cv2 = opencv()
+    rgb = {id(d): simplejpeg.decode_jpeg(d) for d in datas}
+    anchor = "OpenCV (im2rec.py's codec)"
+    ref = {"decode": per_image(lambda d: cv2.imdecode(np.frombuffer(d, np.uint8), cv2.IMREAD_COLOR)) if cv2 else 0.0}
+    if cv2:
+        bgr = {id(d): rgb[id(d)][:, :, ::-1].copy() for d in datas}
+        ref["encode"] = per_image(lambda d: cv2.imencode(".jpg", bgr[id(d)], [cv2.IMWRITE_JPEG_QUALITY, 95]))
+        ref["resize"] = per_image(lambda d: cv2.resize(bgr[id(d)], (341, 256)))
+    report.add("RGB path: decode to RGB", per_image(simplejpeg.decode_jpeg), "ms", anchor, ref["decode"], higher_is_better=False)
+    report.add("RGB path: resize RGB to 256", per_image(lambda d: resize(rgb[id(d)], 256, 341)), "ms", anchor,
+               ref.get("resize", 0.0), higher_is_better=False)
+    report.add("RGB path: encode RGB, q95 4:2:0", per_image(lambda d: simplejpeg.encode_jpeg(rgb[id(d)], quality=95, colorsubsampling="420")),
+               "ms", anchor, ref.get("encode", 0.0), higher_is_better=False)
+    codec = transcode._codec()
+    if codec is not None:
+        planes = {id(d): codec.decode_to_yuv_planes(d) for d in datas}
+        layout = {id(d): (transcode._layout(planes[id(d)], True), rgb[id(d)].shape[:2]) for d in datas}
+        report.add("YUV path: decode to planes", per_image(lambda d: codec.decode_to_yuv_planes(d, flags=8192)), "ms", anchor,
+                   ref["decode"], higher_is_better=False)
+        report.add("YUV path: entropy decoding alone (1/8 scale)", per_image(lambda d: codec.decode_to_yuv_planes(d, scaling_factor=(1, 8))),
+                   "ms", anchor, ref["decode"], higher_is_better=False)
+        report.add("YUV path: resize Y to 256", per_image(lambda d: resize(planes[id(d)][0], 256, 341)), "ms", anchor,
+                   ref.get("resize", 0.0), higher_is_better=False)
+        report.add("YUV path: planes laid out for the encoder", per_image(lambda d: transcode._layout(planes[id(d)], True)), "ms",
+                   anchor, 0.0, higher_is_better=False)
+        report.add("YUV path: encode planes, q95 4:2:0", per_image(lambda d: codec.encode_from_yuv(layout[id(d)][0], *layout[id(d)][1], quality=95)),
+                   "ms", anchor, ref.get("encode", 0.0), higher_is_better=False)
+    return report
 
 
 def main() -> None:
@@ -199,7 +260,9 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     count, repeat = (100, 1) if args.quick else (args.count, args.repeat)
-    emit(run(count, args.workers, repeat, args.work), args.json)
+    reports = run(count, args.workers, repeat, args.work)
+    reports.append(stages(os.path.join(args.work, f"corpus-{count}")))
+    emit(reports, args.json)
 
 
 if __name__ == "__main__":

@@ -181,12 +181,13 @@ def _chroma(plane: np.ndarray, box: tuple[int, int, int, int], factors: tuple[in
     (top, left, rows, cols), (fy, fx), (height, width) = box, factors, size
     out_h, out_w = (height + 1) // 2, (width + 1) // 2
     sy, sx = rows / height, cols / width  # source luma pixels per output luma pixel
+    # output chroma sample j is centered on output luma edge 2j+1 -> plane coordinate a*j + b
+    ay, by, ax, bx = 2 * sy / fy, (top + sy) / fy - 0.5, 2 * sx / fx, (left + sx) / fx - 0.5
+    if plane.shape == (out_h, out_w) and (ay, by, ax, bx) == (1.0, 0.0, 1.0, 0.0):
+        return plane  # 4:2:0 in, same size out: the plane as it is
     cv2 = opencv()
-    if method == "bilinear" and cv2 is not None and 2 * sy / fy <= 2 and 2 * sx / fx <= 2:
-        # output chroma sample j is centered on output luma edge 2j+1 -> plane coordinate
-        matrix = np.array([[2 * sx / fx, 0.0, (left + sx) / fx - 0.5], [0.0, 2 * sy / fy, (top + sy) / fy - 0.5]])
-        if plane.shape == (out_h, out_w) and np.allclose(matrix, [[1, 0, 0], [0, 1, 0]], rtol=0, atol=1e-12):
-            return plane  # 4:2:0 in, same size out: the plane as it is
+    if method == "bilinear" and cv2 is not None and ay <= 2 and ax <= 2:
+        matrix = np.array([[ax, 0.0, bx], [0.0, ay, by]])
         return cv2.warpAffine(plane, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_REPLICATE)
     region = plane[top // fy : -(-(top + rows) // fy), left // fx : -(-(left + cols) // fx)]
