@@ -60,9 +60,10 @@ if tool == "mxnet":
     runpy.run_path(argv[0], run_name="__main__")
 else:
     import icformat.cli, icformat.im2rec, pyarrow.csv, pyarrow.compute, simplejpeg, PIL.Image  # start-up: not timed
-    import icformat.image.resize, icformat.image.transcode
-    icformat.image.resize.opencv()  # imports cv2 when there, as the mxnet side does: start-up too
-    icformat.image.transcode.available()  # loads libturbojpeg when there: start-up too
+    from icformat.image.resize import opencv
+    from icformat.image.transcode import available
+    opencv()  # imports cv2 when there, as the mxnet side does: start-up too
+    available()  # loads libturbojpeg when there: start-up too
     wall, used = time.perf_counter(), cpu()
     code = icformat.cli.main(argv)
     if code:
@@ -243,10 +244,19 @@ def stages(root: str, count: int = 200) -> Report:
                    "ms", anchor, ref["decode"], higher_is_better=False)
         report.add("YUV path: resize Y to 256", per_image(lambda d: resize(planes[id(d)][0], 256, 341)), "ms", anchor,
                    ref.get("resize", 0.0), higher_is_better=False)
-        report.add("YUV path: planes laid out for the encoder", per_image(lambda d: transcode._layout(planes[id(d)], True)), "ms",
-                   anchor, 0.0, higher_is_better=False)
-        report.add("YUV path: encode planes, q95 4:2:0", per_image(lambda d: codec.encode_from_yuv(layout[id(d)][0], *layout[id(d)][1], quality=95)),
+        report.add("YUV path: lay out planes + encode, q95 4:2:0",
+                   per_image(lambda d: codec.encode_from_yuv(transcode._layout(planes[id(d)], True), *layout[id(d)][1], quality=95)),
                    "ms", anchor, ref.get("encode", 0.0), higher_is_better=False)
+        from icformat.im2rec import PackOptions, transform_image
+
+        for mode, options in (("re-encode", PackOptions()), ("resize 256", PackOptions(resize=256))):
+            os.environ[transcode.ENV_VAR] = "rgb"
+            try:
+                rgb_ms = per_image(lambda d: transform_image(d, options))
+            finally:
+                del os.environ[transcode.ENV_VAR]
+            report.add(f"whole image, {mode}: YUV path", per_image(lambda d: transform_image(d, options)), "ms", "RGB path",
+                       rgb_ms, higher_is_better=False)
     return report
 
 
