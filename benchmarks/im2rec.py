@@ -82,6 +82,7 @@ def _timed(tool: str, argv: list[str], env: dict | None = None) -> tuple[float, 
     if done.returncode != 0 or not marks:
         raise SystemExit(f"benchmark run failed ({done.returncode}): {tool} {' '.join(argv)}\n{done.stderr[-2000:]}")
     _, wall, used = marks[-1].split()
+    os.sync()  # untimed: the next run does not share the disk with this one's writeback
     return float(wall), float(used), total
 
 
