@@ -235,18 +235,25 @@ def stages(root: str, count: int = 200) -> Report:
                ref.get("resize", 0.0), higher_is_better=False)
     report.add("RGB path: encode RGB, q95 4:2:0", per_image(lambda d: simplejpeg.encode_jpeg(rgb[id(d)], quality=95, colorsubsampling="420")),
                "ms", anchor, ref.get("encode", 0.0), higher_is_better=False)
-    codec = transcode._codec()
-    if codec is not None:
-        planes = {id(d): codec.decode_to_yuv_planes(d) for d in datas}
-        layout = {id(d): (transcode._layout(planes[id(d)], True), rgb[id(d)].shape[:2]) for d in datas}
-        report.add("YUV path: decode to planes", per_image(lambda d: codec.decode_to_yuv_planes(d, flags=8192)), "ms", anchor,
-                   ref["decode"], higher_is_better=False)
-        report.add("YUV path: entropy decoding alone (1/8 scale)", per_image(lambda d: codec.decode_to_yuv_planes(d, scaling_factor=(1, 8))),
+    if transcode.available():
+        from icformat.image import turbo
+
+        def shape(d):
+            return rgb[id(d)].shape[:2]
+
+        def eighth(d):
+            h, w = shape(d)
+            return -(-h // 8), -(-w // 8)
+
+        planes = {id(d): turbo.decode_planes(d, *shape(d), turbo.SAMP_420) for d in datas}
+        report.add("YUV path: decode to planes", per_image(lambda d: turbo.decode_planes(d, *shape(d), turbo.SAMP_420)), "ms",
+                   anchor, ref["decode"], higher_is_better=False)
+        report.add("YUV path: entropy decoding alone (1/8 scale)", per_image(lambda d: turbo.decode_planes(d, *eighth(d), turbo.SAMP_420)),
                    "ms", anchor, ref["decode"], higher_is_better=False)
         report.add("YUV path: resize Y to 256", per_image(lambda d: resize(planes[id(d)][0], 256, 341)), "ms", anchor,
                    ref.get("resize", 0.0), higher_is_better=False)
         report.add("YUV path: lay out planes + encode, q95 4:2:0",
-                   per_image(lambda d: codec.encode_from_yuv(transcode._layout(planes[id(d)], True), *layout[id(d)][1], quality=95)),
+                   per_image(lambda d: turbo.encode_packed(transcode._layout(planes[id(d)], True), *shape(d), turbo.SAMP_420, 95)),
                    "ms", anchor, ref.get("encode", 0.0), higher_is_better=False)
         from icformat.im2rec import PackOptions, transform_image
 

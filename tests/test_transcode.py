@@ -219,6 +219,64 @@ def _bilinear(plane: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     return top * (1 - wy[:, None]) + bottom * wy[:, None]
 
 
+@settings(max_examples=60, deadline=None)
+@given(height=st.integers(1, 90), width=st.integers(1, 90), subsampling=st.sampled_from(SUBSAMPLINGS + ("gray",)),
+       scale=st.sampled_from([None, (1, 2), (3, 8), (1, 4), (1, 8)]), quality=st.integers(1, 100),
+       cut=st.sampled_from([None, 0.3, 0.7]), seed=st.integers(0, 2**16))
+def test_two_call_codec_is_pyturbojpegs(height, width, subsampling, scale, quality, cut, seed):
+    """image.turbo (per-thread handles, two library calls an image) against PyTurboJPEG's own
+    methods: the same planes, the same JPEG bytes, and a failure exactly where PyTurboJPEG raises
+    or warns (libjpeg's warnings: a JPEG cut short)."""
+    import warnings
+
+    from icformat.image import turbo
+
+    if not YUV:  # core environment: nothing to call; it says why
+        assert not turbo.available() and turbo.unavailable_reason()
+        return
+    lib = turbo.codec()
+    rng = np.random.default_rng(seed)
+    gray = subsampling == "gray"
+    pixels = rng.integers(0, 256, (height, width) if gray else (height, width, 3), dtype=np.uint8)
+    data = jpeg(cv2_blur(pixels), "420" if gray else subsampling, quality)
+    if cut is not None:
+        data = data[: max(4, int(len(data) * cut))]
+    h, w = (height, width) if scale is None else (-(-height * scale[0] // scale[1]), -(-width * scale[0] // scale[1]))
+    samp = {"444": 0, "422": 1, "420": 2, "gray": 3, "440": 4, "411": 5}[subsampling]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            if gray:  # PyTurboJPEG 1.x's planes method fails on gray JPEGs: its gray decode instead
+                theirs = [lib.decode(data, pixel_format=6, scaling_factor=scale)[:, :, 0]]
+            else:
+                theirs = lib.decode_to_yuv_planes(data, scaling_factor=scale)
+        except (OSError, ValueError):
+            theirs = None
+    ours = turbo.decode_gray(data, h, w) if gray else turbo.decode_planes(data, h, w, samp)
+    if theirs is None or caught:
+        assert ours is None
+        return
+    ours = [ours] if gray else ours
+    assert [p.shape for p in ours] == [p.shape for p in theirs]
+    assert all(np.array_equal(a, b) for a, b in zip(ours, theirs))
+    luma = ours[0][:h, :w]
+    planes = [luma] if gray else [luma, *[p[: (h + 1) // 2, : (w + 1) // 2] for p in ours[1:]]]
+    if not gray and any(p.shape != ((h + 1) // 2, (w + 1) // 2) for p in planes[1:]):
+        return  # only 4:2:0 planes are encoded; other subsamplings are resampled first
+    packed = transcode._layout(planes, not gray)
+    out_samp = 3 if gray else 2
+    assert turbo.encode_packed(packed, h, w, out_samp, quality) == lib.encode_from_yuv(packed, h, w, quality=quality,
+                                                                                        jpeg_subsample=out_samp)
+
+
+def cv2_blur(pixels: np.ndarray) -> np.ndarray:
+    """Noise smoothed a little (box blur in numpy), so JPEG sizes are like photos'."""
+    p = pixels.astype(np.float32)
+    for axis in (0, 1):
+        p = (p + np.roll(p, 1, axis) + np.roll(p, -1, axis)) / 3
+    return p.astype(np.uint8)
+
+
 def test_dct_scale_is_the_rgb_paths():
     """The reduced-scale decode picks the size simplejpeg's (the RGB path's) does."""
     photo = np.zeros((1000, 1411, 3), np.uint8)

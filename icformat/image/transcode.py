@@ -16,8 +16,9 @@ import math
 import os
 
 import numpy as np
+import simplejpeg
 
-from ..errors import ImageError
+from . import turbo
 from .decode import apply_orientation
 from .resize import center_crop_box, opencv, resize
 
@@ -26,63 +27,19 @@ PATH_RGB = "rgb (simplejpeg)"
 ENV_VAR = "ICFORMAT_JPEG_PATH"
 
 _TRANSPOSED = (5, 6, 7, 8)  # EXIF orientations that swap height and width
-# TurboJPEG's subsampling codes (a stable ABI) -> (vertical, horizontal) chroma factors
-_SAMP_444, _SAMP_422, _SAMP_420, _SAMP_GRAY, _SAMP_440, _SAMP_411 = 0, 1, 2, 3, 4, 5
-_FACTORS = {_SAMP_444: (1, 1), _SAMP_422: (1, 2), _SAMP_420: (2, 2), _SAMP_440: (2, 1), _SAMP_411: (1, 4)}
-_CS_YCBCR, _CS_GRAY = 1, 2
-_PF_GRAY = 6  # TJPF_GRAY: decoding to it gives the luma plane as stored, no colour conversion
-_STOP_ON_WARNING = 8192  # TJFLAG_STOPONWARNING: a damaged JPEG stops the decode early
-
-_CODEC = None  # the process's TurboJPEG wrapper once loaded; False when it cannot load
-_WHY_NOT = ""
-
-
-def _load():
-    """A TurboJPEG wrapper whose every libjpeg warning is an ``ImageError`` (PyTurboJPEG 1.x only
-    warns through ``warnings.warn``, which cannot be caught per call when threads share a process),
-    or None with the reason in ``_WHY_NOT``."""
-    global _WHY_NOT
-    try:
-        import turbojpeg
-    except ImportError as exc:
-        _WHY_NOT = f"PyTurboJPEG not installed ({exc}); pip install 'icformat[turbo]'"
-        return None
-    if not hasattr(turbojpeg.TurboJPEG, "_TurboJPEG__report_error"):
-        _WHY_NOT = "this PyTurboJPEG version is not supported (1.x is); pip install 'PyTurboJPEG>=1.7,<2'"
-        return None
-
-    class _Strict(turbojpeg.TurboJPEG):
-        def _TurboJPEG__report_error(self, handle):  # PyTurboJPEG's hook for a failed call
-            raise ImageError(f"libjpeg-turbo: {self._TurboJPEG__get_error_string(handle)}")
-
-    try:
-        codec = _Strict()
-    except (OSError, RuntimeError, AttributeError) as exc:  # no libturbojpeg.so, or one too old
-        _WHY_NOT = f"libturbojpeg cannot be loaded ({exc}); install libjpeg-turbo (Debian: apt-get install libturbojpeg0)"
-        return None
-    if getattr(codec, "_TurboJPEG__get_error_code", None) is None:  # before 2.0: warnings go unreported
-        _WHY_NOT = "libturbojpeg is older than 2.0 (it cannot report a damaged JPEG); install libjpeg-turbo 2.x"
-        return None
-    return codec
-
-
-def _codec():
-    """The one TurboJPEG wrapper of this process (it holds no handle between calls, so threads
-    share it and forked workers inherit it), or None."""
-    global _CODEC
-    if _CODEC is None:
-        _CODEC = _load() or False
-    return _CODEC or None
+# the header's subsampling -> TurboJPEG's code and the (vertical, horizontal) chroma factors
+_SUBSAMPLINGS = {"444": (turbo.SAMP_444, (1, 1)), "422": (turbo.SAMP_422, (1, 2)), "420": (turbo.SAMP_420, (2, 2)),
+                 "440": (turbo.SAMP_440, (2, 1)), "411": (turbo.SAMP_411, (1, 4)), "Gray": (turbo.SAMP_GRAY, (1, 1))}
 
 
 def available() -> bool:
     """True when libturbojpeg and PyTurboJPEG load (whatever ``ICFORMAT_JPEG_PATH`` says)."""
-    return _codec() is not None
+    return turbo.available()
 
 
 def unavailable_reason() -> str:
     """Why the YUV path cannot run here ('' when it can)."""
-    return "" if available() else _WHY_NOT
+    return turbo.unavailable_reason()
 
 
 def codec_path() -> str:
@@ -114,22 +71,24 @@ def transcode(
     """
     if codec_path() != PATH_YUV:
         return None
-    codec = _codec()
     try:
-        w, h, samp, colorspace = codec.decode_header(data)
-        if colorspace not in (_CS_YCBCR, _CS_GRAY) or (samp != _SAMP_GRAY and samp not in _FACTORS):
-            return None
-        scale = _scale(h, w, min_height, min_width)
-        if gray or samp == _SAMP_GRAY:  # luma only (PyTurboJPEG 1.x's planes API fails on gray JPEGs)
-            planes = [codec.decode(data, pixel_format=_PF_GRAY, scaling_factor=scale, flags=_STOP_ON_WARNING)[:, :, 0]]
-        else:
-            planes = codec.decode_to_yuv_planes(data, scaling_factor=scale, flags=_STOP_ON_WARNING)
-    except (ImageError, ValueError, OSError):  # damaged (even a warning) or not decodable here
+        h, w, colorspace, subsampling = simplejpeg.decode_jpeg_header(data)
+    except ValueError:
         return None
+    if colorspace not in ("YCbCr", "Gray") or subsampling not in _SUBSAMPLINGS or min(h, w) < 1:
+        return None  # CMYK/YCCK, RGB-coded, unusual subsampling: the RGB path
+    samp, (fy, fx) = _SUBSAMPLINGS[subsampling]
+    scale = _scale(h, w, min_height, min_width)
     if scale:
         h, w = -(-h * scale[0] // scale[1]), -(-w * scale[0] // scale[1])
+    if gray or samp == turbo.SAMP_GRAY:  # luma only: decoded to gray, as the RGB path's gray decode
+        luma = turbo.decode_gray(data, h, w)
+        planes = None if luma is None else [luma]
+    else:
+        planes = turbo.decode_planes(data, h, w, samp)
+    if planes is None:  # damaged (even a warning) or not decodable here
+        return None
     planes[0] = planes[0][:h, :w]  # TurboJPEG pads the luma plane to whole chroma samples
-    fy, fx = _FACTORS.get(samp, (1, 1))
     if orientation != 1:
         planes = [apply_orientation(p, orientation) for p in planes]
         if orientation in _TRANSPOSED:
@@ -140,17 +99,14 @@ def transcode(
         top, left, side = center_crop_box(rows, cols)
         rows = cols = side
     luma = resize(luma[top : top + rows, left : left + cols], height, width, method=method)
-    try:
-        if gray:
-            return codec.encode_from_yuv(_layout([luma], False), height, width, quality=quality, jpeg_subsample=_SAMP_GRAY)
-        ch, cw = (height + 1) // 2, (width + 1) // 2
-        if len(planes) == 1:  # a gray JPEG in colour: neutral chroma, as OpenCV's imread gives it
-            chroma = [np.full((ch, cw), 128, np.uint8)] * 2
-        else:
-            chroma = [_chroma(p, (top, left, rows, cols), (fy, fx), (height, width), method) for p in planes[1:]]
-        return codec.encode_from_yuv(_layout([luma, *chroma], True), height, width, quality=quality, jpeg_subsample=_SAMP_420)
-    except ImageError:
-        return None
+    if gray:
+        return turbo.encode_packed(_layout([luma], False), height, width, turbo.SAMP_GRAY, quality)
+    ch, cw = (height + 1) // 2, (width + 1) // 2
+    if len(planes) == 1:  # a gray JPEG in colour: neutral chroma, as OpenCV's imread gives it
+        chroma = [np.full((ch, cw), 128, np.uint8)] * 2
+    else:
+        chroma = [_chroma(p, (top, left, rows, cols), (fy, fx), (height, width), method) for p in planes[1:]]
+    return turbo.encode_packed(_layout([luma, *chroma], True), height, width, turbo.SAMP_420, quality)
 
 
 def _scale(height: int, width: int, min_height: int, min_width: int) -> tuple[int, int] | None:
