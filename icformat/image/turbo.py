@@ -50,7 +50,7 @@ def _load():
     return codec
 
 
-def codec():
+def codec():  # -> turbojpeg.TurboJPEG | None (PyTurboJPEG may be absent)
     """The process's PyTurboJPEG object (it holds no handle; forked workers inherit it), or None."""
     global _CODEC
     if _CODEC is None:
