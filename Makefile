@@ -8,7 +8,7 @@ PIP_FLAGS := -q --disable-pip-version-check
 
 $(VENV)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[train,export,serve,spark,dev]'
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[train,export,serve,spark,dev,turbo]'
 	touch $@
 
 # the core environment: numpy 2, no mxnet, onnxruntime (inference on exported models)

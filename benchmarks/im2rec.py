@@ -2,13 +2,20 @@
 of ImageNet-like size, same number of cores, in three modes (re-encode, --resize 256,
 --pass-through).
 
+icformat re-encodes a JPEG through its Y/Cb/Cr planes when libturbojpeg loads ('turbojpeg-yuv'),
+else through RGB pixels ('rgb'). Where the YUV path is there, the re-encoding modes run both paths
+(the RGB one with ICFORMAT_JPEG_PATH=rgb), each against im2rec.py, and report the YUV/RGB ratio and
+the PSNR (dB, on decoded RGB) of the YUV path's images against the RGB path's.
+
 Both tools run as the user runs them, each in a fresh interpreter (`icformat im2rec ...` and
 MXNet's `tools/im2rec.py ...`), with --num-workers / --num-thread set to the same count. The
 figures time the packing only (imports done first, untimed: mxnet's take seconds and vary a lot);
 the CPU time of all the tool's processes per image, and end-to-end times, are printed too. Runs
-alternate between the tools and the best of --repeat is kept.
+alternate between the tools (in a rotating order) and the best of --repeat is kept. On a shared
+machine the wall-clock figures swing with the load; the CPU per image holds. Last, one thread's
+milliseconds per image in each codec stage of both paths, beside OpenCV's.
 
-    python benchmarks/im2rec.py            # 1,500 images, about 2-3 minutes on 2 cores
+    python benchmarks/im2rec.py            # 1,500 images, about 3-4 minutes on 2 cores
     python benchmarks/im2rec.py --quick    # 100 images, seconds
 """
 from __future__ import annotations
@@ -27,9 +34,12 @@ from _mxnet import mxnet_im2rec  # noqa: E402
 
 from _report import Report, emit  # noqa: E402
 
+import numpy as np  # noqa: E402
+
 from icformat import samples  # noqa: E402
+from icformat.image import transcode  # noqa: E402
 from icformat.lst.make import make_lst  # noqa: E402
-from icformat.recordio import read_index  # noqa: E402
+from icformat.recordio import RecordReader, read_index, unpack  # noqa: E402
 
 MODES = {"re-encode": [], "resize 256": ["--resize", "256"], "pass-through": ["--pass-through"]}
 
@@ -50,6 +60,10 @@ if tool == "mxnet":
     runpy.run_path(argv[0], run_name="__main__")
 else:
     import icformat.cli, icformat.im2rec, pyarrow.csv, pyarrow.compute, simplejpeg, PIL.Image  # start-up: not timed
+    from icformat.image.resize import opencv
+    from icformat.image.transcode import available
+    opencv()  # imports cv2 when there, as the mxnet side does: start-up too
+    available()  # loads libturbojpeg when there: start-up too
     wall, used = time.perf_counter(), cpu()
     code = icformat.cli.main(argv)
     if code:
@@ -58,15 +72,17 @@ sys.stderr.write(f"\nBENCH {time.perf_counter() - wall} {cpu() - used}\n")
 """
 
 
-def _timed(tool: str, argv: list[str]) -> tuple[float, float, float]:
+def _timed(tool: str, argv: list[str], env: dict | None = None) -> tuple[float, float, float]:
     """(packing seconds, packing CPU seconds, end-to-end seconds) of one run."""
     began = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", _WRAP, tool, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    done = subprocess.run([sys.executable, "-c", _WRAP, tool, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, **env} if env else None)
     total = time.perf_counter() - began
     marks = [line for line in done.stderr.splitlines() if line.startswith("BENCH ")]
     if done.returncode != 0 or not marks:
         raise SystemExit(f"benchmark run failed ({done.returncode}): {tool} {' '.join(argv)}\n{done.stderr[-2000:]}")
     _, wall, used = marks[-1].split()
+    os.sync()  # untimed: the next run does not share the disk with this one's writeback
     return float(wall), float(used), total
 
 
@@ -98,12 +114,13 @@ def prepare(work: str, count: int) -> tuple[str, dict[str, str]]:
     samples.imagenet_like_corpus(root, count)
     run_dir = tempfile.mkdtemp(prefix="run-", dir=work)
     lists = {}
-    for tool in ("icformat", "mxnet"):
+    for tool in ("icformat", "icformat-rgb", "mxnet"):
         folder = os.path.join(run_dir, f"lst-{tool}")  # not named like a package: no shadowing
         os.makedirs(folder)
         lists[tool] = os.path.join(folder, "data.lst")
     make_lst(os.path.splitext(lists["icformat"])[0], root, recursive=True, write_classes=False)
     shutil.copy(lists["icformat"], lists["mxnet"])
+    shutil.copy(lists["icformat"], lists["icformat-rgb"])
     return root, lists
 
 
@@ -116,29 +133,139 @@ def run(count: int, workers: int, repeat: int, work: str) -> list[Report]:
         shutil.rmtree(os.path.dirname(os.path.dirname(lists["icformat"])), ignore_errors=True)
 
 
+RGB_ENV = {transcode.ENV_VAR: "rgb"}
+
+
+def _psnr_db(ours: str, theirs: str) -> tuple[float, float]:
+    """(mean, lowest) PSNR in dB of the images of two .rec files, decoded to RGB, record by record."""
+    import simplejpeg
+
+    values = []
+    for a, b in zip(RecordReader(os.path.splitext(ours)[0] + ".rec"), RecordReader(os.path.splitext(theirs)[0] + ".rec")):
+        x, y = (simplejpeg.decode_jpeg(unpack(r)[1]).astype(np.float64) for r in (a, b))
+        if x.shape != y.shape:
+            raise SystemExit(f"image sizes differ between the two paths: {x.shape} and {y.shape}")
+        mse = float(np.mean((x - y) ** 2))
+        values.append(99.0 if mse == 0 else 10 * np.log10(255.0**2 / mse))
+    return float(np.mean(values)), float(np.min(values))
+
+
 def _measure(script: str | None, root: str, lists: dict, count: int, workers: int, repeat: int) -> list[Report]:
-    label = f"{count} ImageNet-size JPEGs, {workers} workers each"
+    path = transcode.codec_path()
+    both = path == transcode.PATH_YUV
+    label = f"{count} ImageNet-size JPEGs, {workers} workers each; JPEG path: {path}"
     speed = Report(f"im2rec images/s: {label} (packing only; start-up excluded for both)")
     cost = Report(f"im2rec CPU per image, all processes: {label} (ms; lower is better)")
     whole = Report("im2rec end to end, interpreter start-up included (images/s)")
+    paths = Report("im2rec JPEG paths: turbojpeg-yuv against rgb (simplejpeg), same run")
+    if not both:
+        paths.title += f" [YUV path not available: {transcode.unavailable_reason() or 'ICFORMAT_JPEG_PATH=rgb'}]"
+    best = lambda runs, i: min(r[i] for r in runs) if runs else float("nan")  # noqa: E731
     for mode, flags in MODES.items():
-        ours, theirs = [], []
-        for _ in range(repeat):  # alternate, so both tools see the same machine load
-            _clear(lists)  # each run writes fresh files, as a first run does
-            ours.append(_timed("icformat", _ours(lists["icformat"], root, workers, flags)))
-            if script:
-                theirs.append(_timed("mxnet", _theirs(script, lists["mxnet"], root, workers, flags)))
+        kinds = {"icformat": None}
+        if both and mode != "pass-through":
+            kinds["icformat-rgb"] = RGB_ENV
+        runs: dict[str, list] = {kind: [] for kind in (*kinds, "mxnet")}
+        order = [*kinds, *(["mxnet"] if script else [])]
+        for r in range(repeat):  # alternate, so all runs see the same machine load; rotate, so none
+            _clear(lists)  # always follows the same one; each run writes fresh files, as a first run does
+            for kind in order[r % len(order):] + order[: r % len(order)]:
+                if kind == "mxnet":
+                    runs["mxnet"].append(_timed("mxnet", _theirs(script, lists["mxnet"], root, workers, flags)))
+                else:
+                    runs[kind].append(_timed("icformat", _ours(lists[kind], root, workers, flags), kinds[kind]))
         n = _records(lists["icformat"])
-        if script and _records(lists["mxnet"]) != n:
-            raise SystemExit(f"{mode}: icformat wrote {n} records, mxnet {_records(lists['mxnet'])}")
-        best = lambda runs, i: min(r[i] for r in runs) if runs else float("nan")  # noqa: E731
-        speed.add(f"{mode}", n / best(ours, 0), "img/s", "mxnet im2rec.py", n / best(theirs, 0) if script else 0.0, target=">= 2x")
-        cost.add(f"{mode}", 1000 * best(ours, 1) / n, "ms", "mxnet im2rec.py", 1000 * best(theirs, 1) / n if script else 0.0,
-                 higher_is_better=False)
-        whole.add(f"{mode}", n / best(ours, 2), "img/s", "mxnet im2rec.py", n / best(theirs, 2) if script else 0.0)
+        for kind in (*kinds, *(["mxnet"] if script else [])):
+            if _records(lists[kind]) != n:
+                raise SystemExit(f"{mode}: icformat wrote {n} records, {kind} {_records(lists[kind])}")
+        theirs = runs["mxnet"]
+        for kind in kinds:
+            name = mode if mode == "pass-through" else f"{mode} [{'rgb' if kind == 'icformat-rgb' else path}]"
+            ours = runs[kind]
+            speed.add(name, n / best(ours, 0), "img/s", "mxnet im2rec.py", n / best(theirs, 0) if script else 0.0, target=">= 2x")
+            cost.add(name, 1000 * best(ours, 1) / n, "ms", "mxnet im2rec.py", 1000 * best(theirs, 1) / n if script else 0.0,
+                     higher_is_better=False)
+            whole.add(name, n / best(ours, 2), "img/s", "mxnet im2rec.py", n / best(theirs, 2) if script else 0.0)
+        if "icformat-rgb" in kinds:
+            yuv, rgb = runs["icformat"], runs["icformat-rgb"]
+            paths.add(f"{mode}: YUV path speed", n / best(yuv, 0), "img/s", "RGB path", n / best(rgb, 0))
+            paths.add(f"{mode}: YUV path CPU per image", 1000 * best(yuv, 1) / n, "ms", "RGB path", 1000 * best(rgb, 1) / n,
+                      higher_is_better=False)
+            mean, low = _psnr_db(lists["icformat"], lists["icformat-rgb"])
+            paths.add(f"{mode}: PSNR YUV vs RGB, mean (min {low:.1f})", mean, "dB", "target", 40.0, target=">= 40 dB")
     if not script:
         speed.title += " [mxnet not installed: no anchor]"
-    return [speed, cost, whole]
+    return [speed, cost, whole, paths]
+
+
+def stages(root: str, count: int = 200) -> Report:
+    """Where one image's time goes (ms, one thread, best of 3 over ``count`` corpus files): each
+    codec stage of the two paths beside OpenCV's (MXNet im2rec's codec) doing the same job."""
+    import glob
+
+    import simplejpeg
+
+    from icformat.image.resize import opencv, resize
+
+    files = sorted(glob.glob(os.path.join(root, "**", "*.jpg"), recursive=True))[:count]
+    datas = [open(path, "rb").read() for path in files]
+
+    def per_image(fn) -> float:
+        for data in datas[:10]:
+            fn(data)
+        best = float("inf")
+        for _ in range(3):
+            began = time.perf_counter()
+            for data in datas:
+                fn(data)
+            best = min(best, time.perf_counter() - began)
+        return 1000 * best / len(datas)
+
+    report = Report(f"im2rec stages per image, one thread ({len(datas)} corpus JPEGs, about 500x375 4:2:0; ms; lower is better)")
+    cv2 = opencv()
+    rgb = {id(d): simplejpeg.decode_jpeg(d) for d in datas}
+    anchor = "OpenCV (im2rec.py's codec)"
+    ref = {"decode": per_image(lambda d: cv2.imdecode(np.frombuffer(d, np.uint8), cv2.IMREAD_COLOR)) if cv2 else 0.0}
+    if cv2:
+        bgr = {id(d): rgb[id(d)][:, :, ::-1].copy() for d in datas}
+        ref["encode"] = per_image(lambda d: cv2.imencode(".jpg", bgr[id(d)], [cv2.IMWRITE_JPEG_QUALITY, 95]))
+        ref["resize"] = per_image(lambda d: cv2.resize(bgr[id(d)], (341, 256)))
+    report.add("RGB path: decode to RGB", per_image(simplejpeg.decode_jpeg), "ms", anchor, ref["decode"], higher_is_better=False)
+    report.add("RGB path: resize RGB to 256", per_image(lambda d: resize(rgb[id(d)], 256, 341)), "ms", anchor,
+               ref.get("resize", 0.0), higher_is_better=False)
+    report.add("RGB path: encode RGB, q95 4:2:0", per_image(lambda d: simplejpeg.encode_jpeg(rgb[id(d)], quality=95, colorsubsampling="420")),
+               "ms", anchor, ref.get("encode", 0.0), higher_is_better=False)
+    if transcode.available():
+        from icformat.image import turbo
+
+        def shape(d):
+            return rgb[id(d)].shape[:2]
+
+        def eighth(d):
+            h, w = shape(d)
+            return -(-h // 8), -(-w // 8)
+
+        planes = {id(d): turbo.decode_planes(d, *shape(d), turbo.SAMP_420) for d in datas}
+        report.add("YUV path: decode to planes", per_image(lambda d: turbo.decode_planes(d, *shape(d), turbo.SAMP_420)), "ms",
+                   anchor, ref["decode"], higher_is_better=False)
+        report.add("YUV path: entropy decoding alone (1/8 scale)", per_image(lambda d: turbo.decode_planes(d, *eighth(d), turbo.SAMP_420)),
+                   "ms", anchor, ref["decode"], higher_is_better=False)
+        report.add("YUV path: resize Y to 256", per_image(lambda d: resize(planes[id(d)][0], 256, 341)), "ms", anchor,
+                   ref.get("resize", 0.0), higher_is_better=False)
+        report.add("YUV path: lay out planes + encode, q95 4:2:0",
+                   per_image(lambda d: turbo.encode_packed(transcode._layout(planes[id(d)], True), *shape(d), turbo.SAMP_420, 95)),
+                   "ms", anchor, ref.get("encode", 0.0), higher_is_better=False)
+        from icformat.im2rec import PackOptions, transform_image
+
+        for mode, options in (("re-encode", PackOptions()), ("resize 256", PackOptions(resize=256))):
+            os.environ[transcode.ENV_VAR] = "rgb"
+            try:
+                rgb_ms = per_image(lambda d: transform_image(d, options))
+            finally:
+                del os.environ[transcode.ENV_VAR]
+            report.add(f"whole image, {mode}: YUV path", per_image(lambda d: transform_image(d, options)), "ms", "RGB path",
+                       rgb_ms, higher_is_better=False)
+    return report
 
 
 def main() -> None:
@@ -151,7 +278,9 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     count, repeat = (100, 1) if args.quick else (args.count, args.repeat)
-    emit(run(count, args.workers, repeat, args.work), args.json)
+    reports = run(count, args.workers, repeat, args.work)
+    reports.append(stages(os.path.join(args.work, f"corpus-{count}")))
+    emit(reports, args.json)
 
 
 if __name__ == "__main__":

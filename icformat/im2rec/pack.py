@@ -4,8 +4,10 @@ The semantics are those of MXNet's ``tools/im2rec.py`` (which reads with OpenCV'
 ``color`` 1 gives colour (alpha dropped, gray expanded), 0 gray, -1 the pixels as stored (and, like
 ``imread``'s unchanged mode, no EXIF rotation); ``center_crop`` cuts the centered square first, then
 ``resize`` scales the shorter side; ``quality`` is the JPEG quality, or the PNG compression level
-(0-9) with ``.png``; ``pass_through`` stores the file's bytes untouched. Pixels go through
-libjpeg-turbo (simplejpeg) and Pillow: a JPEG shrunk by 2x or more is decoded at reduced DCT scale.
+(0-9) with ``.png``; ``pass_through`` stores the file's bytes untouched. A JPEG re-encoded as a
+JPEG goes through its Y/Cb/Cr planes when libturbojpeg is there (``image/transcode.py``), else,
+like everything else, through RGB pixels (libjpeg-turbo via simplejpeg, and Pillow): a JPEG
+shrunk by 2x or more is decoded at reduced DCT scale either way.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from ..image.decode import apply_orientation, decode, exif_orientation, image_si
 from ..image.encode import encode, normalize_encoding
 from ..image.resize import center_crop as crop_center
 from ..image.resize import output_size, resize as resize_array, shorter_side_size
+from ..image.transcode import PATH_YUV, codec_path, transcode
 from ..io.objects import SETUP_ERRORS, describe_error, read_bytes
 from ..io.paths import join_uri
 from ..lst.paths import ABSOLUTE, unsafe_path_reason
@@ -98,12 +101,19 @@ def read_image_file(root: str, path: str, allow_absolute: bool = False) -> bytes
 
 def transform_image(data: bytes, options: PackOptions, notes: list[str] | None = None) -> bytes:
     """Decode, crop, resize and re-encode one image as ``options`` say; what the user should hear
-    about (a damaged JPEG) goes to ``notes``."""
+    about (a damaged JPEG) goes to ``notes``. JPEG to JPEG goes through YUV planes where it can
+    (see ``image.transcode``); the RGB path does the rest, and any JPEG that path refuses."""
     orientation = exif_orientation(data) if options.color != -1 else 1
     target = None
     min_h = min_w = 0
-    if options.resize and is_jpeg(data):
+    yuv = options.encoding == ".jpg" and options.color != -1 and is_jpeg(data) and codec_path() == PATH_YUV
+    if (options.resize or yuv) and is_jpeg(data):
         target, (min_h, min_w) = _jpeg_plan(data, orientation, options)
+    if yuv and target:
+        packed = transcode(data, *target, quality=options.quality, center_crop=options.center_crop, min_height=min_h,
+                           min_width=min_w, orientation=orientation, gray=options.color == 0, method=options.resize_method)
+        if packed is not None:
+            return packed
     array = _decode_pixels(data, options.color, min_h, min_w, notes if notes is not None else [])
     array = apply_orientation(array, orientation)
     if options.center_crop:
@@ -126,7 +136,7 @@ def _jpeg_plan(data: bytes, orientation: int, options: PackOptions):
     region = min(h, w) if options.center_crop else None
     rh, rw = (region, region) if region else (h, w)
     fh, fw = output_size(h, w, resize=options.resize, center_crop=options.center_crop)
-    if min(rh, rw) < 2 * options.resize:
+    if not options.resize or min(rh, rw) < 2 * options.resize:
         return (fh, fw), (0, 0)
     need_h, need_w = math.ceil(h * fh / rh), math.ceil(w * fw / rw)
     if orientation in _TRANSPOSED:  # decode sees the stored (unrotated) image

@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 
 from .. import streams
 from ..errors import IcformatError, ImageError, InputNotFound
+from ..image import transcode
 from ..io.objects import SETUP_ERRORS
 from ..io.parallel import map_ordered
 from ..lst.parse import LstTable, read_lst, require_rows
@@ -61,6 +62,7 @@ class PackReport:
     skipped: list[Skipped] = field(default_factory=list)
     notes: list[Skipped] = field(default_factory=list)  # packed, but damaged: the user is told
     sha256: str | None = None  # of the .rec, when asked for (``checksum=True``)
+    jpeg_path: str = ""  # how JPEGs were re-encoded ('turbojpeg-yuv' or 'rgb (simplejpeg)'); '' if not
 
     @property
     def images_per_second(self) -> float:
@@ -79,6 +81,7 @@ class PackReport:
             "seconds": round(self.seconds, 3),
             "images_per_second": round(self.images_per_second, 1),
             **({"sha256": self.sha256} if self.sha256 else {}),
+            **({"jpeg_path": self.jpeg_path} if self.jpeg_path else {}),
         }
 
 
@@ -174,6 +177,7 @@ def _warm_imports() -> None:
     from PIL import Image
 
     Image.preinit()
+    transcode.available()  # libturbojpeg loaded once, here; forked workers inherit it
 
 
 def pack_lst(
@@ -248,6 +252,8 @@ def pack_rows(
     stop = len(table) if stop is None else stop
     lst_path = table.path or "<lst>"
     report = PackReport(lst_path, prefix + ".rec", prefix + ".idx", rows=stop - start)
+    if not options.pass_through and options.encoding == ".jpg" and options.color != -1:
+        report.jpeg_path = transcode.codec_path()  # JPEG inputs take it; other formats the RGB path
     if on_start:
         on_start(lst_path, report.rows)
     began = time.perf_counter()

@@ -45,7 +45,7 @@ def output_size(height: int, width: int, *, resize: int = 0, center_crop: bool =
     return height, width
 
 
-def _opencv():
+def opencv():
     """OpenCV when installed (the ``train`` and ``loader`` extras), single-threaded; else None."""
     global _CV2
     if _CV2 is None:
@@ -65,7 +65,7 @@ _CV2 = None
 def _resize_opencv(array: np.ndarray, height: int, width: int) -> np.ndarray | None:
     """Bilinear as MXNet's im2rec (``cv2.resize``, the faster backend); area averaging
     instead when shrinking 2x or more, where bilinear would alias."""
-    cv2 = _opencv()
+    cv2 = opencv()
     if cv2 is None:
         return None
     shrink = min(array.shape[0] / height, array.shape[1] / width)

@@ -1,0 +1,180 @@
+"""JPEG bytes -> JPEG bytes through Y/Cb/Cr planes (libjpeg-turbo's YUV API, via PyTurboJPEG).
+
+Decoding to planes and encoding from them skips libjpeg-turbo's colour conversion and its chroma
+up/down-sampling on both sides; the planes are cropped and resized as 2-D images instead (luma to
+the output size, chroma to the 4:2:0 plane size). A JPEG shrunk by 2x or more decodes at a reduced
+DCT scale (the one the RGB path's decoder picks: see :func:`_scale`).
+
+:func:`transcode` returns ``None`` whenever this path does not apply (no libturbojpeg, CMYK/YCCK or
+RGB-coded JPEGs, unusual subsampling, a damaged JPEG: any libjpeg warning); the caller then takes
+the RGB path (decode to RGB, resize, encode). ``ICFORMAT_JPEG_PATH=rgb`` in the environment turns
+this path off; :func:`codec_path` says which path runs.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import simplejpeg
+
+from . import turbo
+from .decode import apply_orientation
+from .resize import center_crop_box, opencv, resize
+
+PATH_YUV = "turbojpeg-yuv"
+PATH_RGB = "rgb (simplejpeg)"
+ENV_VAR = "ICFORMAT_JPEG_PATH"
+
+_TRANSPOSED = (5, 6, 7, 8)  # EXIF orientations that swap height and width
+# the header's subsampling -> TurboJPEG's code and the (vertical, horizontal) chroma factors
+_SUBSAMPLINGS = {"444": (turbo.SAMP_444, (1, 1)), "422": (turbo.SAMP_422, (1, 2)), "420": (turbo.SAMP_420, (2, 2)),
+                 "440": (turbo.SAMP_440, (2, 1)), "411": (turbo.SAMP_411, (1, 4)), "Gray": (turbo.SAMP_GRAY, (1, 1))}
+
+
+def available() -> bool:
+    """True when libturbojpeg and PyTurboJPEG load (whatever ``ICFORMAT_JPEG_PATH`` says)."""
+    return turbo.available()
+
+
+def unavailable_reason() -> str:
+    """Why the YUV path cannot run here ('' when it can)."""
+    return turbo.unavailable_reason()
+
+
+def codec_path() -> str:
+    """The path JPEG -> JPEG re-encoding takes: ``'turbojpeg-yuv'``, or ``'rgb (simplejpeg)'`` when
+    the library is missing or ``ICFORMAT_JPEG_PATH=rgb`` is set."""
+    if os.environ.get(ENV_VAR, "").strip().lower() == "rgb" or not available():
+        return PATH_RGB
+    return PATH_YUV
+
+
+def transcode(
+    data: bytes,
+    height: int,
+    width: int,
+    *,
+    quality: int = 95,
+    center_crop: bool = False,
+    min_height: int = 0,
+    min_width: int = 0,
+    orientation: int = 1,
+    gray: bool = False,
+    method: str = "bilinear",
+) -> bytes | None:
+    """A 4:2:0 JPEG (one-channel with ``gray``) of ``data`` rotated by EXIF ``orientation``, center
+    cropped when asked, resized to ``height x width``; or None when this path does not apply.
+
+    ``min_height``/``min_width`` (of the stored, unrotated image) allow a reduced DCT scale: the
+    smallest n/8 keeping both sides at least that large, as the RGB path decodes.
+    """
+    if codec_path() != PATH_YUV:
+        return None
+    try:
+        h, w, colorspace, subsampling = simplejpeg.decode_jpeg_header(data)
+    except ValueError:
+        return None
+    if colorspace not in ("YCbCr", "Gray") or subsampling not in _SUBSAMPLINGS or min(h, w) < 1:
+        return None  # CMYK/YCCK, RGB-coded, unusual subsampling: the RGB path
+    samp, (fy, fx) = _SUBSAMPLINGS[subsampling]
+    scale = _scale(h, w, min_height, min_width)
+    if scale:
+        h, w = -(-h * scale[0] // scale[1]), -(-w * scale[0] // scale[1])
+    if gray or samp == turbo.SAMP_GRAY:  # luma only: decoded to gray, as the RGB path's gray decode
+        luma = turbo.decode_gray(data, h, w)
+        planes = None if luma is None else [luma]
+    else:
+        planes = turbo.decode_planes(data, h, w, samp)
+    if planes is None:  # damaged (even a warning) or not decodable here
+        return None
+    planes[0] = planes[0][:h, :w]  # TurboJPEG pads the luma plane to whole chroma samples
+    if orientation != 1:
+        planes = [apply_orientation(p, orientation) for p in planes]
+        if orientation in _TRANSPOSED:
+            fy, fx = fx, fy
+    luma = planes[0]
+    top, left, rows, cols = 0, 0, luma.shape[0], luma.shape[1]
+    if center_crop:
+        top, left, side = center_crop_box(rows, cols)
+        rows = cols = side
+    luma = resize(luma[top : top + rows, left : left + cols], height, width, method=method)
+    if gray:
+        return turbo.encode_packed(_layout([luma], False), height, width, turbo.SAMP_GRAY, quality)
+    ch, cw = (height + 1) // 2, (width + 1) // 2
+    if len(planes) == 1:  # a gray JPEG in colour: neutral chroma, as OpenCV's imread gives it
+        chroma = [np.full((ch, cw), 128, np.uint8)] * 2
+    else:
+        chroma = [_chroma(p, (top, left, rows, cols), (fy, fx), (height, width), method) for p in planes[1:]]
+    return turbo.encode_packed(_layout([luma, *chroma], True), height, width, turbo.SAMP_420, quality)
+
+
+def _scale(height: int, width: int, min_height: int, min_width: int) -> tuple[int, int] | None:
+    """The smallest DCT scale n/8 keeping both sides >= the minimums (None: full size): the scale
+    the RGB path's decoder (simplejpeg) picks, so both paths resize from the same pixels. With the
+    minimums set only when shrinking 2x or more, that is 1/2, 3/8, 1/4 or 1/8; 3/8 lacks SIMD but
+    decodes as fast as 1/2 (the entropy decoding dominates), and 1/2 in its place would leave the
+    bilinear resize to shrink by up to 2x, aliasing where the RGB path does not."""
+    if min_height <= 0 or min_width <= 0:
+        return None
+    for num in range(1, 8):
+        if -(-height * num // 8) >= min_height and -(-width * num // 8) >= min_width:
+            common = math.gcd(num, 8)
+            return num // common, 8 // common
+    return None
+
+
+def _chroma(plane: np.ndarray, box: tuple[int, int, int, int], factors: tuple[int, int], size: tuple[int, int],
+            method: str) -> np.ndarray:
+    """The 4:2:0 chroma plane for a ``size`` output (``ceil(h/2) x ceil(w/2)``) from a chroma plane
+    subsampled by ``factors`` (vertical, horizontal), under the luma ``box`` (top, left, rows, cols).
+
+    Each output sample sits where JPEG puts it (centered on its 2x2 luma block). Bilinear (OpenCV,
+    shrinking the chroma by 2x or less: at 2x it averages sample pairs, as libjpeg's downsampling
+    does) maps the output onto the plane exactly, for odd sizes and odd crop offsets too; otherwise
+    the plane's whole samples under the box are resized, with the same interpolation rule as the
+    RGB path."""
+    (top, left, rows, cols), (fy, fx), (height, width) = box, factors, size
+    out_h, out_w = (height + 1) // 2, (width + 1) // 2
+    sy, sx = rows / height, cols / width  # source luma pixels per output luma pixel
+    # output chroma sample j is centered on output luma edge 2j+1 -> plane coordinate a*j + b
+    ay, by, ax, bx = 2 * sy / fy, (top + sy) / fy - 0.5, 2 * sx / fx, (left + sx) / fx - 0.5
+    if plane.shape == (out_h, out_w) and (ay, by, ax, bx) == (1.0, 0.0, 1.0, 0.0):
+        return plane  # 4:2:0 in, same size out: the plane as it is
+    cv2 = opencv()
+    if method == "bilinear" and cv2 is not None and ay <= 2 and ax <= 2:
+        # cv2.resize given scale factors (not a size) samples the plane at exactly a*j + b when the
+        # box starts on a whole sample (b = start + a/2 - 1/2) and nothing before it is needed (it
+        # starts at the edge, or shrinks): as fast as any resize; else warpAffine
+        if top % fy == 0 and left % fx == 0 and (top == 0 or ay >= 1) and (left == 0 or ax >= 1):
+            region = cv2.copyMakeBorder(plane[top // fy :, left // fx :], 0, 2, 0, 2, cv2.BORDER_REPLICATE)
+            out = cv2.resize(region, None, fx=1 / ax, fy=1 / ay, interpolation=cv2.INTER_LINEAR)
+            if out.shape[0] >= out_h and out.shape[1] >= out_w:
+                return out[:out_h, :out_w]
+        matrix = np.array([[ax, 0.0, bx], [0.0, ay, by]])
+        return cv2.warpAffine(plane, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_REPLICATE)
+    region = plane[top // fy : -(-(top + rows) // fy), left // fx : -(-(left + cols) // fx)]
+    return resize(region, out_h, out_w, method=method)
+
+
+def _layout(planes: list[np.ndarray], even_luma: bool) -> np.ndarray:
+    """The planes one after the other as TurboJPEG's packed YUV format has them (what PyTurboJPEG's
+    ``encode_from_yuv`` reads): each row padded to a multiple of 4 bytes, and with ``even_luma``
+    (4:2:0) the luma plane padded to even sides; padding repeats the edge pixels, as libjpeg does."""
+    shapes = []
+    for i, plane in enumerate(planes):
+        rows, cols = plane.shape
+        if i == 0 and even_luma:
+            rows, cols = rows + rows % 2, cols + cols % 2
+        shapes.append((rows, cols, -(-cols // 4) * 4))
+    out = np.empty(sum(rows * stride for rows, _, stride in shapes), np.uint8)
+    at = 0
+    for plane, (rows, cols, stride) in zip(planes, shapes):
+        view = out[at : at + rows * stride].reshape(rows, stride)
+        h, w = plane.shape
+        view[:h, :w] = plane
+        view[:h, w:] = plane[:, -1:]
+        view[h:] = view[h - 1 : h]
+        at += rows * stride
+    return out

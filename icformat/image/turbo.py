@@ -1,0 +1,150 @@
+"""libturbojpeg's YUV calls, two per image: decode a JPEG to planes, encode planes to a JPEG.
+
+PyTurboJPEG (1.x) loads the library and declares its functions; its own methods make a dozen
+calls into the library per image (a handle created and destroyed each time, plane sizes one by
+one), and each call releases and retakes the GIL: beside a busy Python thread (im2rec's writer)
+every retake can wait for a whole switch interval. Here each thread keeps its own handles, plane
+sizes are computed in Python, and the encoder writes into a buffer the thread keeps, so an image
+costs two calls. ``tests/test_transcode.py`` checks these against PyTurboJPEG's own methods.
+"""
+from __future__ import annotations
+
+import threading
+from ctypes import POINTER, byref, c_int, c_ubyte, c_ulong, c_void_p
+
+import numpy as np
+
+from ..errors import ImageError
+
+# TurboJPEG's subsampling codes (a stable ABI) and their MCU sizes in pixels (width, height)
+SAMP_444, SAMP_422, SAMP_420, SAMP_GRAY, SAMP_440, SAMP_411 = 0, 1, 2, 3, 4, 5
+_MCU = {SAMP_444: (8, 8), SAMP_422: (16, 8), SAMP_420: (16, 16), SAMP_GRAY: (8, 8), SAMP_440: (8, 16), SAMP_411: (32, 8)}
+_PF_GRAY = 6  # TJPF_GRAY: the luma plane as stored, no colour conversion
+_STOP_ON_WARNING = 8192  # TJFLAG_STOPONWARNING: a damaged JPEG stops the decode (and fails it)
+_NO_REALLOC = 1024  # TJFLAG_NOREALLOC: encode into the thread's buffer
+
+_CODEC = None  # the process's PyTurboJPEG object once loaded; False when it cannot load
+_WHY_NOT = ""
+_LOCAL = threading.local()
+
+
+def _load():
+    """PyTurboJPEG's wrapper of libturbojpeg (2.0 or later), or None with the reason in _WHY_NOT."""
+    global _WHY_NOT
+    try:
+        import turbojpeg
+    except ImportError as exc:
+        _WHY_NOT = f"PyTurboJPEG not installed ({exc}); pip install 'icformat[turbo]'"
+        return None
+    try:
+        codec = turbojpeg.TurboJPEG()
+    except (OSError, RuntimeError, AttributeError) as exc:  # no libturbojpeg.so, or one too old
+        _WHY_NOT = f"libturbojpeg cannot be loaded ({exc}); install libjpeg-turbo (Debian: apt-get install libturbojpeg0)"
+        return None
+    needed = ("init_decompress", "init_compress", "destroy", "decompressToYUVPlanes", "decompress", "compressFromYUV",
+              "get_error_code")
+    if any(getattr(codec, f"_TurboJPEG__{name}", None) is None for name in needed):
+        _WHY_NOT = ("this PyTurboJPEG or libturbojpeg is not supported (PyTurboJPEG 1.x over libjpeg-turbo 2.0 or "
+                    "later is); pip install 'PyTurboJPEG>=1.7,<2'")
+        return None
+    return codec
+
+
+def codec():  # -> turbojpeg.TurboJPEG | None (PyTurboJPEG may be absent)
+    """The process's PyTurboJPEG object (it holds no handle; forked workers inherit it), or None."""
+    global _CODEC
+    if _CODEC is None:
+        _CODEC = _load() or False
+    return _CODEC or None
+
+
+def available() -> bool:
+    """True when PyTurboJPEG and libturbojpeg load."""
+    return codec() is not None
+
+
+def unavailable_reason() -> str:
+    """Why the library cannot be used here ('' when it can)."""
+    return "" if available() else _WHY_NOT
+
+
+class _Handles:
+    """One decompressor, one compressor and an output buffer for the thread that made them."""
+
+    def __init__(self, lib) -> None:
+        self.lib = lib
+        self.decompress = lib._TurboJPEG__init_decompress()
+        self.compress = lib._TurboJPEG__init_compress()
+        self.out = np.empty(0, np.uint8)
+        if not self.decompress or not self.compress:
+            raise ImageError("libturbojpeg could not create a handle")
+
+    def __del__(self) -> None:
+        for handle in (getattr(self, "decompress", None), getattr(self, "compress", None)):
+            if handle:
+                self.lib._TurboJPEG__destroy(handle)
+
+
+def _handles() -> _Handles:
+    handles = getattr(_LOCAL, "handles", None)
+    if handles is None:
+        handles = _LOCAL.handles = _Handles(codec())
+    return handles
+
+
+def plane_shapes(height: int, width: int, samp: int) -> list[tuple[int, int]]:
+    """The planes' (rows, columns) as libturbojpeg lays them out (tjPlaneHeight/tjPlaneWidth):
+    luma padded to whole chroma samples."""
+    mcu_w, mcu_h = _MCU[samp]
+    fx, fy = mcu_w // 8, mcu_h // 8
+    rows, cols = -(-height // fy) * fy, -(-width // fx) * fx
+    if samp == SAMP_GRAY:
+        return [(rows, cols)]
+    return [(rows, cols)] + [(rows // fy, cols // fx)] * 2
+
+
+def _source(data: bytes):
+    array = np.frombuffer(data, np.uint8)
+    return array, array.ctypes.data_as(POINTER(c_ubyte))
+
+
+def decode_planes(data: bytes, height: int, width: int, samp: int) -> list[np.ndarray] | None:
+    """The Y (Cb, Cr) planes of ``data`` decoded at the DCT scale giving ``height x width``
+    (``plane_shapes``); None when it fails or libjpeg warns."""
+    handles = _handles()
+    planes = [np.empty(shape, np.uint8) for shape in plane_shapes(height, width, samp)]
+    pointers = (POINTER(c_ubyte) * len(planes))(*[p.ctypes.data_as(POINTER(c_ubyte)) for p in planes])
+    strides = (c_int * len(planes))(*[p.shape[1] for p in planes])
+    array, source = _source(data)
+    status = handles.lib._TurboJPEG__decompressToYUVPlanes(
+        handles.decompress, source, array.size, pointers, width, strides, height, _STOP_ON_WARNING)
+    return None if status != 0 else planes
+
+
+def decode_gray(data: bytes, height: int, width: int) -> np.ndarray | None:
+    """The luma of ``data`` (``height x width``, at the DCT scale giving it); None on failure."""
+    handles = _handles()
+    out = np.empty((height, width), np.uint8)
+    array, source = _source(data)
+    status = handles.lib._TurboJPEG__decompress(
+        handles.decompress, source, array.size, out.ctypes.data_as(POINTER(c_ubyte)), width, width, height, _PF_GRAY,
+        _STOP_ON_WARNING)
+    return None if status != 0 else out
+
+
+def encode_packed(buffer: np.ndarray, height: int, width: int, samp: int, quality: int) -> bytes | None:
+    """A JPEG from planes packed as TurboJPEG's YUV format with rows padded to 4 bytes (what
+    PyTurboJPEG's ``encode_from_yuv`` reads); None on failure."""
+    handles = _handles()
+    bound = (-(-width // 16) * 16) * (-(-height // 16) * 16) * 3 + 2048  # >= tjBufSize for 4:2:0 and gray
+    if handles.out.size < bound:
+        handles.out = np.empty(bound, np.uint8)
+    target = c_void_p(handles.out.ctypes.data)
+    size = c_ulong(handles.out.size)
+    buffer = np.ascontiguousarray(buffer)
+    status = handles.lib._TurboJPEG__compressFromYUV(
+        handles.compress, buffer.ctypes.data_as(POINTER(c_ubyte)), width, 4, height, samp, byref(target), byref(size),
+        quality, _NO_REALLOC)
+    if status != 0 or target.value != handles.out.ctypes.data:
+        return None
+    return handles.out[: size.value].tobytes()
