@@ -7,6 +7,10 @@ PIP_FLAGS := -q --disable-pip-version-check
 .PHONY: demo test test-core bench clean
 
 $(VENV)/.installed: pyproject.toml
+	@# im2rec's YUV path needs the system's libturbojpeg (the full environment's tests require it):
+	@# Debian's is installed where it is missing and apt-get can run as root; elsewhere a test says what to install
+	@if ! ldconfig -p 2>/dev/null | grep -q 'libturbojpeg\.so\.0' && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get install -y -q libturbojpeg0 >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q libturbojpeg0 >/dev/null; } || true; fi
 	$(PY) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[train,export,serve,spark,dev,turbo]'
 	touch $@
