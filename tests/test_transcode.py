@@ -418,3 +418,13 @@ def test_yuv_path_against_mxnet_im2rec(mx, photo_tree, tmp_path):
         for ours, theirs, value in pairs:
             assert ours == theirs
             assert value >= floor
+
+
+def test_cli_says_which_path_ran(photo_tree, tmp_path, monkeypatch, capsys):
+    from icformat.cli import main
+
+    make_lst(str(tmp_path / "all"), photo_tree, recursive=True)
+    monkeypatch.setenv(transcode.ENV_VAR, "rgb")
+    capsys.readouterr()
+    assert main(["im2rec", str(tmp_path / "all.lst"), photo_tree, "--resize", "64"]) == 0
+    assert f"JPEGs re-encoded through {transcode.PATH_RGB}" in capsys.readouterr().out
