@@ -12,7 +12,6 @@ duplicates, the trainer's hyperparameter and dataset checks), so a ratio below 1
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import sys
@@ -23,6 +22,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, ROOT)
 from _report import Report, emit  # noqa: E402
+from manifest import json_loads_all  # noqa: E402  (the same json.loads anchor as benchmarks/manifest.py)
 
 from icformat import samples  # noqa: E402
 from icformat.preflight import job_from_channels, preflight  # noqa: E402
@@ -77,16 +77,6 @@ def hyperparameters(train_count: int) -> dict:
 def check(report) -> None:
     if report.exit_code != 0:
         raise SystemExit("unexpected preflight problems:\n" + "\n".join(str(f) for f in report.findings[:5]))
-
-
-def json_loads_all(path: str) -> int:
-    count = 0
-    loads = json.loads
-    with open(path, "rb") as f:
-        for line in f:
-            loads(line)
-            count += 1
-    return count
 
 
 def timed(fn) -> tuple[float, float, object]:
