@@ -2,11 +2,10 @@
 record's labels, image size (from the image header) and a digest of the image bytes. With
 ``check_images`` every image is decoded, in worker processes for local files.
 
-The fast path (local files, whose framing is sound) reads through ``RecordReader``; the plain path
-is ``verify_rec`` itself. tests/test_preflight_data.py shows both give the same facts and problems."""
+The walk is ``verify_rec`` itself (batched, header checks vectorised, resynchronising after bad
+framing), gathering each record's facts through its ``on_record`` hook."""
 from __future__ import annotations
 
-import math
 import mmap
 import os
 from typing import Any, Callable
@@ -15,24 +14,22 @@ import numpy as np
 
 from ..errors import RecordIOError
 from ..recordio.header import HEADER, HEADER_SIZE, split_record
-from ..recordio.reader import RecordReader
 from ..recordio.scan import scan_sequential
-from ..recordio.verify import _MAX_LABELS, check_image_header, verify_rec
+from ..recordio.verify import _MAX_LABELS, verify_rec
 from .. import streams
 from .data import ChannelData, Collector
 from .findings import BAD_MAGIC, ERROR, WRONG_TRAINING, Finding
 
 _DECODE_CHUNK = 256
-_PROGRESS_EVERY = 10_000
 
 
 def scan_rec_channel(name: str, files: list[str], *, check_images: bool = False, workers: int | None = None,
-                     progress: Callable[[int], None] | None = None, fast: bool = True) -> ChannelData:
-    """Scan the ``.rec`` files of channel ``name`` in order (``fast=False``: the plain path only)."""
+                     progress: Callable[[int], None] | None = None) -> ChannelData:
+    """Scan the ``.rec`` files of channel ``name`` in order."""
     data = ChannelData(name, "rec", files=list(files))
     collector = Collector()
     for index, path in enumerate(files):
-        _scan_file(data, collector, index, path, check_images, progress, fast)
+        _scan_file(data, collector, index, path, check_images, progress)
     collector.finish(data)
     if check_images:
         local = [i for i, p in enumerate(files) if not streams.is_uri(p)]
@@ -45,26 +42,13 @@ def scan_rec_channel(name: str, files: list[str], *, check_images: bool = False,
     return data
 
 
-def _scan_file(data: ChannelData, collector: Collector, index: int, path: str, check_images: bool, progress,
-               fast: bool = True) -> None:
-    """Local files go through the reader's fast path, image headers checked by ``rec verify``'s own
-    rule wherever a cheap test finds them suspect; a file whose framing breaks is gathered again
-    within ``rec verify``'s resynchronising walk (the plain path, which streams take too)."""
+def _scan_file(data: ChannelData, collector: Collector, index: int, path: str, check_images: bool, progress) -> None:
+    """``rec verify``'s walk of one file (images decoded there for streams with ``check_images``),
+    each framed record's facts gathered on the way."""
     bad_headers: list[tuple[int, str]] = []
-    start = len(collector)
-    problems = None
-    if fast and not streams.is_uri(path) and os.path.isfile(streams.local_path(path)):
-        problems = []
-        if not _gather_fast(path, _gatherer(collector, index, bad_headers, path, problems), progress):
-            collector.truncate(start)
-            bad_headers.clear()
-            problems = None
-    if problems is None:
-        decode = check_images and streams.is_uri(path)
-        result = verify_rec(path, index=False, decode=decode, progress=progress,
-                            on_record=_gatherer(collector, index, bad_headers))
-        problems = result.problems
-    for problem in problems:
+    decode = check_images and streams.is_uri(path)
+    result = verify_rec(path, index=False, decode=decode, progress=progress, on_record=_gatherer(collector, index, bad_headers))
+    for problem in result.problems:
         if problem.message.startswith("empty file"):
             continue  # an empty channel is reported once, from the record count
         data.findings.append(_verify_finding(data.name, path, problem))
@@ -75,52 +59,27 @@ def _scan_file(data: ChannelData, collector: Collector, index: int, path: str, c
                                      offset=offset))
 
 
-def _gatherer(collector: Collector, index: int, bad_headers: list, path: str | None = None,
-              problems: list | None = None) -> Callable[[int, Any], None]:
-    """The per-record step. With ``problems``, image headers are checked too (by ``rec verify``'s
-    rule, called only for records that a cheap test finds suspect)."""
+def _gatherer(collector: Collector, index: int, bad_headers: list) -> Callable[[int, Any], None]:
+    """The per-record step: labels, image size and digest of every record with a usable image
+    header (``verify_rec`` reports the others)."""
     add = collector.add
     unpack = HEADER.unpack_from
-    isfinite = math.isfinite
-
-    def suspect(offset: int, record) -> None:
-        if problems is not None:
-            problems.extend(check_image_header(path, offset, record))
 
     def gather(offset: int, record) -> None:
         size = len(record)
         if size < HEADER_SIZE:
-            return suspect(offset, record)
+            return
         flag, label, _, _ = unpack(record, 0)
         start = HEADER_SIZE + 4 * flag
         if flag:
             if flag > _MAX_LABELS or start > size:
-                return suspect(offset, record)
+                return
             label = tuple(np.frombuffer(record, dtype="<f4", count=flag, offset=HEADER_SIZE).tolist())
-            if not all(map(isfinite, label)):
-                suspect(offset, record)
-        elif not isfinite(label):
-            suspect(offset, record)
-        if start == size:
-            suspect(offset, record)
         reason = add(label, record[start:], index, offset)
         if reason is not None and len(bad_headers) < 1000:
             bad_headers.append((offset, reason))
 
     return gather
-
-
-def _gather_fast(path: str, gather, progress) -> bool:
-    """Every record through the reader's fast path; False when the framing breaks."""
-    try:
-        with RecordReader(path) as reader:
-            for count, (offset, record) in enumerate(reader.iter_with_offsets(copy=False), 1):
-                gather(offset, record)
-                if progress is not None and not count % _PROGRESS_EVERY:
-                    progress(_PROGRESS_EVERY)
-    except RecordIOError:
-        return False
-    return True
 
 
 def _verify_finding(channel: str, path: str, problem) -> Finding:
