@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import streams
 from ..errors import IcformatError, ImageError, UsageError
-from ..image.decode import apply_orientation, decode, exif_orientation, image_size, is_jpeg
+from ..image.decode import TRANSPOSED, apply_orientation, decode, exif_orientation, image_size, is_jpeg
 from ..image.encode import encode, normalize_encoding
 from ..image.resize import center_crop as crop_center
 from ..image.resize import output_size, resize as resize_array, shorter_side_size
@@ -29,7 +29,6 @@ from ..io.paths import join_uri
 from ..lst.paths import ABSOLUTE, unsafe_path_reason
 from ..recordio.header import header_bytes
 
-_TRANSPOSED = (5, 6, 7, 8)  # EXIF orientations that swap height and width
 
 
 @dataclass(frozen=True)
@@ -131,7 +130,7 @@ def _jpeg_plan(data: bytes, orientation: int, options: PackOptions):
         h, w = image_size(data)
     except ImageError:
         return None, (0, 0)
-    if orientation in _TRANSPOSED:
+    if orientation in TRANSPOSED:
         h, w = w, h
     region = min(h, w) if options.center_crop else None
     rh, rw = (region, region) if region else (h, w)
@@ -139,7 +138,7 @@ def _jpeg_plan(data: bytes, orientation: int, options: PackOptions):
     if not options.resize or min(rh, rw) < 2 * options.resize:
         return (fh, fw), (0, 0)
     need_h, need_w = math.ceil(h * fh / rh), math.ceil(w * fw / rw)
-    if orientation in _TRANSPOSED:  # decode sees the stored (unrotated) image
+    if orientation in TRANSPOSED:  # decode sees the stored (unrotated) image
         need_h, need_w = need_w, need_h
     return (fh, fw), (need_h, need_w)
 

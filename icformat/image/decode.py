@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import ImageError
 
 JPEG_SOI = b"\xff\xd8"
+TRANSPOSED = (5, 6, 7, 8)  # EXIF orientations that swap height and width
 
 
 def unknown_format_message(data: bytes | memoryview) -> str:
@@ -125,7 +126,7 @@ def decode(
 def _decode_jpeg(data, color, min_height, min_width, orientation, fast, strict=False) -> np.ndarray | None:
     import simplejpeg
 
-    if orientation in (5, 6, 7, 8):  # the stored image is transposed: swap the minimums
+    if orientation in TRANSPOSED:  # the stored image is transposed: swap the minimums
         min_height, min_width = min_width, min_height
     try:
         array = simplejpeg.decode_jpeg(
@@ -196,7 +197,7 @@ def image_info(data: bytes | memoryview) -> ImageInfo:
         except ValueError:
             h = w = 0
         if h and w:
-            if orientation in (5, 6, 7, 8):
+            if orientation in TRANSPOSED:
                 h, w = w, h
             return ImageInfo(fmt, h, w, _JPEG_MODES.get(colorspace, colorspace), 8, False, orientation)
     from PIL import Image, UnidentifiedImageError
@@ -213,7 +214,7 @@ def image_info(data: bytes | memoryview) -> ImageInfo:
     bits = 16 if mode.startswith("I;16") or mode == "I" else 1 if mode == "1" else 8
     if fmt == "png" and len(data) > 24 and bytes(data[12:16]) == b"IHDR":
         bits = data[24]  # Pillow reads 16-bit RGB PNGs as 8-bit RGB: trust the header
-    if orientation in (5, 6, 7, 8):
+    if orientation in TRANSPOSED:
         h, w = w, h
     return ImageInfo(fmt, h, w, mode, bits, alpha, orientation)
 

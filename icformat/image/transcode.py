@@ -19,14 +19,13 @@ import numpy as np
 import simplejpeg
 
 from . import turbo
-from .decode import apply_orientation
+from .decode import TRANSPOSED, apply_orientation
 from .resize import center_crop_box, opencv, resize
 
 PATH_YUV = "turbojpeg-yuv"
 PATH_RGB = "rgb (simplejpeg)"
 ENV_VAR = "ICFORMAT_JPEG_PATH"
 
-_TRANSPOSED = (5, 6, 7, 8)  # EXIF orientations that swap height and width
 # the header's subsampling -> TurboJPEG's code and the (vertical, horizontal) chroma factors
 _SUBSAMPLINGS = {"444": (turbo.SAMP_444, (1, 1)), "422": (turbo.SAMP_422, (1, 2)), "420": (turbo.SAMP_420, (2, 2)),
                  "440": (turbo.SAMP_440, (2, 1)), "411": (turbo.SAMP_411, (1, 4)), "Gray": (turbo.SAMP_GRAY, (1, 1))}
@@ -91,7 +90,7 @@ def transcode(
     planes[0] = planes[0][:h, :w]  # TurboJPEG pads the luma plane to whole chroma samples
     if orientation != 1:
         planes = [apply_orientation(p, orientation) for p in planes]
-        if orientation in _TRANSPOSED:
+        if orientation in TRANSPOSED:
             fy, fx = fx, fy
     luma = planes[0]
     top, left, rows, cols = 0, 0, luma.shape[0], luma.shape[1]

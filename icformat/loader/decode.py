@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import ImageError
-from ..image.decode import apply_orientation, exif_orientation, image_format, image_size, is_jpeg, unknown_format_message
+from ..image.decode import TRANSPOSED, apply_orientation, exif_orientation, image_format, image_size, is_jpeg, unknown_format_message
 from ..image.decode import decode as decode_any
 
 _SCALES = (8, 4, 2)
@@ -86,7 +86,7 @@ class Decoder:
             raise ImageError(unknown_format_message(data))
         else:
             h, w = image_size(data)
-        if orientation in (5, 6, 7, 8):
+        if orientation in TRANSPOSED:
             h, w = w, h
         return ImageInfo(h, w, orientation, stored)
 
@@ -121,7 +121,7 @@ class Decoder:
     def _decode_jpeg(self, data, need_height: int, need_width: int, info: ImageInfo) -> np.ndarray | None:
         sj = self._simplejpeg
         h, w = info.jpeg_size or self._jpeg_header(data)
-        if info.orientation in (5, 6, 7, 8):  # stored transposed
+        if info.orientation in TRANSPOSED:  # stored transposed
             need_height, need_width = need_width, need_height
         f = dct_scale(h, w, need_height, need_width)
         oh, ow = -(-h // f), -(-w // f)
