@@ -22,7 +22,7 @@ def write_resnet(dest: str, num_layers: int, image_shape: tuple[int, int, int], 
         return dest
     from icformat.train.artifacts import MODEL_PREFIX, write_model_tarball
     from icformat.train.network import build_symbol
-    from icformat.train.runtime import import_mxnet
+    from icformat.mxnet_runtime import import_mxnet
 
     mx = import_mxnet()
     symbol = build_symbol(num_classes, num_layers)
@@ -76,7 +76,7 @@ def mxnet_module(model: str, batch_size: int = 1):
     """Plain MXNet: ``mx.model.load_checkpoint`` + ``Module`` bound for inference (the fused path off
     through ``import_mxnet``), the way a user would serve the checkpoint."""
     from icformat.train.artifacts import extract_model_tarball
-    from icformat.train.runtime import import_mxnet
+    from icformat.mxnet_runtime import import_mxnet
 
     mx = import_mxnet()
     with tempfile.TemporaryDirectory() as tmp:

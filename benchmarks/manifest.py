@@ -100,7 +100,7 @@ def big_manifest(work: str, lines: int) -> str:
 # anchors ------------------------------------------------------------------------------------------
 def naive_manifest_to_rec(manifest: str, dest: str, read) -> int:
     """What a user would write by hand: sequential, one image after another."""
-    from icformat import streams
+    from icformat.io.streams import open_input
 
     if has_mxnet():
         import mxnet as mx
@@ -117,7 +117,7 @@ def naive_manifest_to_rec(manifest: str, dest: str, read) -> int:
             writer.write(payload, key)
 
     count = 0
-    with streams.open_input(manifest, "rb") as f:
+    with open_input(manifest, "rb") as f:
         for i, line in enumerate(f):
             record = json.loads(line)
             write(i, pack_(header(0, float(record["class"]), i, 0), read(record["source-ref"])))
@@ -128,7 +128,7 @@ def naive_manifest_to_rec(manifest: str, dest: str, read) -> int:
 
 def naive_pipe_stream(manifest: str, read) -> int:
     """The stream written by hand: sequential, one record per attribute, to /dev/null."""
-    from icformat import streams
+    from icformat.io.streams import open_input
 
     if has_mxnet():
         import mxnet as mx
@@ -141,7 +141,7 @@ def naive_pipe_stream(manifest: str, read) -> int:
         writer = RecordWriter(sink)
         write = writer.write
     count = 0
-    with streams.open_input(manifest, "rb") as f:
+    with open_input(manifest, "rb") as f:
         for line in f:
             record = json.loads(line)
             write(read(record["source-ref"]))
@@ -177,10 +177,10 @@ def s3_reader():
 
 
 def read_all(manifest: str, read) -> int:
-    from icformat import streams
+    from icformat.io.streams import open_input
 
     total = 0
-    with streams.open_input(manifest, "rb") as f:
+    with open_input(manifest, "rb") as f:
         for line in f:
             total += len(read(json.loads(line)["source-ref"]))
     return total

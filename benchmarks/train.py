@@ -106,7 +106,7 @@ def record_iter(mx, rec: str):
 
 
 def run(args) -> Report:
-    from icformat.train.runtime import import_mxnet
+    from icformat.mxnet_runtime import import_mxnet
 
     mx = import_mxnet()
     report = Report("training: ResNet-20 on scikit-learn digits (32x32), icformat train vs plain MXNet")

@@ -32,7 +32,7 @@ _EXPORTS = {
 __all__ = [*_EXPORTS, "__version__"]
 
 
-def _version() -> str:
+def package_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -43,7 +43,7 @@ def _version() -> str:
 
 def __getattr__(name: str) -> Any:
     if name == "__version__":
-        globals()[name] = value = _version()
+        globals()[name] = value = package_version()
         return value
     if name not in _EXPORTS:
         raise AttributeError(f"module 'icformat' has no attribute {name!r}")

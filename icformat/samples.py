@@ -156,7 +156,8 @@ def write_digits_rec(path: str, indices, *, size: int = 32, labels: np.ndarray |
     """Pack the digits at ``indices`` (JPEG) into the RecordIO file ``path`` with its ``.idx``;
     ``labels`` (one row per index, several columns for multi-label) replace the digit labels.
     Returns the record count."""
-    from .recordio import IRHeader, RecordWriter, pack
+    from .recordio.header import IRHeader, pack
+    from .recordio.writer import RecordWriter
 
     images, targets = digit_images(size)
     with RecordWriter(path, index=True) as writer:

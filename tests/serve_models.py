@@ -106,7 +106,7 @@ atexit.register(shutil.rmtree, _ROOT, True)
 @functools.cache
 def cached_model(multi_label: bool = False) -> str:
     """One model.tar.gz per kind per test process."""
-    from icformat.train.runtime import import_mxnet
+    from icformat.mxnet_runtime import import_mxnet
 
     mx = import_mxnet()
     return write_model(mx, os.path.join(_ROOT, f"model-{'ml' if multi_label else 'mc'}.tar.gz"), multi_label=multi_label)

@@ -16,7 +16,7 @@ from .train_fixtures import (
 
 from icformat import samples
 from icformat.errors import InputNotFound, ModelMismatchError
-from icformat.train import runtime
+from icformat import mxnet_runtime as runtime
 from icformat.train.network import build_symbol
 from icformat.train.trainer import _digest
 

@@ -13,7 +13,7 @@ import threading
 
 import click
 
-from .. import __version__
+from .. import package_version
 from ..errors import IcformatError, UsageError
 
 _COMMAND_MODULES = ("rec", "lst", "im2rec", "manifest", "pipe", "loader", "bench", "train", "launch", "preflight",
@@ -21,7 +21,7 @@ _COMMAND_MODULES = ("rec", "lst", "im2rec", "manifest", "pipe", "loader", "bench
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="icformat")
+@click.version_option(package_version(), prog_name="icformat")
 def cli() -> None:
     """icformat: check, convert and pack image-classification data for SageMaker/MXNet.
 

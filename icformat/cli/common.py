@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 from tqdm import tqdm
+from ..io.paths import is_uri
 
-from .. import streams
 
 
 def progress(total: int | None = None, desc: str = "", unit: str = "it") -> tqdm:
@@ -21,9 +21,9 @@ def progress(total: int | None = None, desc: str = "", unit: str = "it") -> tqdm
 
 def record_count(path: str) -> int | None:
     """The number of records of a local ``.rec`` from its ``.idx`` (a progress bar's total), else None."""
-    from ..recordio import default_index_path
+    from ..recordio.writer import default_index_path
 
-    if streams.is_uri(path):
+    if is_uri(path):
         return None
     try:
         with open(default_index_path(path), "rb") as f:
@@ -34,7 +34,7 @@ def record_count(path: str) -> int | None:
 
 def line_count(path: str) -> int | None:
     """The number of non-blank lines of a local text file (a progress bar's total), else None."""
-    if streams.is_uri(path) or not os.path.isfile(path):
+    if is_uri(path) or not os.path.isfile(path):
         return None
     with open(path, "rb") as f:
         data = f.read()
@@ -103,13 +103,13 @@ SHAPE = ShapeType()
 def output_file_checked(ctx, param, value):
     """A click callback for an output file: a path ending in a separator, or an existing folder, is
     a usage error (not a hidden file inside it, not a failure on a temporary name)."""
-    if value and value != "-" and not streams.is_uri(value) and (value.endswith(("/", os.sep)) or os.path.isdir(value)):
+    if value and value != "-" and not is_uri(value) and (value.endswith(("/", os.sep)) or os.path.isdir(value)):
         raise click.BadParameter(f"{value} names a folder; give a file name inside it", ctx, param)
     return value
 
 
 def output_folder_checked(ctx, param, value):
     """A click callback for output paths: a path ending in a separator must name a folder that exists."""
-    if value and not streams.is_uri(value) and value.endswith(("/", os.sep)) and not os.path.isdir(value):
+    if value and not is_uri(value) and value.endswith(("/", os.sep)) and not os.path.isdir(value):
         raise click.BadParameter(f"folder {value} does not exist; create it first or give a file name", ctx, param)
     return value

@@ -49,7 +49,7 @@ def check_engine(engine: str, spark_master: str | None, **local_only) -> bool:
 
 def im2rec_on_spark(spark_master, lists, root, num_shards, as_json, **kwargs) -> None:
     """Pack each ``(lst, out)`` of ``lists`` on Spark and print one line per shard (or JSON)."""
-    from ..spark import pack_lst
+    from ..spark.pack import pack_lst
 
     reports = []
     with ExitStack() as stack:
@@ -76,7 +76,7 @@ def summary_path(base: str) -> str:
 
 
 def manifest2rec_on_spark(spark_master, manifest, output, num_shards, as_json, **kwargs) -> None:
-    from ..spark import manifest_to_rec
+    from ..spark.convert import manifest_to_rec
 
     with ExitStack() as stack:
         stats = manifest_to_rec(_lazy(stack, spark_master, "icformat manifest2rec"), manifest, output, num_shards, **kwargs)
@@ -88,14 +88,14 @@ def manifest2rec_on_spark(spark_master, manifest, output, num_shards, as_json, *
 
 
 def validate_lst_on_spark(spark_master, lst_file, root, **kwargs):
-    from ..spark import validate_lst
+    from ..spark.lst_validation import validate_lst
 
     with ExitStack() as stack:
         return validate_lst(_lazy(stack, spark_master, "icformat lst validate"), lst_file, root, **kwargs)
 
 
 def validate_manifest_on_spark(spark_master, manifest, attribute_names, **kwargs):
-    from ..spark import validate_manifest
+    from ..spark.manifest_validation import validate_manifest
 
     with ExitStack() as stack:
         return validate_manifest(_lazy(stack, spark_master, "icformat manifest validate"), manifest, attribute_names, **kwargs)

@@ -58,7 +58,7 @@ def _quantize(model, output, calibration, validation_lst, validation_root, as_js
                                "where onnxruntime is: icformat export -m model.onnx --quantize int8 -o model.int8.onnx")
     images = list(calibration)
     if not images and validation_lst:
-        from ..lst import read_lst
+        from ..lst.parse import read_lst
         from ..manifest.refs import base_of, resolve_ref
 
         base = validation_root or base_of(validation_lst)

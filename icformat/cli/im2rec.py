@@ -5,7 +5,8 @@ import os
 
 import click
 
-from ..im2rec import PackOptions, im2rec
+from ..im2rec.pack import PackOptions
+from ..im2rec.run import im2rec
 from ..im2rec.plan import plan_packs
 from .common import echo_json, json_option, output_folder_checked, progress
 from .engine import check_engine, engine_options, im2rec_on_spark

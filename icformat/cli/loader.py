@@ -42,7 +42,8 @@ def loader() -> None:
 def run(source, root, batch_size, data_shape, resize, augmentation_type, dtype, epochs, max_batches, num_workers, seed,
         no_shuffle, strict, as_json) -> None:
     """Load SOURCE (.rec, .lst or FIFO) for --epochs and report images, skipped records and images/s."""
-    from ..loader import BadRecordWarning, ImageLoader
+    from ..loader.batch import BadRecordWarning
+    from ..loader.loader import ImageLoader
     from ..loader.drain import drain
 
     with warnings.catch_warnings():

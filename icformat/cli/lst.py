@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import click
 
-from ..lst import read_lst, write_lst
+from ..lst.parse import read_lst
+from ..lst.format import write_lst
 from ..lst.parse import require_rows
 from ..lst.make import DEFAULT_EXTS, IM2REC_SEED, make_lst
 from ..lst.validate import validate_lst

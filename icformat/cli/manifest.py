@@ -6,7 +6,8 @@ import os
 import click
 
 from ..convert import lst_to_manifest, manifest_to_lst, manifest_to_rec, rec_to_manifest
-from ..manifest import LABEL_FORMATS, label_format_from_content_type, validate_manifest
+from ..manifest.labels import LABEL_FORMATS, label_format_from_content_type
+from ..manifest.validate import validate_manifest
 from .common import echo_json, fail, json_option, line_count, output_file_checked, progress, record_count
 from .engine import check_engine, engine_options, manifest2rec_on_spark, validate_manifest_on_spark
 

@@ -6,7 +6,9 @@ import sys
 import click
 
 from ..errors import IcformatError
-from ..pipe import PipeReader, serve_channel, write_pipe_stream
+from ..pipe.reader import PipeReader
+from ..pipe.fifo import serve_channel
+from ..pipe.wrap import write_pipe_stream
 from .common import POSITIVE_SECONDS, echo_json, json_option, line_count, output_file_checked, progress
 
 attribute_names_option = click.option(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from ..errors import HyperparameterError
-from ..preflight import (Job, JobError, job_from_channels, job_from_request, job_from_sagemaker_root, preflight,
-                         read_hyperparameters_file)
+from ..preflight.job import Job, job_from_channels, job_from_request, job_from_sagemaker_root, read_hyperparameters_file
+from ..errors import JobError
+from ..preflight.run import preflight
 from ..train.hyperparameters import merge_hyperparameters, parse_assignments
 from .common import echo_json, fail, json_option, progress
 

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import click
 
-from ..recordio import default_index_path, scan_offsets, write_index
+from ..recordio.writer import default_index_path
+from ..recordio.index import scan_offsets, write_index
 from ..recordio.extract import extract_rec
 from ..recordio.info import iter_summaries, rec_info
 from ..recordio.verify import verify_rec

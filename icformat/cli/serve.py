@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from ..io.atomic import open_output
 from ..serve.batches import DEFAULT_BATCH_SIZE
 from .common import echo_json, fail, json_option, progress
 
@@ -37,8 +38,7 @@ def predict_command(model, sources, top_k, classes, output, batch_size, workers,
     Images are resized to the model's image_shape without keeping the aspect ratio, as SageMaker's
     endpoint does. Unreadable images are reported on stderr and skipped (exit status 1).
     """
-    from .. import streams
-    from ..serve import open_predictor
+    from ..serve.predictor import open_predictor
     from ..serve.batches import iter_predictions
     from ..serve.results import prediction_record
     from ..serve.sources import iter_sources
@@ -47,7 +47,7 @@ def predict_command(model, sources, top_k, classes, output, batch_size, workers,
     names = predictor.info.classes
     bad = 0
     with progress(None, desc="predict", unit="img") as bar, \
-            (streams.open_output(output, "w") if output else contextlib.nullcontext(sys.stdout)) as out:
+            (open_output(output, "w") if output else contextlib.nullcontext(sys.stdout)) as out:
         for pred in iter_predictions(predictor, iter_sources(sources), batch_size=batch_size, workers=workers):
             bar.update(1)
             if pred.error is not None:
@@ -77,7 +77,7 @@ def transform_command(model, input_path, output, batch_size, workers, threads, a
     Bad images are reported and skipped (exit status 1 at the end; the good ones are written).
     Outputs that already exist are kept and their images skipped, so re-running resumes.
     """
-    from ..serve import open_predictor
+    from ..serve.predictor import open_predictor
     from ..serve.transform import run_transform
 
     predictor = open_predictor(model, threads=threads)

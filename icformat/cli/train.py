@@ -90,7 +90,8 @@ def _channels(opts: dict):
 def _output(folder: str) -> str:
     """``folder/model.tar.gz``, checked now rather than after training."""
     if folder.startswith("s3://"):
-        from ..manifest.refs import ObjectStore, split_s3
+        from ..io.objects import ObjectStore
+        from ..io.paths import split_s3
         from ..train.data import remote_call
 
         remote_call(lambda uri: ObjectStore().s3().head_bucket(Bucket=split_s3(uri)[0]), folder)

@@ -4,11 +4,13 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-from .. import streams
+from ..io.atomic import open_output
+from ..io.paths import PathLike, is_uri, local_path
 from ..errors import IcformatError, LstError
-from ..lst import read_lst
+from ..lst.parse import read_lst
 from ..lst.parse import require_rows
-from ..manifest.labels import LabelError, check_label_format, label_text
+from ..errors import LabelError
+from ..manifest.labels import check_label_format, label_text
 from ..manifest.parse import dump_record, is_ref_attribute
 from ..io.paths import join_uri
 from ..skips import Converted, SkipPolicy
@@ -23,8 +25,8 @@ def check_attribute_pair(ref_attribute: str, label_attribute: str) -> None:
 
 
 def lst_to_manifest(
-    lst: streams.PathLike,
-    dest: streams.PathLike,
+    lst: PathLike,
+    dest: PathLike,
     *,
     prefix: str,
     ref_attribute: str = "source-ref",
@@ -45,15 +47,15 @@ def lst_to_manifest(
     left out and listed in the result's ``skipped`` (the result is the number of lines written).
     """
     check_attribute_pair(ref_attribute, label_attribute)
-    if not streams.is_uri(prefix) and not os.path.isabs(streams.local_path(prefix)):
-        prefix = os.path.abspath(streams.local_path(prefix))  # as typed, from here: not from the manifest's folder
+    if not is_uri(prefix) and not os.path.isabs(local_path(prefix)):
+        prefix = os.path.abspath(local_path(prefix))  # as typed, from here: not from the manifest's folder
     if label_format is not None:
         label_format = check_label_format(label_format)
     policy = SkipPolicy(on_error)
     table = require_rows(read_lst(lst, on_error=on_error))
     policy.skipped += table.skipped
     count = 0
-    with streams.open_output(dest, "wb") as out:
+    with open_output(dest, "wb") as out:
         for entry in table:
             try:
                 label = label_text(entry.labels, label_format)

@@ -5,13 +5,15 @@ import json
 
 from typing import Callable, Sequence
 
-from .. import streams
+from ..io.atomic import open_output
+from ..io.paths import PathLike
 from ..errors import ManifestError
-from ..lst import format_lst_line
-from ..manifest.labels import LabelError, parse_label
+from ..lst.format import format_lst_line
+from ..errors import LabelError
+from ..manifest.labels import parse_label
 from ..manifest.parse import ManifestRow, check_image_classification_names, parse_attribute_names, read_numbered_rows, source_name
 from ..skips import Converted, SkipPolicy
-from ..manifest.validate import EMPTY_MANIFEST
+from ..manifest.validator import EMPTY_MANIFEST
 
 
 def row_index(row: ManifestRow, index_attribute: str | None, ordinal: int, path: str | None) -> int:
@@ -52,8 +54,8 @@ def relative_path(ref: str, prefix: str, path: str | None, line: int) -> str:
 
 
 def manifest_to_lst(
-    manifest: streams.PathLike,
-    dest: streams.PathLike,
+    manifest: PathLike,
+    dest: PathLike,
     *,
     attribute_names: str | Sequence[str],
     prefix: str,
@@ -79,7 +81,7 @@ def manifest_to_lst(
     width = None
     count = 0
     policy = SkipPolicy(on_error)
-    with streams.open_output(dest, "wb") as out:
+    with open_output(dest, "wb") as out:
         for ordinal, row in read_numbered_rows(manifest, names, policy):
             try:
                 relative = relative_path(row.ref, prefix, path, row.line)

@@ -7,25 +7,19 @@ from typing import BinaryIO, Callable, Iterable, Sequence
 
 import numpy as np
 
-from .. import streams
+from ..io.paths import PathLike
 from ..errors import ManifestError, UsageError
 from ..im2rec.plan import output_prefix, shard_bounds
 from ..image.decode import image_format
-from ..manifest.parse import (
-    ManifestRow,
-    check_image_classification_names,
-    count_rows,
-    is_source,
-    parse_attribute_names,
-    read_numbered_rows,
-    source_name,
-)
-from ..manifest.validate import EMPTY_MANIFEST
+from ..manifest.parse import ManifestRow, check_image_classification_names, count_rows, is_source, parse_attribute_names, read_numbered_rows, source_name
+from ..manifest.validator import EMPTY_MANIFEST
 from ..io.objects import SETUP_ERRORS, ObjectStore, describe_error
 from ..io.parallel import choose_workers, map_ordered, peek
 from ..manifest.refs import base_of, resolve_ref
 from ..problems import Problem
-from ..recordio import IRHeader, RecordWriter, default_index_path, write_index
+from ..recordio.header import IRHeader
+from ..recordio.writer import RecordWriter, default_index_path
+from ..recordio.index import write_index
 from ..recordio.header import header_bytes
 from ..recordio.writer import WriteBatch
 from ..skips import SkipPolicy
@@ -118,14 +112,14 @@ _LABELS_KEPT = 4096
 
 
 def manifest_to_rec(
-    manifest: streams.PathLike | BinaryIO | Iterable[dict | ManifestRow],
-    dest: streams.PathLike,
+    manifest: PathLike | BinaryIO | Iterable[dict | ManifestRow],
+    dest: PathLike,
     *,
     attribute_names: str | Sequence[str],
     label_format: str | None = None,
     num_classes: int | None = None,
     index_attribute: str | None = "index",
-    index: bool | streams.PathLike = True,
+    index: bool | PathLike = True,
     workers: int | None = None,
     check_images: bool = True,
     progress: Callable[[int], object] | None = None,
@@ -171,7 +165,7 @@ def manifest_to_rec(
     return stats
 
 
-def _shard(source, dest: streams.PathLike, num_shards: int, shard_index: int) -> tuple[streams.PathLike, int, int | None]:
+def _shard(source, dest: PathLike, num_shards: int, shard_index: int) -> tuple[PathLike, int, int | None]:
     """The output and the rows ``[start, stop)`` of shard ``shard_index`` (all rows without shards)."""
     shard_bounds(1, num_shards, shard_index)  # refuses a bad shard count or index before any work
     if num_shards == 1:
@@ -182,7 +176,7 @@ def _shard(source, dest: streams.PathLike, num_shards: int, shard_index: int) ->
     return shard_path(dest, num_shards, shard_index), start, stop
 
 
-def shard_path(dest: streams.PathLike, num_shards: int, shard_index: int) -> str:
+def shard_path(dest: PathLike, num_shards: int, shard_index: int) -> str:
     """``out.rec`` -> ``out-00001-of-00004.rec``: the shard naming of ``im2rec --num-shards``."""
     return output_prefix(os.fspath(dest), None, num_shards, shard_index) + ".rec"
 

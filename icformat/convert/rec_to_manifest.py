@@ -4,16 +4,18 @@ from __future__ import annotations
 import os
 from typing import Callable, Iterator
 
-from .. import streams
+from ..io.atomic import open_output
+from ..io.paths import PathLike
 from ..errors import FormatError, IcformatError
 from ..image.decode import image_format
 from ..io.objects import SETUP_ERRORS, ObjectStore, describe_error
 from ..io.parallel import choose_workers, map_ordered
 from ..io.paths import join_uri
-from ..manifest.labels import LabelError, check_label_format, label_text
+from ..errors import LabelError
+from ..manifest.labels import check_label_format, label_text
 from ..manifest.parse import dump_record
 from ..manifest.refs import base_of, resolve_ref
-from ..recordio import RecordReader
+from ..recordio.reader import RecordReader
 from ..skips import Converted, SkipPolicy
 from .lst_to_manifest import check_attribute_pair
 
@@ -32,7 +34,7 @@ def image_name(key: int, image: bytes | memoryview, taken: set[str]) -> str:
     return name
 
 
-def _plan(rec: streams.PathLike, prefix: str, list_format, policy: SkipPolicy) -> Iterator[tuple[int, str, str, bytes]]:
+def _plan(rec: PathLike, prefix: str, list_format, policy: SkipPolicy) -> Iterator[tuple[int, str, str, bytes]]:
     """``(id, reference, label text, image)`` per record, in file order; a record whose image
     header or label is bad goes to ``policy`` (raised with ``on_error="raise"``)."""
     taken: set[str] = set()
@@ -75,8 +77,8 @@ class _ImageSaver:
 
 
 def rec_to_manifest(
-    rec: streams.PathLike,
-    dest: streams.PathLike,
+    rec: PathLike,
+    dest: PathLike,
     *,
     prefix: str,
     ref_attribute: str = "source-ref",
@@ -103,7 +105,7 @@ def rec_to_manifest(
     save = _ImageSaver(base_of(dest))
     workers = choose_workers(workers, resolve_ref(prefix, save.base))
     count = 0
-    with streams.open_output(dest, "wb") as out:
+    with open_output(dest, "wb") as out:
         for (key, ref, label, _), _ in map_ordered(save, _plan(rec, prefix, list_format, policy), workers=workers):
             record = {ref_attribute: ref, label_attribute: label}
             if index_attribute:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import streams
+from ..io.paths import is_uri
 from ..errors import IcformatError, ImageError, UsageError
 from ..image.decode import TRANSPOSED, apply_orientation, decode, exif_orientation, image_size, is_jpeg
 from ..image.encode import encode, normalize_encoding
@@ -78,7 +78,7 @@ def _read_object(uri: str) -> bytes:
     except FileNotFoundError:
         raise ImageError("file not found") from None
     except Exception as exc:  # boto3/smart_open raise transport-specific errors
-        where = f" {uri}" if streams.is_uri(uri) else ""
+        where = f" {uri}" if is_uri(uri) else ""
         raise ImageError(f"cannot read{where}: {describe_error(exc, uri)}") from None
     if not data:
         raise ImageError("empty file (0 bytes)")
@@ -93,7 +93,7 @@ def read_image_file(root: str, path: str, allow_absolute: bool = False) -> bytes
         raise ImageError(f"{reason}, refused")
     if reason:
         root = ""
-    if streams.is_uri(root):
+    if is_uri(root):
         return _read_object(join_uri(root, path))
     return _read_object(os.path.join(root, path))
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 import os
 import numpy as np
 
-from .. import streams
+from ..io.paths import is_uri
 from ..errors import IcformatError, LstError, UsageError
-from ..lst.parse import LstTable
+from ..lst.table import LstTable
 
 
 def find_lst_files(lst_or_prefix: str) -> list[str]:
     """The ``.lst`` files named by ``lst_or_prefix``: the file itself, or (as im2rec) every ``.lst`` in
     the prefix's folder whose path starts with the prefix (a folder prefix takes all its lists)."""
-    if lst_or_prefix.endswith(".lst") and (streams.is_uri(lst_or_prefix) or os.path.isfile(lst_or_prefix)):
+    if lst_or_prefix.endswith(".lst") and (is_uri(lst_or_prefix) or os.path.isfile(lst_or_prefix)):
         return [lst_or_prefix]  # an s3:// list is named whole: prefixes are matched on local folders
     prefix = os.path.abspath(lst_or_prefix)
     folder = prefix if os.path.isdir(prefix) else os.path.dirname(prefix)
@@ -50,7 +50,7 @@ def output_prefix(lst_path: str, out_prefix: str | None = None, num_shards: int 
     """``data/train.lst`` -> ``data/train``; ``out_prefix`` replaces it (a folder keeps the list's
     name inside it); with shards a suffix ``-00001-of-00004`` keeps the parts apart and sorted."""
     base = os.path.splitext(lst_path)[0]
-    if out_prefix and out_prefix.endswith(("/", os.sep)) and not streams.is_uri(out_prefix) and not os.path.isdir(out_prefix):
+    if out_prefix and out_prefix.endswith(("/", os.sep)) and not is_uri(out_prefix) and not os.path.isdir(out_prefix):
         raise UsageError(f"-o {out_prefix}: no such folder; create it first, or give an output name without the trailing '/'")
     if out_prefix:
         base = os.path.join(out_prefix, os.path.basename(base)) if os.path.isdir(out_prefix) else out_prefix

@@ -15,25 +15,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from .. import streams
+from ..io.paths import is_uri
 from ..errors import IcformatError, ImageError, InputNotFound
 from ..image import transcode
 from ..io.objects import SETUP_ERRORS
 from ..io.parallel import map_ordered
-from ..lst.parse import LstTable, read_lst, require_rows
+from ..lst.table import LstTable
+from ..lst.parse import read_lst, require_rows
 from ..problems import Problem, warning
 from ..recordio.framing import frame_record
 from ..recordio.writer import RecordWriter
 from .pack import PackOptions, pack_file
-from .plan import (
-    check_indices_for_packing,
-    check_paths_for_packing,
-    chunk_bounds,
-    label_warnings,
-    output_prefix,
-    plan_packs,
-    shard_bounds,
-)
+from .plan import check_indices_for_packing, check_paths_for_packing, chunk_bounds, label_warnings, output_prefix, plan_packs, shard_bounds
 
 
 @dataclass
@@ -222,7 +215,7 @@ def pack_lst(
 
 
 def _check_root(root: str) -> None:
-    if not streams.is_uri(root) and not os.path.isdir(root):
+    if not is_uri(root) and not os.path.isdir(root):
         raise InputNotFound(f"image root {root} is not a folder", root)
 
 
@@ -247,7 +240,7 @@ def pack_rows(
     :func:`pack_lst` does once it has read the list and chosen the rows; same keywords)."""
     options = options or PackOptions()
     _check_root(root)
-    if streams.is_uri(root) and num_workers is None:
+    if is_uri(root) and num_workers is None:
         num_workers = REMOTE_FETCHES  # object reads wait on the network, not on the cores
     stop = len(table) if stop is None else stop
     lst_path = table.path or "<lst>"

@@ -16,10 +16,12 @@ loader, with a warning, where there is no GPU); ``to_mxnet_iter`` wraps a loader
 from .augment import Plan, frame_size, plan_sample
 from .batch import BadRecordWarning, Batch, LoaderStats
 from .gpu import GpuFallbackWarning, GpuImageLoader
-from .loader import BadRecordError, ImageLoader
+from ..errors import BadRecordError
+from .loader import ImageLoader
 from .options import AUGMENTATION_TYPES, Augmentation, Preprocess, make_preprocess
 from .sampler import epoch_order, part_order
-from .workers import StartMethodWarning, WorkerError, WorkerTimeout
+from .workers import StartMethodWarning
+from ..errors import WorkerError, WorkerTimeout
 
 
 def to_mxnet_iter(loader, **kwargs):

@@ -25,7 +25,8 @@ from .pipeline import StageClock
 from .planner import Planned
 from .resample import resolve_backend
 from .sources import StreamSource
-from .workers import InlinePool, Task, WorkerConfig, WorkerError, WorkerPool, check_can_start_workers
+from .workers import InlinePool, Task, WorkerConfig, WorkerPool, check_can_start_workers
+from ..errors import WorkerError
 
 _HELD = 2  # batches the caller may be holding: the current one and the one before
 _MIN_CHUNK = 4  # samples per task at least: smaller tasks cost more in messages than they gain

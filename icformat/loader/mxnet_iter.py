@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..train.runtime import import_mxnet
+from ..mxnet_runtime import import_mxnet
 
 _CLASS = None
 

@@ -13,11 +13,13 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 
-from .. import streams
+from ..io.paths import PathLike, is_fifo, is_uri, local_path
 from ..errors import BadRecordError, FormatError, IcformatError, RecordIOError
 from ..io.objects import read_bytes
 from ..io.paths import join_uri
-from ..recordio import IndexedRecordFile, list_rec_shards, split_record
+from ..recordio.random_access import IndexedRecordFile
+from ..recordio.shards import list_rec_shards
+from ..recordio.header import split_record
 
 
 class SourceSpec(NamedTuple):
@@ -63,9 +65,9 @@ class RecSource:
 
     kind = "rec"
 
-    def __init__(self, path: streams.PathLike, idx: streams.PathLike | None = None):
+    def __init__(self, path: PathLike, idx: PathLike | None = None):
         self.path = os.fspath(path)
-        single = idx is not None or (not streams.is_uri(self.path) and os.path.isfile(streams.local_path(self.path)))
+        single = idx is not None or (not is_uri(self.path) and os.path.isfile(local_path(self.path)))
         parts = [_read_part(p, idx) for p in ([self.path] if single else list_rec_shards(self.path))]
         widths = {p.label_width for p in parts}
         if len(widths) > 1:
@@ -106,15 +108,15 @@ class LstSource:
 
     kind = "lst"
 
-    def __init__(self, path: streams.PathLike, root: streams.PathLike | None = None):
-        from ..lst import read_lst
+    def __init__(self, path: PathLike, root: PathLike | None = None):
+        from ..lst.parse import read_lst
 
         self.path = os.fspath(path)
         self.table = read_lst(self.path)
         if not len(self.table):
             raise IcformatError(f"{self.path}: no entries: nothing to load")
         if root is None:
-            root = os.path.dirname(self.path) if not streams.is_uri(self.path) else self.path.rsplit("/", 1)[0]
+            root = os.path.dirname(self.path) if not is_uri(self.path) else self.path.rsplit("/", 1)[0]
         self.root = os.fspath(root)
         self.labels = self.table.labels.astype(np.float32)
         self.label_width = self.labels.shape[1]
@@ -181,8 +183,8 @@ def open_source(source: Any, *, root=None, idx=None, label_width: int | None = N
         path = os.fspath(source)
         if path.lower().endswith(".lst"):
             return LstSource(path, root)
-        if not streams.is_uri(path) and streams.is_fifo(path):
-            from ..recordio import RecordReader
+        if not is_uri(path) and is_fifo(path):
+            from ..recordio.reader import RecordReader
 
             return StreamSource(lambda epoch: RecordReader(path), label_width)
         return RecSource(path, idx)
@@ -252,4 +254,4 @@ def open_rec_file(spec: SourceSpec) -> IndexedRecordFile | ShardSetFile:
 
 def read_file(root: str, relative: str) -> bytes:
     """The bytes of ``root/relative`` (local or ``s3://``)."""
-    return read_bytes(join_uri(root, relative) if streams.is_uri(root) else os.path.join(root, relative))
+    return read_bytes(join_uri(root, relative) if is_uri(root) else os.path.join(root, relative))

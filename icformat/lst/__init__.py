@@ -1,8 +1,10 @@
 """``.lst`` files: read, write, make (as ``im2rec.py --list``) and validate."""
 from .format import format_label, format_lst_line, write_lst
 from .make import MakeResult, list_images, make_lst, read_classes_file, write_classes_file
-from .parse import LstEntry, LstTable, iter_lst, parse_lst_bytes, read_lst
-from .validate import LstValidation, Problem, validate_lst
+from .table import LstEntry, LstTable
+from .parse import iter_lst, parse_lst_bytes, read_lst
+from .validate import LstValidation, validate_lst
+from ..problems import Problem
 
 __all__ = [
     "LstEntry",

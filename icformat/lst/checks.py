@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..problems import Problem, error, warning
-from .parse import LstTable
+from .table import LstTable
 
 _LIST_AT_MOST = 20  # how many missing labels to name in one message
 

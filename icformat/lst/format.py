@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from typing import Iterable, Sequence
+from ..io.atomic import open_output
+from ..io.paths import PathLike
 
-from .. import streams
 
 
 def format_label(value: float, style: str = "int") -> str:
@@ -20,11 +21,11 @@ def format_lst_line(index: int, labels: Sequence[float], path: str, style: str =
     return "\t".join([str(int(index)), *(format_label(v, style) for v in labels), path]) + "\n"
 
 
-def write_lst(dest: streams.PathLike, entries: Iterable, *, style: str = "int") -> int:
+def write_lst(dest: PathLike, entries: Iterable, *, style: str = "int") -> int:
     """Write ``(index, labels, path)`` entries (``LstEntry`` or tuples; ``labels`` a number or a
     sequence) atomically to ``dest``; returns the number of lines."""
     count = 0
-    with streams.open_output(dest, "w") as f:
+    with open_output(dest, "w") as f:
         for entry in entries:
             index, labels, path = entry[0], entry[1], entry[2]
             if isinstance(labels, (int, float)):

@@ -10,7 +10,7 @@ import numpy as np
 from ..io.objects import read_bytes
 from ..io.paths import is_uri, join_uri
 from ..problems import Problem
-from .parse import LstTable
+from .table import LstTable
 
 _CHUNK = 64  # images per task handed to a worker
 
@@ -36,7 +36,7 @@ def check_image_files(
 
 
 def _map_chunks(jobs: list, args: tuple, num_workers: int | None, progress) -> list:
-    from ..io import map_ordered
+    from ..io.parallel import map_ordered
 
     chunks = [(jobs[i : i + _CHUNK], args) for i in range(0, len(jobs), _CHUNK)]
     workers = min(num_workers or os.cpu_count() or 1, max(1, len(chunks)))

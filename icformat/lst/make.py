@@ -13,6 +13,8 @@ import random
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence
 
+from ..io.atomic import open_output
+from ..io.streams import open_input
 from ..errors import InputNotFound, LstError, UsageError
 from ..io.paths import is_s3
 from .format import write_lst
@@ -246,15 +248,13 @@ def make_lst(
 
 def write_classes_file(path: str, classes: Sequence[str]) -> None:
     """One class name per line, line ``i + 1`` naming label ``i``."""
-    from .. import streams
 
-    with streams.open_output(path, "w") as f:
+    with open_output(path, "w") as f:
         f.writelines(f"{name}\n" for name in classes)
 
 
 def read_classes_file(path: str) -> list[str]:
     """The class names of a ``.classes`` file, label order."""
-    from .. import streams
 
-    with streams.open_input(path, "rb") as f:
+    with open_input(path, "rb") as f:
         return [line.rstrip("\r") for line in f.read().decode("utf-8").split("\n") if line.strip()]

@@ -15,58 +15,20 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from typing import Iterator, NamedTuple
 
 import numpy as np
 
-from .. import streams
+from ..io.paths import PathLike
+from ..io.streams import open_input
 from ..errors import LstError
 from ..problems import Problem, error
+from .parse_arrow import parse_arrow
+from .table import INDEX_RE, NUMBER_RE, LstEntry, LstTable
 
-INDEX_RE = re.compile(r"[+-]?[0-9]+")
-NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _LINE_END = re.compile(r"\r\n|\r|\n")
 _INT64_MAX = (1 << 63) - 1
 EMPTY_LST = "the list has no rows; nothing to pack or train on"
-
-
-class LstEntry(NamedTuple):
-    """One ``.lst`` line: ``index``, ``labels`` (a tuple of floats) and the relative ``path``."""
-
-    index: int
-    labels: tuple[float, ...]
-    path: str
-    line: int = 0
-
-    @property
-    def label(self) -> float:
-        """The first (or only) label."""
-        return self.labels[0]
-
-
-@dataclass
-class LstTable:
-    """A parsed ``.lst`` as columns: ``indices`` (int64), ``labels`` (float64, shape (n, k)),
-    ``paths`` (list of str) and the 1-based source ``lines`` of each row."""
-
-    indices: np.ndarray
-    labels: np.ndarray
-    paths: list[str]
-    lines: np.ndarray
-    path: str | None = None
-    skipped: list = field(default_factory=list)  # a Problem per bad line left out (on_error skip or warn)
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    @property
-    def label_width(self) -> int:
-        return self.labels.shape[1]
-
-    def __iter__(self) -> Iterator[LstEntry]:
-        for i, labels, p, line in zip(self.indices.tolist(), self.labels.tolist(), self.paths, self.lines.tolist()):
-            yield LstEntry(i, tuple(labels), p, line)
 
 
 class BadLine(NamedTuple):
@@ -104,7 +66,7 @@ def split_lines(data: bytes) -> list[str]:
     return _LINE_END.split(data.decode("utf-8", errors="replace"))
 
 
-def read_lst(path: streams.PathLike, *, strict: bool = True, on_error: str | None = None) -> LstTable:
+def read_lst(path: PathLike, *, strict: bool = True, on_error: str | None = None) -> LstTable:
     """Parse a ``.lst`` file (local or ``s3://``) into an :class:`LstTable`.
 
     A bad line raises :class:`~icformat.errors.LstError` naming the line; so do rows whose number of
@@ -113,7 +75,7 @@ def read_lst(path: streams.PathLike, *, strict: bool = True, on_error: str | Non
     ``strict=False`` is the older spelling of ``on_error="skip"``.
     """
     name = os.fspath(path)
-    with streams.open_input(path, "rb") as f:
+    with open_input(path, "rb") as f:
         data = f.read()
     return parse_lst_bytes(data, name=name, strict=strict, on_error=on_error)
 
@@ -121,7 +83,6 @@ def read_lst(path: streams.PathLike, *, strict: bool = True, on_error: str | Non
 def parse_lst_bytes(data: bytes, *, name: str | None = None, strict: bool = True, on_error: str | None = None) -> LstTable:
     """Parse the bytes of a ``.lst`` file (see :func:`read_lst`)."""
     from ..skips import SkipPolicy
-    from .parse_arrow import parse_arrow
 
     policy = SkipPolicy(on_error or ("raise" if strict else "skip"))
     table = parse_arrow(data, name)
@@ -194,6 +155,6 @@ def require_rows(table: LstTable) -> LstTable:
     return table
 
 
-def iter_lst(path: streams.PathLike, *, on_error: str = "raise") -> Iterator[LstEntry]:
+def iter_lst(path: PathLike, *, on_error: str = "raise") -> Iterator[LstEntry]:
     """Yield the entries of a ``.lst`` file in file order (``on_error`` as :func:`read_lst`)."""
     yield from read_lst(path, on_error=on_error)

@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from .parse import INDEX_RE, NUMBER_RE, LstTable
+from .table import INDEX_RE, NUMBER_RE, LstTable
 
 # Python's str.strip() removes these too; pyarrow's trim does not: leave such files to the line parser.
 # (Byte searches, not one regular expression: ten times faster on a large list.)

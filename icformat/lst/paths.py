@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import LstError
 from ..problems import DUPLICATE_IMAGE, Problem, error, warning
-from .parse import LstTable
+from .table import LstTable
 
 ABSOLUTE = "absolute path"
 

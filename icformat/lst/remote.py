@@ -11,7 +11,7 @@ from ..io import s3
 from ..io.parallel import DEFAULT_FETCHES, map_ordered
 from ..io.paths import join_uri, split_s3
 from ..problems import Problem, error
-from .parse import LstTable
+from .table import LstTable
 
 
 def prefix_of(root: str) -> tuple[str, str]:

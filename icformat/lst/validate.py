@@ -12,13 +12,15 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .. import streams
+from ..io.paths import PathLike, is_uri
+from ..io.streams import open_input
 from ..errors import UsageError
 from ..io.paths import is_s3
 from ..problems import ERROR, WARNING, Problem, ValidationResult, error
 from .checks import check_class_labels, check_indices, check_multi_hot
 from .images import check_image_files
-from .parse import EMPTY_LST, LstTable, parse_lst_tolerant
+from .parse import EMPTY_LST, parse_lst_tolerant
+from .table import LstTable
 from .paths import check_files_exist, check_paths, unsafe_path_reason
 from .remote import check_objects_exist
 
@@ -75,7 +77,7 @@ def read_lst_tolerant(data: bytes, name: str | None, first_line: int = 1, width:
 
 
 def validate_lst(
-    path: streams.PathLike,
+    path: PathLike,
     root: str | None = None,
     *,
     multi_label: bool | None = None,
@@ -100,7 +102,7 @@ def validate_lst(
     """
     name = os.fspath(path)
     shape = parse_image_shape(image_shape)
-    with streams.open_input(path, "rb") as f:
+    with open_input(path, "rb") as f:
         data = f.read()
     table, problems = read_lst_tolerant(data, name)
     if multi_label is None:
@@ -114,7 +116,7 @@ def validate_lst(
     if root is not None and check_files:
         if is_s3(root):
             file_problems, present = check_objects_exist(table, root, np.flatnonzero(safe).tolist(), num_workers)
-        elif streams.is_uri(root):
+        elif is_uri(root):
             raise UsageError(f"--root {root}: files can be checked in a local folder or under an s3:// prefix", name)
         else:
             file_problems, present = check_files_exist(table, root, safe)

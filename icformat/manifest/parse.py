@@ -13,7 +13,9 @@ import json
 import os
 from typing import IO, Any, BinaryIO, Callable, Iterable, Iterator, NamedTuple, Sequence
 
-from .. import streams
+from ..io.atomic import open_output
+from ..io.paths import PathLike
+from ..io.streams import open_input
 from ..errors import ManifestError
 
 CHUNK_BYTES = 32 << 20
@@ -191,7 +193,7 @@ class ManifestRows(Iterator[ManifestRow]):
 
 
 def read_manifest(
-    src: streams.PathLike | BinaryIO | Iterable[dict | ManifestRow],
+    src: PathLike | BinaryIO | Iterable[dict | ManifestRow],
     attribute_names: str | Sequence[str],
     *,
     on_error: str = "raise",
@@ -295,7 +297,7 @@ class _opened:
     def __enter__(self) -> IO[bytes]:
         if hasattr(self.src, "read"):
             return self.src
-        self.file = streams.open_input(self.src, "rb")
+        self.file = open_input(self.src, "rb")
         return self.file
 
     def __exit__(self, *exc) -> None:
@@ -309,12 +311,12 @@ def dump_record(record: dict) -> bytes:
 
 
 def write_manifest(
-    dest: streams.PathLike, records: Iterable[dict | ManifestRow], *, progress: Callable[[int], object] | None = None
+    dest: PathLike, records: Iterable[dict | ManifestRow], *, progress: Callable[[int], object] | None = None
 ) -> int:
     """Write JSON objects (or rows read earlier) as a manifest (local or ``s3://``), atomically;
     returns the line count. ``progress`` gets the number of lines written since its last call."""
     count = 0
-    with streams.open_output(dest, "wb") as out:
+    with open_output(dest, "wb") as out:
         for record in _counted(iter(records), progress):
             if isinstance(record, ManifestRow):
                 record = record.record

@@ -9,37 +9,28 @@ from __future__ import annotations
 import os
 import posixpath
 
-from .. import streams
-from ..io.objects import ObjectStore, describe_error
-from ..io.parallel import choose_workers, map_ordered, peek
-from ..io.paths import join_uri, split_s3
+from ..io.paths import PathLike, is_uri, local_path
 
 
-def base_of(manifest: streams.PathLike | None) -> str | None:
+def base_of(manifest: PathLike | None) -> str | None:
     """The folder (or URI prefix) that relative references of ``manifest`` are relative to."""
     if manifest is None or hasattr(manifest, "read"):
         return None
     text = os.fspath(manifest)
-    if streams.is_uri(text):
+    if is_uri(text):
         return text.rsplit("/", 1)[0]
-    return os.path.dirname(os.path.abspath(streams.local_path(text)))
+    return os.path.dirname(os.path.abspath(local_path(text)))
 
 
 def resolve_ref(ref: str, base: str | None) -> str:
     """``ref`` as an absolute URI or path: URIs and absolute paths as they are, relative paths
     joined to ``base``."""
-    if streams.is_uri(ref):
+    if is_uri(ref):
         return ref
-    path = streams.local_path(ref)
+    path = local_path(ref)
     if os.path.isabs(path) or base is None:
         return path
-    if streams.is_uri(base):
+    if is_uri(base):
         return posixpath.join(base, path)
     return os.path.join(base, path)
 
-
-# Where these lived before the one I/O layer; imported from here by older code.
-__all__ = [
-    "ObjectStore", "base_of", "choose_workers", "describe_error", "join_uri", "map_ordered", "peek", "resolve_ref",
-    "split_s3",
-]

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from .parse import _BLANK, is_ref_attribute
-from .validate import RANK_LABEL, RANK_PRESENCE, RANK_REF, Validator, presence_message, ref_type_message
+from .validator import RANK_LABEL, RANK_PRESENCE, RANK_REF, Validator, presence_message
+from .parse import ref_type_message
 
 _SCHEMA_PROBE_LINES = 100
 _OPEN, _CLOSE = ord("{"), ord("}")

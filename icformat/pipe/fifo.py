@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Sequence
 
-from .. import streams
+from ..io.paths import PathLike, is_uri, local_path
 from ..errors import IcformatError, InputNotFound, ManifestError, RecordIOError
-from ..manifest.validate import EMPTY_MANIFEST
+from ..manifest.validator import EMPTY_MANIFEST
 from .wrap import StreamStats, write_pipe_stream
 
 PIPE_BYTES = 1 << 20  # asked of the kernel for each FIFO; Linux's default is 64 KiB
@@ -24,7 +24,7 @@ WRITE_BUFFER = 1 << 20
 _FIRST_PAUSE, _MAX_PAUSE = 0.005, 0.25
 
 
-def fifo_path(directory: streams.PathLike, channel: str, epoch: int) -> str:
+def fifo_path(directory: PathLike, channel: str, epoch: int) -> str:
     """``<directory>/<channel>_<epoch>``, the name SageMaker gives a channel's FIFO for an epoch."""
     return os.path.join(os.fspath(directory), f"{channel}_{epoch}")
 
@@ -158,9 +158,9 @@ def serve_epoch(path: str, sources: Sequence, attribute_names, *, timeout: float
 
 
 def serve_channel(
-    directory: streams.PathLike,
+    directory: PathLike,
     channel: str,
-    sources: Sequence[streams.PathLike],
+    sources: Sequence[PathLike],
     *,
     epochs: int = 1,
     attribute_names=None,
@@ -186,9 +186,9 @@ def serve_channel(
 
         sources = [shard for src in sources for shard in rec_sources(src)]
     for src in sources:  # before any FIFO exists: a reader must not wait for a server that cannot start
-        if not streams.is_uri(src) and not os.path.isfile(streams.local_path(src)):
+        if not is_uri(src) and not os.path.isfile(local_path(src)):
             raise InputNotFound(f"{src}: no such file; give .rec files or manifests", os.fspath(src))
-        if not streams.is_uri(src) and os.path.getsize(streams.local_path(src)) == 0:
+        if not is_uri(src) and os.path.getsize(local_path(src)) == 0:
             if attribute_names is None:
                 raise RecordIOError("empty file: no records (SageMaker fails with 'Empty .rec file')", os.fspath(src), 0)
             raise ManifestError(EMPTY_MANIFEST, os.fspath(src))

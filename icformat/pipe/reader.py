@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from typing import Any, BinaryIO, Iterator, Sequence
 
-from .. import streams
+from ..io.paths import PathLike
 from ..errors import FormatError, UsageError
-from ..manifest.labels import LabelError, parse_label
-from ..recordio import RecordReader
+from ..errors import LabelError
+from ..manifest.labels import parse_label
+from ..recordio.reader import RecordReader
 from .fifo import fifo_path, open_fifo_for_reading
 
 DEFAULT_TIMEOUT = 60.0
@@ -24,7 +25,7 @@ def records_per_row(attribute_names: int | str | Sequence[str] | None) -> int | 
 
 
 def iter_stream(
-    src: streams.PathLike | BinaryIO,
+    src: PathLike | BinaryIO,
     *,
     attribute_names: int | str | Sequence[str] | None = None,
     label_format: str | None = None,
@@ -85,7 +86,7 @@ class PipeReader:
 
     def __init__(
         self,
-        directory: streams.PathLike,
+        directory: PathLike,
         channel: str = "train",
         *,
         epoch: int = 0,

@@ -24,10 +24,12 @@ import os
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Iterator, Sequence
 
-from .. import streams
+from ..io.atomic import open_output
+from ..io.paths import PathLike, is_fifo, is_uri, local_path
+from ..io.streams import open_input
 from ..errors import ManifestError, RecordIOError
 from ..manifest.labels import label_string_form
-from ..manifest.validate import EMPTY_MANIFEST
+from ..manifest.validator import EMPTY_MANIFEST
 from ..manifest.parse import ManifestRow, is_ref_attribute, parse_attribute_names, read_numbered_rows, source_name
 from ..skips import SkipPolicy
 from ..io.objects import SETUP_ERRORS, ObjectStore, describe_error
@@ -62,7 +64,7 @@ def attribute_payload(name: str, value, store: ObjectStore, base: str | None) ->
 
 
 def iter_manifest_payloads(
-    manifest: streams.PathLike | BinaryIO,
+    manifest: PathLike | BinaryIO,
     attribute_names: str | Sequence[str],
     *,
     workers: int | None = None,
@@ -145,14 +147,14 @@ def write_manifest_stream(out: BinaryIO, rows: Iterable[tuple[ManifestRow, list[
     return StreamStats(records=writer.count, rows=done, bytes=writer.offset - start)
 
 
-def copy_recordio(out: BinaryIO, src: streams.PathLike | BinaryIO) -> StreamStats:
+def copy_recordio(out: BinaryIO, src: PathLike | BinaryIO) -> StreamStats:
     """Copy a ``.rec`` file's bytes to ``out`` unchanged, following its framing on the way: a bad
     record head or a file cut short raises :class:`RecordIOError` naming the byte offset (after the
     bytes before it went out, so that the reader sees the damage too)."""
     stats = StreamStats()
     name = source_name(src)
     walker = FrameWalker(name)
-    with streams.open_input(src, "rb") as f:
+    with open_input(src, "rb") as f:
         block = f.read(COPY_BYTES)
         if block and not block.startswith(MAGIC_BYTES):
             raise RecordIOError(
@@ -171,10 +173,10 @@ def copy_recordio(out: BinaryIO, src: streams.PathLike | BinaryIO) -> StreamStat
     return stats
 
 
-def rec_sources(src: streams.PathLike | BinaryIO) -> list:
+def rec_sources(src: PathLike | BinaryIO) -> list:
     """The ``.rec`` files behind one RecordIO source: itself (a file, FIFO or file object), or the
     shards of a folder or prefix (see :func:`~icformat.recordio.list_rec_shards`), in order."""
-    if hasattr(src, "read") or (not streams.is_uri(src) and os.path.isfile(streams.local_path(src))) or streams.is_fifo(src):
+    if hasattr(src, "read") or (not is_uri(src) and os.path.isfile(local_path(src))) or is_fifo(src):
         return [src]
     from ..recordio.shards import list_rec_shards
 
@@ -182,8 +184,8 @@ def rec_sources(src: streams.PathLike | BinaryIO) -> list:
 
 
 def write_pipe_stream(
-    out: BinaryIO | streams.PathLike,
-    sources: streams.PathLike | Sequence[streams.PathLike],
+    out: BinaryIO | PathLike,
+    sources: PathLike | Sequence[PathLike],
     attribute_names: str | Sequence[str] | None = None,
     *,
     workers: int | None = None,
@@ -200,7 +202,7 @@ def write_pipe_stream(
     if isinstance(sources, (str, os.PathLike)):
         sources = [sources]
     if not hasattr(out, "write"):
-        with streams.open_output(out, "wb") as f:
+        with open_output(out, "wb") as f:
             return write_pipe_stream(f, sources, attribute_names, workers=workers, on_row=on_row)
     total = StreamStats()
     for src in sources:

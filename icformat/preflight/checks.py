@@ -8,10 +8,12 @@ import hashlib
 
 import numpy as np
 
+from ..io.streams import open_input
 from .data import ChannelData
 from .findings import (BATCH_TOO_BIG, EMPTY_BATCH, EMPTY_REC, ERROR, INVALID_LST, MULTI_LABEL_MISMATCH,
                        TRAINING_FAILS_ON_IMAGE, WARNING, WRONG_TRAINING, Finding)
-from .hyperparameters import Settings, check_dataset
+from .hyperparameters import Settings
+from ..train.hyperparameters import check_dataset
 
 IMBALANCE_RATIO = 10  # warn when the largest class has this many times the images of the smallest
 _SHOW = 5
@@ -181,10 +183,9 @@ def _same_refs(train: ChannelData, validation: ChannelData) -> list[tuple[int, i
 
 
 def _file_digest(path: str) -> bytes | None:
-    from .. import streams
 
     try:
-        with streams.open_input(path, "rb") as f:
+        with open_input(path, "rb") as f:
             return hashlib.blake2b(f.read(), digest_size=8).digest()
     except OSError:
         return None

@@ -14,6 +14,7 @@ from typing import Any, Callable
 import numpy as np
 from simplejpeg import decode_jpeg_header as _jpeg_header
 
+from ..io.paths import is_uri, local_path
 from ..errors import ImageError
 from ..image.decode import image_info
 from .findings import WARNING, Finding
@@ -166,12 +167,12 @@ def fill_header_sizes(data: ChannelData, *, workers: int = 16, progress=None) ->
     """Read the image header (the first 64 KiB: a ranged GET on S3) of every image of ``data`` whose
     size is not known yet, in ``workers`` threads for remote images. Above ``REMOTE_HEADER_LIMIT``
     remote images, or when the first remote image cannot be read, a warning says why none was read."""
-    from .. import streams
-    from ..manifest.refs import ObjectStore, describe_error, map_ordered
+    from ..io.objects import ObjectStore, describe_error
+    from ..io.parallel import map_ordered
 
     paths = data.image_paths
     todo = [i for i in np.flatnonzero(data.heights < 0).tolist() if paths[i]]
-    remote = list(itertools.islice((i for i in todo if streams.is_uri(paths[i])), REMOTE_HEADER_LIMIT + 1))
+    remote = list(itertools.islice((i for i in todo if is_uri(paths[i])), REMOTE_HEADER_LIMIT + 1))
     where = data.files[0] if data.files else None
     if len(remote) > REMOTE_HEADER_LIMIT:
         return Finding(WARNING, "image-size", f"image sizes not read: more than {REMOTE_HEADER_LIMIT:,} images are on "
@@ -200,13 +201,12 @@ def fill_header_sizes(data: ChannelData, *, workers: int = 16, progress=None) ->
 
 def _read_head(store, path: str) -> bytes:
     """The first 64 KiB of an image: a ranged GET on S3, a read of a local file."""
-    from .. import streams
-    from ..manifest.refs import split_s3
+    from ..io.paths import split_s3
 
     if path.startswith("s3://"):
         bucket, key = split_s3(path)
         return store.s3().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{_HEADER_BYTES - 1}")["Body"].read()
-    return read_header_bytes(streams.local_path(path))
+    return read_header_bytes(local_path(path))
 
 
 def fetch_and_judge(data: ChannelData, items, *, workers: int | None, progress,
@@ -215,7 +215,8 @@ def fetch_and_judge(data: ChannelData, items, *, workers: int | None, progress,
     with the one image verdict (:func:`icformat.image.verdict.judge_image`): a usable image gets its
     displayed size and digest in ``data``; an unusable or unreadable one is handed to ``on_bad``."""
     from ..image.verdict import judge_image
-    from ..io import ObjectStore, map_ordered
+    from ..io.objects import ObjectStore
+    from ..io.parallel import map_ordered
 
     store = ObjectStore()
 

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Sequence
 
-from .. import streams
+from ..io.streams import open_input
 from ..errors import JobError
 
 S3_PREFIX = "S3Prefix"
@@ -121,7 +121,7 @@ def _looks_like_manifest(uri: str) -> bool:
 def job_from_request(path: str) -> Job:
     """A job from the JSON body of a CreateTrainingJob request (local path or ``s3://``)."""
     try:
-        with streams.open_input(path, "rb") as f:
+        with open_input(path, "rb") as f:
             body = json.loads(f.read().decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise JobError(f"{path}: not a JSON request body ({exc}); give the CreateTrainingJob request JSON") from None
@@ -222,7 +222,7 @@ def _read_json(path: str, required: bool) -> Any:
 def read_hyperparameters_file(path: str) -> dict[str, Any]:
     """``hp.json``: a JSON object of hyperparameters (strings, as SageMaker sends them, or numbers)."""
     try:
-        with streams.open_input(path, "rb") as f:
+        with open_input(path, "rb") as f:
             data = json.loads(f.read().decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise JobError(f"{path}: not valid JSON ({exc}); write the hyperparameters as one JSON object") from None

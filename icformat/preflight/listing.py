@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .. import streams
+from ..io.paths import is_uri, local_path
 from ..errors import ChannelUnreachable, IcformatError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -29,9 +29,9 @@ def list_channel(uri: str) -> list[Entry]:
     """Every object of the channel at ``uri`` in name order (an empty list: nothing there)."""
     if uri.startswith("s3://"):
         return _list_s3(uri)
-    if streams.is_uri(uri):
+    if is_uri(uri):
         raise ChannelUnreachable("preflight reads s3:// and local channels only", uri)
-    return _list_local(streams.local_path(uri))
+    return _list_local(local_path(uri))
 
 
 def _list_local(path: str) -> list[Entry]:
@@ -51,7 +51,8 @@ def _list_local(path: str) -> list[Entry]:
 
 
 def _list_s3(uri: str) -> list[Entry]:
-    from ..manifest.refs import ObjectStore, describe_error, split_s3  # the shared S3 client
+    from ..io.objects import ObjectStore, describe_error
+    from ..io.paths import split_s3
 
     bucket, prefix = split_s3(uri)
     if not bucket:

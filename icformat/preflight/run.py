@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-from .. import streams
+from ..io.paths import is_fifo, is_uri, local_path
 from ..errors import IcformatError
 from ..manifest.labels import label_format_from_content_type
 from .checks import check_across, check_channel_data
@@ -18,7 +18,8 @@ from .data import ChannelData
 from .findings import BAD_MAGIC, EMPTY_REC, ERROR, INVALID_LST, UNCHECKED, WARNING, ChannelSummary, Finding, Report
 from .hyperparameters import Settings, check_hyperparameters
 from .job import AUGMENTED_MANIFEST, MANIFEST_FILE, PIPE, Channel, Job
-from .listing import ChannelUnreachable, Entry, is_image, list_channel, stray_objects
+from ..errors import ChannelUnreachable
+from .listing import Entry, is_image, list_channel, stray_objects
 from .model import check_model_channel
 
 Progress = Callable[[int], None]
@@ -61,7 +62,7 @@ def _list_all(job: Job, report: Report) -> dict[str, list[Entry]]:
         if channel.data_type == MANIFEST_FILE:
             report.add(Finding(UNCHECKED, "channel", "ManifestFile channels are not read by preflight", "", "", name, channel.uri))
             continue
-        if streams.is_fifo(channel.uri):
+        if is_fifo(channel.uri):
             report.add(Finding(UNCHECKED, "channel", "a Pipe-mode FIFO: not read (reading it would take the data "
                                "from the job)", "run preflight on the channel's S3 data before launch", "", name, channel.uri))
             continue
@@ -71,7 +72,7 @@ def _list_all(job: Job, report: Report) -> dict[str, list[Entry]]:
             report.add(Finding(UNCHECKED, "channel", exc.reason, "make the channel readable from here and run again", "",
                                name, channel.uri))
             continue
-        if not entries and not streams.is_uri(channel.uri) and not os.path.exists(streams.local_path(channel.uri)):
+        if not entries and not is_uri(channel.uri) and not os.path.exists(local_path(channel.uri)):
             report.add(Finding(ERROR, "channel", "no such file or folder", "give the channel's path or s3:// URI",
                                "the job failing: no data for this channel", name, channel.uri))
             continue
@@ -99,9 +100,9 @@ def _scan(job: Job, channel: Channel, listings: dict, settings: Settings, check_
     except (OSError, IcformatError) as exc:
         report.add(Finding(UNCHECKED, "channel", f"cannot read the channel: {exc}", "", "", name, channel.uri))
     except Exception as exc:  # boto3/smart_open raise transport-specific errors; elsewhere a bug
-        if not streams.is_uri(channel.uri):
+        if not is_uri(channel.uri):
             raise
-        from ..manifest.refs import describe_error
+        from ..io.objects import describe_error
 
         report.add(Finding(UNCHECKED, "channel", f"cannot read the channel: {describe_error(exc)}", "", "", name, channel.uri))
     return None

@@ -8,9 +8,11 @@ from typing import Callable
 
 import numpy as np
 
-from .. import streams
-from ..lst.validate import read_lst_tolerant, unsafe_path_reason, validate_lst
-from ..manifest.refs import join_uri
+from ..io.paths import is_uri, local_path
+from ..io.streams import open_input
+from ..lst.validate import read_lst_tolerant, validate_lst
+from ..lst.paths import unsafe_path_reason
+from ..io.paths import join_uri
 from .data import ChannelData, fetch_and_judge, header_size, read_header_bytes, set_labels
 from .findings import ERROR, INVALID_LST, WARNING, Finding
 from .listing import Entry
@@ -24,7 +26,7 @@ def scan_lst_channel(name: str, lst_uri: str, root_uri: str, root_entries: list[
                      workers: int | None = None, progress: Callable[[int], None] | None = None) -> ChannelData:
     """Channel ``name`` of images at ``root_uri`` listed by the ``.lst`` at ``lst_uri``."""
     data = ChannelData(name, "lst", files=[lst_uri], labels_checked=True)
-    local_root = None if streams.is_uri(root_uri) else streams.local_path(root_uri)
+    local_root = None if is_uri(root_uri) else local_path(root_uri)
     if local_root is not None and not os.path.isdir(local_root):
         local_root = None
     result = validate_lst(lst_uri, local_root, multi_label=multi_label, num_classes=num_classes,
@@ -34,7 +36,7 @@ def scan_lst_channel(name: str, lst_uri: str, root_uri: str, root_entries: list[
         if problem.severity == WARNING and problem.message.startswith("no image has"):
             continue  # class coverage is checked once, against num_classes, for every kind of channel
         data.findings.append(_lst_finding(name, lst_channel, problem))
-    with streams.open_input(lst_uri, "rb") as f:
+    with open_input(lst_uri, "rb") as f:
         table, _ = read_lst_tolerant(f.read(), lst_uri)
     data.count = len(table)
     data.position = table.lines.astype(np.int64)

@@ -8,7 +8,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..errors import ManifestError
-from ..manifest.labels import CLASS_ID, LabelError, check_label, class_ids_to_multi_hot, decode_label
+from ..manifest.labels import CLASS_ID, check_label, class_ids_to_multi_hot, decode_label
+from ..errors import LabelError
 from ..manifest.parse import _BLANK, _opened, decode_line, is_ref_attribute, iter_line_chunks
 from ..manifest.refs import base_of, resolve_ref
 from ..manifest.validate import validate_manifest

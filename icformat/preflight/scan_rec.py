@@ -12,11 +12,11 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..io.paths import is_uri, local_path
 from ..errors import RecordIOError
 from ..recordio.header import HEADER, HEADER_SIZE, split_record
 from ..recordio.scan import scan_sequential
 from ..recordio.verify import _MAX_LABELS, verify_rec
-from .. import streams
 from .data import ChannelData, Collector
 from .findings import BAD_MAGIC, ERROR, WRONG_TRAINING, Finding
 
@@ -32,7 +32,7 @@ def scan_rec_channel(name: str, files: list[str], *, check_images: bool = False,
         _scan_file(data, collector, index, path, check_images, progress)
     collector.finish(data)
     if check_images:
-        local = [i for i, p in enumerate(files) if not streams.is_uri(p)]
+        local = [i for i, p in enumerate(files) if not is_uri(p)]
         for index in local:
             offsets = data.position[data.file_index == index].tolist()
             for offset, message in decode_records(files[index], offsets, workers, progress):
@@ -46,7 +46,7 @@ def _scan_file(data: ChannelData, collector: Collector, index: int, path: str, c
     """``rec verify``'s walk of one file (images decoded there for streams with ``check_images``),
     each framed record's facts gathered on the way."""
     bad_headers: list[tuple[int, str]] = []
-    decode = check_images and streams.is_uri(path)
+    decode = check_images and is_uri(path)
     result = verify_rec(path, index=False, decode=decode, progress=progress, on_record=_gatherer(collector, index, bad_headers))
     for problem in result.problems:
         if problem.message.startswith("empty file"):
@@ -124,7 +124,7 @@ def _decode_chunk(job: tuple[str, list[int]]) -> list[tuple[int, str]]:
 
     path, offsets = job
     bad = []
-    with open(streams.local_path(path), "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+    with open(local_path(path), "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         size = len(mm)
         view = memoryview(mm)
         try:

@@ -6,9 +6,9 @@ import os
 from dataclasses import dataclass
 from typing import Callable
 
-from .. import streams
+from ..io.paths import PathLike
 from ..errors import RecordIOError
-from ..io import atomic_folder
+from ..io.atomic import atomic_folder
 from ..lst.format import format_label
 from .info import payload_format, split_record
 from .reader import RecordReader
@@ -25,7 +25,7 @@ class ExtractResult:
 
 
 def extract_rec(
-    rec: streams.PathLike,
+    rec: PathLike,
     outdir: str,
     *,
     lst_name: str | None = None,

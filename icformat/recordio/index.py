@@ -6,12 +6,14 @@ from typing import BinaryIO, Sequence
 
 import numpy as np
 
-from .. import streams
+from ..io.atomic import open_output
+from ..io.paths import PathLike
+from ..io.streams import open_input
 from ..errors import LineError, RecordIOError
 from .reader import RecordReader
 
 
-def read_index(path: streams.PathLike) -> tuple[list, list[int]]:
+def read_index(path: PathLike) -> tuple[list, list[int]]:
     """Parse a ``.idx`` file into ``(keys, offsets)`` in file order.
 
     Keys are ints when every key is an integer (as im2rec and ``MXIndexedRecordIO`` write them),
@@ -21,7 +23,7 @@ def read_index(path: streams.PathLike) -> tuple[list, list[int]]:
     raw_keys: list[str] = []
     offsets: list[int] = []
     name = os.fspath(path)
-    with streams.open_input(path, "rb") as f:
+    with open_input(path, "rb") as f:
         for number, line in enumerate(f, 1):
             fields = line.split()
             if not fields:
@@ -43,13 +45,13 @@ def read_index(path: streams.PathLike) -> tuple[list, list[int]]:
     return keys, offsets
 
 
-def write_index(path: streams.PathLike, keys: Sequence, offsets: Sequence[int]) -> None:
+def write_index(path: PathLike, keys: Sequence, offsets: Sequence[int]) -> None:
     """Write a ``.idx`` atomically."""
-    with streams.open_output(path, "w") as f:
+    with open_output(path, "w") as f:
         f.writelines(f"{k}\t{o}\n" for k, o in zip(keys, offsets))
 
 
-def scan_offsets(rec: streams.PathLike | BinaryIO, *, key: str = "auto") -> tuple[list, list[int]]:
+def scan_offsets(rec: PathLike | BinaryIO, *, key: str = "auto") -> tuple[list, list[int]]:
     """Build an index by scanning ``rec``: ``(keys, offsets)``.
 
     ``key``: ``"position"`` (0..N-1, like MXNet's ``rec2idx.py``), ``"id"`` (the image header id,

@@ -10,7 +10,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .. import streams
+from ..io.paths import PathLike
+from ..io.streams import exists
 from ..errors import RecordIOError
 from . import header
 from .index import read_index
@@ -33,7 +34,7 @@ class RecordSummary:
 
 def payload_format(image: bytes | memoryview) -> str:
     """Image format of a payload from its magic bytes (jpeg, png, ...), ``empty`` or ``unknown``."""
-    from ..image.decode import image_format  # container code stays free of image code at import time
+    from ..image.decode import image_format
 
     return image_format(image) if len(image) else "empty"
 
@@ -51,13 +52,13 @@ def split_record(record: bytes | memoryview) -> tuple[int | None, list[float] | 
 
 def _keys_for(path) -> dict[int, object]:
     idx = default_index_path(os.fspath(path)) if not hasattr(path, "read") else None
-    if idx and streams.exists(idx):
+    if idx and exists(idx):
         keys, offsets = read_index(idx)
         return dict(zip(offsets, keys))
     return {}
 
 
-def iter_summaries(path: streams.PathLike) -> Iterator[RecordSummary]:
+def iter_summaries(path: PathLike) -> Iterator[RecordSummary]:
     """Describe each record: key (from the ``.idx`` when present, else position), offset, labels, size, format."""
     keys = _keys_for(path)
     with RecordReader(path) as reader:
@@ -87,10 +88,10 @@ class RecInfo:
     has_index: bool = False
 
 
-def rec_info(path: streams.PathLike, *, decode: bool = False, progress: Callable[[int], None] | None = None) -> RecInfo:
+def rec_info(path: PathLike, *, decode: bool = False, progress: Callable[[int], None] | None = None) -> RecInfo:
     """Count records and bytes, label kinds and histogram, payload formats; ``decode`` adds image
     sizes and channel counts (and counts undecodable images)."""
-    from ..image.verdict import judge_image  # container code stays free of image code at import time
+    from ..image.verdict import judge_image
 
     info = RecInfo(os.fspath(path))
     widths: Counter = Counter()
@@ -131,7 +132,7 @@ def rec_info(path: streams.PathLike, *, decode: bool = False, progress: Callable
     info.label_widths = {str(k): v for k, v in sorted(widths.items(), key=lambda kv: str(kv[0]))}
     info.label_histogram = {str(k): v for k, v in sorted(histogram.items())}
     info.formats = dict(formats.most_common())
-    info.has_index = streams.exists(default_index_path(os.fspath(path)))
+    info.has_index = exists(default_index_path(os.fspath(path)))
     if decode:
         info.sizes = dict(sizes.most_common(10))
         info.distinct_sizes = len(sizes)

@@ -6,7 +6,8 @@ import mmap
 import os
 from typing import BinaryIO, Iterator
 
-from .. import streams
+from ..io.paths import PathLike, is_uri, local_path
+from ..io.streams import open_input
 from ..io.streams import remote_errors
 from .batch import RecordBatch, cut_points, make_batch
 from .scan import Scanned, scan_records
@@ -27,7 +28,7 @@ class RecordReader:
     :class:`~icformat.errors.RecordIOError` naming the byte offset, after every record before it.
     """
 
-    def __init__(self, src: streams.PathLike | BinaryIO, *, chunk_bytes: int = CHUNK_BYTES):
+    def __init__(self, src: PathLike | BinaryIO, *, chunk_bytes: int = CHUNK_BYTES):
         self.src = src
         name = getattr(src, "name", None) if hasattr(src, "read") else os.fspath(src)
         self.path = name if isinstance(name, str) else None
@@ -95,12 +96,12 @@ class RecordReader:
                 self.close()
 
     def _is_local_file(self) -> bool:
-        if hasattr(self.src, "read") or streams.is_uri(self.src):
+        if hasattr(self.src, "read") or is_uri(self.src):
             return False
-        return os.path.isfile(streams.local_path(self.src))
+        return os.path.isfile(local_path(self.src))
 
     def _mmap_batches(self, max_records, max_bytes, limited) -> Iterator[RecordBatch]:
-        self._file = open(streams.local_path(self.src), "rb")
+        self._file = open(local_path(self.src), "rb")
         size = os.fstat(self._file.fileno()).st_size
         if size == 0:
             return
@@ -126,7 +127,7 @@ class RecordReader:
             view.release()
 
     def _stream_batches(self, max_records, max_bytes, limited) -> Iterator[RecordBatch]:
-        stream = self._file = streams.open_input(self.src)
+        stream = self._file = open_input(self.src)
         readinto = getattr(stream, "readinto", None)
         buf = bytearray(self.chunk_bytes)
         base = pos = filled = 0
@@ -206,7 +207,7 @@ def _read_into(stream, readinto, buf: bytearray, filled: int) -> int:
     return len(data)
 
 
-def iter_records(src: streams.PathLike | BinaryIO) -> Iterator[bytes]:
+def iter_records(src: PathLike | BinaryIO) -> Iterator[bytes]:
     """Yield each payload of ``src`` as ``bytes`` (see :class:`RecordReader`)."""
     with RecordReader(src) as reader:
         yield from reader

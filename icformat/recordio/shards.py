@@ -9,20 +9,20 @@ import glob
 import os
 from typing import Iterator
 
-from .. import streams
+from ..io.paths import PathLike, is_fifo, local_path
 from ..errors import InputNotFound
 from ..io.paths import split_s3
 from ..io.s3 import list_keys
 
 
-def list_rec_shards(dataset: streams.PathLike) -> list[str]:
+def list_rec_shards(dataset: PathLike) -> list[str]:
     """The ``.rec`` files of ``dataset`` in name order (shard order).
 
     ``dataset`` is a ``.rec`` file, a folder holding ``.rec`` files (not recursive), or a prefix whose
     ``PREFIX-*.rec`` files are the shards. Raises ``InputNotFound`` when nothing matches.
     """
     name = os.fspath(dataset)
-    shards = _list_s3(name) if name.startswith("s3://") else _list_local(streams.local_path(name))
+    shards = _list_s3(name) if name.startswith("s3://") else _list_local(local_path(name))
     if not shards:
         raise InputNotFound(
             f"{name}: no .rec file there (give a .rec file, a folder of .rec shards, or a shard prefix)",
@@ -35,7 +35,7 @@ def _list_local(name: str) -> list[str]:
     if os.path.isdir(name):
         return sorted(os.path.join(name, f) for f in os.listdir(name)
                       if f.endswith(".rec") and os.path.isfile(os.path.join(name, f)))
-    if os.path.isfile(name) or streams.is_fifo(name):
+    if os.path.isfile(name) or is_fifo(name):
         return [name]
     base = name[:-4] if name.endswith(".rec") else name
     return sorted(glob.glob(glob.escape(base) + "-*.rec"))
@@ -61,7 +61,7 @@ class ShardSetReader:
     """Iterate over the records of a dataset (a ``.rec``, a folder or a prefix of shards, local or
     ``s3://``) as one: each shard in name order through :class:`~icformat.recordio.RecordReader`."""
 
-    def __init__(self, dataset: streams.PathLike):
+    def __init__(self, dataset: PathLike):
         self.dataset = os.fspath(dataset)
         self.shards = list_rec_shards(dataset)
 
@@ -86,6 +86,6 @@ class ShardSetReader:
                     yield shard, offset, payload
 
 
-def iter_dataset(dataset: streams.PathLike) -> Iterator[bytes]:
+def iter_dataset(dataset: PathLike) -> Iterator[bytes]:
     """Every record of a dataset (one ``.rec`` or a set of shards) in shard order."""
     yield from ShardSetReader(dataset)

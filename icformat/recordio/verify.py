@@ -9,7 +9,8 @@ from typing import Callable
 
 import numpy as np
 
-from .. import streams
+from ..io.paths import PathLike, is_uri, local_path
+from ..io.streams import exists
 from ..errors import IcformatError, RecordIOError
 from ..problems import Problem, ValidationResult, error, warning
 from .framing import FRAME, LENGTH_MASK, MAGIC_BYTES
@@ -32,9 +33,9 @@ class VerifyResult(ValidationResult):
 
 
 def verify_rec(
-    path: streams.PathLike,
+    path: PathLike,
     *,
-    index: streams.PathLike | None | bool = None,
+    index: PathLike | None | bool = None,
     decode: bool = False,
     image_headers: bool = True,
     progress: Callable[[int], None] | None = None,
@@ -64,7 +65,7 @@ def verify_rec(
         if progress is not None:
             progress(len(batch))
 
-    if streams.is_uri(name):
+    if is_uri(name):
         try:
             with RecordReader(name) as reader:
                 for batch in reader.iter_batches():
@@ -72,11 +73,11 @@ def verify_rec(
         except RecordIOError as exc:
             problems.append(error(name, "framing", exc.reason + " (stream: later records not checked)", offset=exc.offset))
     else:
-        _walk_local(streams.local_path(name), name, check, problems, max_problems)
+        _walk_local(local_path(name), name, check, problems, max_problems)
     problems += _headerless_problems(name, headerless, len(offsets))
     if index is not False:
         idx = os.fspath(index) if index not in (None, True) else default_index_path(name)
-        if index not in (None, True) or streams.exists(idx):
+        if index not in (None, True) or exists(idx):
             _check_index(idx, offsets, problems)
     problems.sort(key=lambda p: (p.path != name, p.offset if p.offset is not None else -1, p.line or 0))
     return VerifyResult(name, problems[:max_problems], records=len(offsets))

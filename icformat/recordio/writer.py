@@ -5,7 +5,8 @@ import io
 import os
 from typing import Any, BinaryIO, Sequence
 
-from .. import streams
+from ..io.atomic import open_output
+from ..io.paths import PathLike
 from ..errors import RecordIOError, UsageError
 from .framing import JOIN_BELOW, MAX_LENGTH, encode_record, frame_into, frame_record
 
@@ -59,7 +60,7 @@ class RecordWriter:
     is closed without error (use it as a context manager). Payloads of 2^29 bytes or more are refused.
     """
 
-    def __init__(self, dest: streams.PathLike | BinaryIO, index: bool | streams.PathLike | None = None):
+    def __init__(self, dest: PathLike | BinaryIO, index: bool | PathLike | None = None):
         self.dest = dest
         self._out = None
         self._idx_out = None
@@ -70,7 +71,7 @@ class RecordWriter:
             except (OSError, AttributeError, ValueError):
                 self.offset = 0
         else:
-            self._out = streams.open_output(dest)
+            self._out = open_output(dest)
             self._file = self._out.file
             self.offset = 0
         if index is True:
@@ -78,7 +79,7 @@ class RecordWriter:
                 raise UsageError("index=True needs a destination path; pass the .idx path explicitly")
             index = default_index_path(os.fspath(dest))
         if index:
-            self._idx_out = streams.open_output(index, "w")
+            self._idx_out = open_output(index, "w")
         self.count = 0
         self.closed = False
         self._fd: int | None | bool = False  # not looked up yet (see _gather_fd)

@@ -1,7 +1,8 @@
 """Inference on image-classification models: ``predict``, batch ``transform`` and a SageMaker-compatible
 HTTP endpoint, on MXNet (``model.tar.gz``, the ``train`` extra) or onnxruntime (``model.onnx``, the
 ``onnx`` extra). Neither runtime is imported until a model of its kind is opened."""
-from .model import ModelInfo, Predictor, open_predictor
+from .model import ModelInfo, Predictor
+from .predictor import open_predictor
 from .preprocess import preprocess, preprocess_batch
 from .results import Prediction
 

@@ -9,7 +9,8 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ..errors import ImageError
-from ..manifest.refs import ObjectStore, describe_error, map_ordered
+from ..io.objects import ObjectStore, describe_error
+from ..io.parallel import map_ordered
 from .model import Predictor
 from .preprocess import preprocess
 from .results import Prediction

@@ -50,7 +50,7 @@ class InferenceServer(BaseApplication):
     def load(self):
         """Runs in each worker: load the model, then hand gunicorn the WSGI app."""
         from .http import InferenceApp
-        from .model import open_predictor
+        from .predictor import open_predictor
 
         threads = self.options.threads or max(1, (os.cpu_count() or 1) // self.options.workers)
         try:

@@ -13,7 +13,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from .. import streams
+from ..io.paths import PathLike, is_uri, local_path
 from ..errors import FormatError, InputNotFound
 from ..lst.make import read_classes_file
 
@@ -44,12 +44,12 @@ class Predictor(Protocol):
     def close(self) -> None: ...
 
 
-def backend_of(model: streams.PathLike) -> str:
+def backend_of(model: PathLike) -> str:
     """``onnxruntime`` for a ``.onnx`` file or a folder holding one (and no MXNet symbol), else ``mxnet``."""
     name = os.fspath(model)
     if name.lower().endswith(".onnx"):
         return ONNXRUNTIME
-    if not streams.is_uri(name) and os.path.isdir(name) and onnx_file_in(name) and not glob.glob(
+    if not is_uri(name) and os.path.isdir(name) and onnx_file_in(name) and not glob.glob(
             os.path.join(glob.escape(name), "*-symbol.json")):
         return ONNXRUNTIME
     return MXNET
@@ -63,27 +63,11 @@ def onnx_file_in(folder: str) -> str | None:
     return found[0] if found else None
 
 
-def open_predictor(model: streams.PathLike, *, classes: str | None = None, threads: int | None = None) -> Predictor:
-    """Load ``model`` (local or ``s3://``) on its backend; ``classes`` is a class-names file (one per
-    line, label order) that overrides names stored with the model; ``threads`` caps the compute threads."""
-    name = os.fspath(model)
-    if not streams.is_uri(name) and not os.path.exists(streams.local_path(name)):
-        raise InputNotFound(f"{name}: no such model (give a model.tar.gz, its extracted folder or a .onnx file)",
-                            path=name)
-    if backend_of(name) == ONNXRUNTIME:
-        from .onnx_backend import OnnxPredictor
-
-        return OnnxPredictor(name, classes=classes, threads=threads)
-    from .mxnet_backend import MXNetPredictor
-
-    return MXNetPredictor(name, classes=classes, threads=threads)
-
-
 def load_classes(path: str | None, num_classes: int, stored: Sequence[str] | None = None) -> tuple[str, ...] | None:
     """Class names from ``path`` (when given) or ``stored`` with the model; their count must match."""
     names = None
     if path is not None:
-        if not streams.is_uri(path) and not os.path.isfile(streams.local_path(path)):
+        if not is_uri(path) and not os.path.isfile(local_path(path)):
             raise InputNotFound(f"{path}: no such classes file", path=path)
         names = read_classes_file(path)
         where = path

@@ -1,6 +1,6 @@
 """MXNet backend: a SageMaker/icformat ``model.tar.gz`` (or its folder) bound for inference.
 
-MXNet is imported through ``icformat.train.runtime.import_mxnet``, which switches off the fused CPU
+MXNet is imported through ``icformat.mxnet_runtime.import_mxnet``, which switches off the fused CPU
 path that computes pre-activation ResNets wrongly. The loss layer is replaced by the plain activation
 (``graph.inference_symbol``), the same graph the ONNX export writes.
 """
@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import FormatError
 from ..train.artifacts import ModelFiles, extract_model_tarball
-from ..train.runtime import import_mxnet
+from ..mxnet_runtime import import_mxnet
 from .graph import Head, inference_symbol, read_head
 from .model import MXNET, ModelInfo, find_classes_file, load_classes
 from .preprocess import check_image_shape

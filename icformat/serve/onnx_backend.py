@@ -7,7 +7,8 @@ import os
 
 import numpy as np
 
-from .. import streams
+from ..io.paths import is_uri
+from ..io.streams import open_input
 from ..errors import FormatError, InputNotFound, MissingDependencyError
 from .graph import SIGMOID, SOFTMAX
 from .model import ONNXRUNTIME, ModelInfo, load_classes, onnx_file_in
@@ -29,10 +30,10 @@ def import_onnxruntime():
 
 def read_model_bytes(model: str) -> bytes:
     """The bytes of ``model`` (a .onnx file, a folder holding one, or an ``s3://`` object)."""
-    if not streams.is_uri(model) and os.path.isdir(model):
+    if not is_uri(model) and os.path.isdir(model):
         model = onnx_file_in(model) or model
     try:
-        with streams.open_input(model, "rb") as f:
+        with open_input(model, "rb") as f:
             return f.read()
     except FileNotFoundError as exc:
         raise InputNotFound(f"{model}: no such ONNX model", path=model) from exc

@@ -17,10 +17,10 @@ import os
 import tempfile
 from dataclasses import dataclass
 
-from .. import streams
+from ..io.atomic import open_output
 from ..errors import FormatError, IcformatError, MissingDependencyError
 from ..train.artifacts import extract_model_tarball
-from ..train.runtime import import_mxnet
+from ..mxnet_runtime import import_mxnet
 from .graph import fixed_gamma_names, inference_symbol
 from .model import ONNXRUNTIME, backend_of, find_classes_file, load_classes
 from .mxnet_backend import inspect_model
@@ -82,7 +82,7 @@ def export_onnx(model: str, dest: str, *, opset: int = DEFAULT_OPSET, classes: s
         names = load_classes(classes or find_classes_file(files.folder), num_classes)
     _set_metadata(onnx, proto, shape, head.activation, names)
     onnx.checker.check_model(proto)
-    with streams.open_output(dest, "wb") as out:
+    with open_output(dest, "wb") as out:
         out.write(proto.SerializeToString())
     return ExportReport(os.fspath(dest), opset, shape, num_classes, head.activation, names, len(fixed))
 

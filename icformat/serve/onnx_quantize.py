@@ -15,9 +15,9 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from .. import streams
+from ..io.atomic import open_output
 from ..errors import IcformatError, InputNotFound, MissingDependencyError
-from ..manifest.refs import ObjectStore
+from ..io.objects import ObjectStore
 from .batches import iter_predictions
 from .model import Predictor
 from .onnx_backend import OnnxPredictor, import_onnxruntime, read_model_bytes
@@ -106,7 +106,7 @@ def quantize_int8(model: str, dest: str, *, calibration: Sequence[str], max_imag
         original = onnx.load(source_path)
         del quantized.metadata_props[:]
         quantized.metadata_props.extend(original.metadata_props)
-        with streams.open_output(dest, "wb") as out:
+        with open_output(dest, "wb") as out:
             out.write(quantized.SerializeToString())
     report = QuantizeReport(os.fspath(dest), reader.count)
     if validation_lst:
@@ -116,7 +116,7 @@ def quantize_int8(model: str, dest: str, *, calibration: Sequence[str], max_imag
 
 def _validate(report: QuantizeReport, floating: Predictor, quantized: Predictor, lst: str,
               root: str | None) -> QuantizeReport:
-    from ..lst import read_lst
+    from ..lst.parse import read_lst
     from ..manifest.refs import base_of, resolve_ref
 
     table = read_lst(lst)

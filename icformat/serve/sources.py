@@ -10,9 +10,10 @@ import os
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from .. import streams
+from ..io.paths import local_path
 from ..errors import InputNotFound
-from ..manifest.refs import ObjectStore, split_s3
+from ..io.objects import ObjectStore
+from ..io.paths import split_s3
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ def iter_sources(inputs: Iterable[str], *, exclude: str | None = None,
         if item.startswith("s3://"):
             yield from _s3_sources(item, store or ObjectStore())
         else:
-            yield from _local_sources(streams.local_path(item), exclude)
+            yield from _local_sources(local_path(item), exclude)
 
 
 def _local_sources(path: str, exclude: str | None) -> Iterator[ImageSource]:

@@ -10,8 +10,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from .. import streams
-from ..manifest.refs import ObjectStore, join_uri, split_s3
+from ..io.paths import is_uri, local_path
+from ..io.objects import ObjectStore
+from ..io.paths import join_uri, split_s3
 from .batches import DEFAULT_BATCH_SIZE, iter_predictions
 from .model import Predictor
 from .results import Prediction, transform_body
@@ -32,7 +33,7 @@ class TransformReport:
 
 def output_name(output: str, name: str) -> str:
     """Where the output for the image named ``name`` goes."""
-    if streams.is_uri(output):
+    if is_uri(output):
         return join_uri(output, name + OUT_SUFFIX)
     return os.path.join(output, *name.split("/")) + OUT_SUFFIX
 
@@ -55,7 +56,7 @@ def run_transform(predictor: Predictor, input_path: str, output: str, *, batch_s
     """Transform every image under ``input_path`` into ``output``; ``on_result`` is called per image
     (None for one skipped)."""
     store = store or ObjectStore()
-    local_output = None if streams.is_uri(output) else streams.local_path(output)
+    local_output = None if is_uri(output) else local_path(output)
     done = existing_outputs(output if local_output is None else local_output, store)
     report = TransformReport()
     todo = _todo(iter_sources([input_path], exclude=local_output, store=store), output, done, report, on_result)
@@ -82,6 +83,6 @@ def _todo(sources: Iterator[ImageSource], output: str, done: set[str], report: T
 
 
 def _write(store: ObjectStore, target: str, body: bytes) -> None:
-    if not streams.is_uri(target):
+    if not is_uri(target):
         os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
     store.write(target, body)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from .. import streams
+from ..io.streams import open_input
 from ..convert.manifest_to_rec import manifest_to_rec as convert_locally
 from ..convert.manifest_to_rec import shard_path
 from ..errors import IcformatError, UsageError
@@ -47,7 +47,7 @@ def _convert_shard(job: _ConvertJob, shard: int) -> tuple[int, Any, str | None]:
 def _sha256(path: str) -> tuple[str, int]:
     """The sha256 and size of a written shard, read back (local: from the page cache)."""
     digest, size = hashlib.sha256(), 0
-    with streams.open_input(path, "rb") as f:
+    with open_input(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
             size += len(block)

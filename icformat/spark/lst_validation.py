@@ -18,12 +18,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .. import streams
+from ..io.paths import PathLike, is_uri
 from ..errors import LstError, UsageError
 from ..io.paths import is_s3
 from ..lst import checks, paths
 from ..lst.images import check_image_files
-from ..lst.parse import EMPTY_LST, LstTable, count_lines, first_row_width
+from ..lst.parse import EMPTY_LST, count_lines, first_row_width
+from ..lst.table import LstTable
 from ..lst.remote import check_objects_exist
 from ..lst.validate import LstValidation, parse_image_shape, read_lst_tolerant
 from ..problems import error
@@ -126,7 +127,7 @@ def _merge(name: str | None, key: tuple, pieces) -> tuple[tuple, Any]:
 
 def validate_lst(
     spark: Any,
-    path: streams.PathLike,
+    path: PathLike,
     root: str | None = None,
     *,
     multi_label: bool | None = None,
@@ -142,7 +143,7 @@ def validate_lst(
     ``root`` must be a folder every executor sees (a shared file system) when files are checked."""
     name = os.fspath(path)
     if root is not None and check_files:
-        if streams.is_uri(root) and not is_s3(root):
+        if is_uri(root) and not is_s3(root):
             raise UsageError(f"--root {root}: files can be checked in a local folder or under an s3:// prefix", name)
         if not is_s3(root) and not os.path.isdir(root):
             raise LstError(f"image root {root} is not a folder", name)

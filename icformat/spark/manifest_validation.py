@@ -17,12 +17,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .. import streams
+from ..io.paths import PathLike
 from ..errors import ManifestError, UsageError
 from ..manifest.labels import LabelInfo, check_label_format
 from ..manifest.parse import _BLANK, _UTF8_BOM, decode_line, parse_attribute_names, source_name
 from ..manifest.refs import base_of
-from ..manifest.validate import ManifestValidation, Validator
+from ..manifest.validator import ManifestValidation, Validator
 from .ranges import byte_ranges, file_size, read_owned_lines, shuffle_buckets
 from .session import resolve, run_job
 
@@ -113,7 +113,7 @@ def _merge(job: _Job, key: tuple, pieces) -> tuple[tuple, Any]:
 
 def validate_manifest(
     spark: Any,
-    src: streams.PathLike,
+    src: PathLike,
     attribute_names: str | Sequence[str],
     *,
     num_classes: int | None = None,

@@ -11,8 +11,9 @@ import glob
 import json
 import os
 from typing import Iterable
+from ..io.atomic import open_output
+from ..io.paths import is_uri, local_path
 
-from .. import streams
 
 
 def summary_path(base: str) -> str:
@@ -22,7 +23,7 @@ def summary_path(base: str) -> str:
 
 def write_summary(path: str, summary: dict) -> None:
     """Write the summary JSON atomically (local or ``s3://``)."""
-    with streams.open_output(path, "w") as out:
+    with open_output(path, "w") as out:
         out.write(json.dumps(summary, indent=2) + "\n")
 
 
@@ -41,24 +42,24 @@ def remove_leftovers(paths: Iterable[str]) -> int:
     ``s3://`` multipart uploads. Returns how many were removed."""
     removed = 0
     for path in paths:
-        removed += _abort_uploads(path) if streams.is_uri(path) else _remove_temporaries(streams.local_path(path))
+        removed += _abort_uploads(path) if is_uri(path) else _remove_temporaries(local_path(path))
     return removed
 
 
 def remove_outputs(paths: Iterable[str]) -> None:
     """Delete finished outputs of a job that failed as a whole (no half a dataset left behind)."""
     for path in paths:
-        if streams.is_uri(path):
+        if is_uri(path):
             bucket, key = _split(path)
             _client().delete_object(Bucket=bucket, Key=key)
-        elif os.path.exists(streams.local_path(path)):
-            os.remove(streams.local_path(path))
+        elif os.path.exists(local_path(path)):
+            os.remove(local_path(path))
 
 
 def _remove_temporaries(path: str) -> int:
     folder, name = os.path.split(os.path.abspath(path))
     found = glob.glob(os.path.join(glob.escape(folder), "." + glob.escape(name) + ".*.tmp"))
-    for temporary in found:  # the names streams.AtomicOutput gives its temporary files
+    for temporary in found:  # the names AtomicOutput gives its temporary files
         try:
             os.remove(temporary)
         except FileNotFoundError:
@@ -85,6 +86,6 @@ def _split(uri: str) -> tuple[str, str]:
 
 
 def _client():
-    from ..io import s3  # the shared S3 client
+    from ..io import s3
 
     return s3.client()

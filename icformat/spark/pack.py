@@ -17,12 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from .. import streams
+from ..io.paths import is_uri, local_path
+from ..io.streams import open_input
 from ..errors import IcformatError, UsageError
 from ..im2rec import run as local
 from ..im2rec.pack import PackOptions
 from ..im2rec.plan import check_indices_for_packing, check_paths_for_packing, output_prefix, shard_bounds
-from ..lst.parse import LstTable, parse_lst_bytes, read_lst, require_rows
+from ..lst.table import LstTable
+from ..lst.parse import parse_lst_bytes, read_lst, require_rows
 from . import outputs
 from .session import resolve, run_shard_tasks, task_attempt
 
@@ -76,7 +78,7 @@ def _shard_slices(lst: str, table: LstTable, num_shards: int) -> tuple:
     """Per shard ``(first byte, end byte, first line, rows, first index, last index)`` of its rows in
     the list, so that a task reads and parses only those; ``()`` where line numbers could not be
     told from line ends alone (then each task reads the whole list, as the local packer does)."""
-    with streams.open_input(lst, "rb") as f:
+    with open_input(lst, "rb") as f:
         data = f.read()
     if data.count(b"\r") != data.count(b"\r\n") or any(mark in data for mark in _OTHER_LINE_BREAKS):
         return ()
@@ -104,7 +106,7 @@ def _read_slice(job: _PackJob, shard: int) -> LstTable | None:
     begin, end, first_line, rows, first_index, last_index = job.slices[shard]
     data = b""
     if end > begin:
-        with streams.open_input(job.lst, "rb") as f:
+        with open_input(job.lst, "rb") as f:
             f.seek(begin)
             data = f.read(end - begin)
     table = parse_lst_bytes(data, name=job.lst, strict=True)
@@ -140,7 +142,7 @@ def pack_lst(
     if num_shards < 1:
         raise UsageError(f"--num-shards must be at least 1, not {num_shards}")
     options = options or PackOptions(**im2rec_options)
-    lst = streams.local_path(lst) if not streams.is_uri(lst) else lst
+    lst = local_path(lst) if not is_uri(lst) else lst
     table = _check_inputs(lst, root, options)
     job = _PackJob(lst, root, out_prefix, num_shards, options, strict, num_workers, executor, tuple(_fail_first_attempt),
                    _shard_slices(lst, table, num_shards))

@@ -7,8 +7,9 @@ finish its last line. Every line is read by exactly one task, and no task reads 
 from __future__ import annotations
 
 import os
+from ..io.paths import is_uri, local_path
+from ..io.streams import open_input
 
-from .. import streams
 
 DEFAULT_RANGE_BYTES = 64 << 20
 BUCKET_BYTES = 8 << 20  # of the file per shuffle bucket: each reducer's share stays well in memory
@@ -18,14 +19,14 @@ _TAIL_BLOCK = 1 << 16
 def file_size(path: str) -> int:
     """The size in bytes of a local file or an ``s3://`` object (opened once here, so that a missing
     file or a folder is reported before any task starts)."""
-    if not streams.is_uri(path):
-        with open(streams.local_path(path), "rb") as f:
+    if not is_uri(path):
+        with open(local_path(path), "rb") as f:
             return os.fstat(f.fileno()).st_size
     if path.startswith("s3://"):
         from ..io import s3
 
         return s3.size(path)
-    return os.path.getsize(streams.local_path(path))
+    return os.path.getsize(local_path(path))
 
 
 def byte_ranges(size: int, parts: int | None = None, range_bytes: int = DEFAULT_RANGE_BYTES) -> list[tuple[int, int]]:
@@ -39,7 +40,7 @@ def byte_ranges(size: int, parts: int | None = None, range_bytes: int = DEFAULT_
 
 def read_owned_lines(path: str, start: int, end: int) -> bytes:
     """The bytes of the lines that begin in ``[start, end)`` of ``path`` (line ends included)."""
-    with streams.open_input(path, "rb") as f:
+    with open_input(path, "rb") as f:
         begin = max(0, start - 1)  # from the byte before: is ``start`` the beginning of a line?
         if begin:
             f.seek(begin)

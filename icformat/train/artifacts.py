@@ -15,7 +15,9 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 
-from .. import streams
+from ..io.atomic import open_output
+from ..io.paths import PathLike, is_uri, local_path
+from ..io.streams import open_input
 from ..errors import FormatError, InputNotFound
 
 MODEL_PREFIX = "image-classification"
@@ -58,7 +60,7 @@ class ModelFiles:
         return self.data_shape[1:] if self.data_shape else None
 
 
-def write_model_tarball(dest: streams.PathLike, folder: str, epochs: list[int], data_shape: tuple[int, ...]) -> None:
+def write_model_tarball(dest: PathLike, folder: str, epochs: list[int], data_shape: tuple[int, ...]) -> None:
     """Archive the symbol, the params of ``epochs`` and the shapes from ``folder`` into ``dest``.
 
     ``dest`` (local or ``s3://``) appears only once complete: an interrupted run leaves the previous
@@ -71,21 +73,21 @@ def write_model_tarball(dest: streams.PathLike, folder: str, epochs: list[int], 
         members = [(os.path.join(folder, SYMBOL_FILE), SYMBOL_FILE), (shapes, SHAPES_FILE)]
         members += [(os.path.join(folder, params_file(e)), params_file(e)) for e in epochs]
         # float weights barely compress: gzip level 1 writes a ResNet-18 several times faster than 9
-        with streams.open_output(dest, "wb") as out, tarfile.open(fileobj=out, mode="w:gz", compresslevel=1) as tar:
+        with open_output(dest, "wb") as out, tarfile.open(fileobj=out, mode="w:gz", compresslevel=1) as tar:
             for path, name in members:
                 tar.add(path, arcname=name)
 
 
-def extract_model_tarball(src: streams.PathLike, dest: str) -> ModelFiles:
+def extract_model_tarball(src: PathLike, dest: str) -> ModelFiles:
     """Extract ``src`` (a ``model.tar.gz``, local or ``s3://``, or a folder already extracted) into
     ``dest`` and describe it. Members with absolute paths, ``..`` or links are refused."""
     name = os.fspath(src)
-    if not streams.is_uri(name) and os.path.isdir(name):
+    if not is_uri(name) and os.path.isdir(name):
         return describe_model_folder(name, name)
-    if not streams.is_uri(name) and not os.path.exists(streams.local_path(name)):
+    if not is_uri(name) and not os.path.exists(local_path(name)):
         raise InputNotFound(f"{name}: no such model archive", path=name)
     try:
-        with streams.open_input(name, "rb") as raw, tarfile.open(fileobj=raw, mode="r|*") as tar:
+        with open_input(name, "rb") as raw, tarfile.open(fileobj=raw, mode="r|*") as tar:
             for member in tar:
                 _check_member(name, member)
                 if member.isfile():

@@ -11,7 +11,7 @@ import os
 
 from .artifacts import params_file, write_model_tarball
 from .hyperparameters import Hyperparameters
-from .runtime import import_mxnet
+from ..mxnet_runtime import import_mxnet
 
 LOG = logging.getLogger("icformat.train")
 

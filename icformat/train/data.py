@@ -16,11 +16,12 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .. import streams
+from ..io.paths import is_fifo, is_uri, local_path
+from ..io.streams import open_input
 from ..errors import IcformatError, ImageError, InputNotFound, TrainingDataError
-from ..image import image_info
-from ..recordio import RecordReader
-from ..recordio.inspect import split_record
+from ..image.decode import image_info
+from ..recordio.reader import RecordReader
+from ..recordio.header import split_record
 from ..recordio.shards import list_rec_shards
 from .hyperparameters import Hyperparameters, check_labels, ensure_dataset
 
@@ -38,7 +39,7 @@ class Channel:
 
     @property
     def is_stream(self) -> bool:
-        return self.kind == "pipe" or (self.kind == "rec" and len(self.paths) == 1 and streams.is_fifo(self.paths[0]))
+        return self.kind == "pipe" or (self.kind == "rec" and len(self.paths) == 1 and is_fifo(self.paths[0]))
 
     def describe(self) -> str:
         if self.kind == "pipe":
@@ -60,9 +61,9 @@ def remote_call(function: Callable, name: str, *args, **kwargs):
     except (IcformatError, OSError):
         raise
     except Exception as exc:  # botocore raises its own types
-        if not streams.is_uri(name):
+        if not is_uri(name):
             raise
-        from ..manifest.refs import describe_error
+        from ..io.objects import describe_error
 
         raise IcformatError(f"{name}: {describe_error(exc)}; check the AWS credentials and endpoint "
                             "(AWS_PROFILE, AWS_ENDPOINT_URL_S3)") from None
@@ -70,11 +71,11 @@ def remote_call(function: Callable, name: str, *args, **kwargs):
 
 def lst_channel(name: str, lst: str, root: str | None = None) -> Channel:
     """Images listed by ``lst`` (paths relative to ``root``, default the ``.lst``'s folder)."""
-    if not streams.is_uri(lst) and not os.path.isfile(streams.local_path(lst)):
+    if not is_uri(lst) and not os.path.isfile(local_path(lst)):
         raise InputNotFound(f"{lst}: no such .lst file", path=lst)
     if root is None:
-        root = os.path.dirname(lst) if not streams.is_uri(lst) else lst.rsplit("/", 1)[0]
-    elif not streams.is_uri(root) and not os.path.isdir(streams.local_path(root)):
+        root = os.path.dirname(lst) if not is_uri(lst) else lst.rsplit("/", 1)[0]
+    elif not is_uri(root) and not os.path.isdir(local_path(root)):
         raise InputNotFound(f"{root}: no such image folder (the root of {lst})", path=root)
     return Channel(name, "lst", (lst,), root)
 
@@ -85,7 +86,7 @@ def pipe_channel(name: str, directory: str, attribute_names=None, label_format: 
         raise InputNotFound(f"{directory}: no such folder for the pipe-mode FIFOs", path=directory)
     names = None
     if attribute_names:
-        from ..manifest import parse_attribute_names
+        from ..manifest.parse import parse_attribute_names
 
         names = tuple(parse_attribute_names(attribute_names))
     return Channel(name, "pipe", (directory,), attribute_names=names, label_format=label_format)
@@ -143,15 +144,15 @@ def _survey_rec(channel: Channel, progress) -> Survey:
 
 
 def _survey_lst(channel: Channel, progress) -> Survey:
-    from ..lst import read_lst
+    from ..lst.parse import read_lst
 
     table = read_lst(channel.paths[0])
     sizes: list[tuple[int, int]] = []
     bad = 0
     for relative, line in zip(table.paths, table.lines.tolist()):
-        location = channel.root.rstrip("/") + "/" + relative if streams.is_uri(channel.root) else os.path.join(channel.root, relative)
+        location = channel.root.rstrip("/") + "/" + relative if is_uri(channel.root) else os.path.join(channel.root, relative)
         try:
-            with streams.open_input(location, "rb") as f:
+            with open_input(location, "rb") as f:
                 data = f.read()
         except FileNotFoundError:
             raise InputNotFound(f"{channel.paths[0]}:{line}: image {relative!r} not found under {channel.root}; "
@@ -220,7 +221,7 @@ class FeedOptions:
 def make_loader(channel: Channel, hp: Hyperparameters, *, train: bool, feed: FeedOptions):
     """An ``ImageLoader`` over ``channel`` (training: shuffled, SageMaker's augmentation, the last
     batch padded from the start of the epoch; validation: centre crop, in order)."""
-    from ..loader import ImageLoader
+    from ..loader.loader import ImageLoader
 
     width = hp.num_classes if hp.multi_label else 1
     options = dict(
@@ -236,7 +237,7 @@ def make_loader(channel: Channel, hp: Hyperparameters, *, train: bool, feed: Fee
 
 def _source(channel: Channel, hp: Hyperparameters, feed: FeedOptions):
     if channel.kind == "pipe":
-        from ..pipe import PipeReader
+        from ..pipe.reader import PipeReader
 
         return PipeReader(channel.paths[0], channel.name, timeout=feed.pipe_timeout,
                           attribute_names=list(channel.attribute_names) if channel.attribute_names else None,

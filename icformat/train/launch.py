@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Sequence, TextIO
 
 #: a server or the scheduler: importing MXNet with DMLC_ROLE set runs that role, then exits
-SERVER_COMMAND = (sys.executable, "-c", "from icformat.train.runtime import import_mxnet; import_mxnet()")
+SERVER_COMMAND = (sys.executable, "-c", "from icformat.mxnet_runtime import import_mxnet; import_mxnet()")
 GRACE_SECONDS = 10.0
 
 

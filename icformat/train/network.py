@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .hyperparameters import CIFAR_DEPTHS, IMAGENET_DEPTHS
-from .runtime import import_mxnet
+from ..mxnet_runtime import import_mxnet
 
 BN_MOMENTUM = 0.9
 BN_EPS = 2e-5

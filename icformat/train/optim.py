@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .hyperparameters import Hyperparameters
-from .runtime import import_mxnet
+from ..mxnet_runtime import import_mxnet
 
 
 def optimizer_params(hp: Hyperparameters, batches_per_epoch: int) -> dict[str, Any]:

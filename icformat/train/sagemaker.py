@@ -78,7 +78,7 @@ def _channel(data: str, name: str, configs: dict, attribute_names, label_format)
         else:
             names = MANIFEST_PAIR if config.get("RecordWrapperType", "None") == "RecordIO" else None
         if label_format is None and names:
-            from ..manifest import label_format_from_content_type
+            from ..manifest.labels import label_format_from_content_type
 
             label_format = label_format_from_content_type(content_type)
         pipe_channel(name, data)  # checks the folder
@@ -96,7 +96,7 @@ def _channel(data: str, name: str, configs: dict, attribute_names, label_format)
 
 
 def _names(manifest) -> tuple[str, ...]:
-    from ..manifest import parse_attribute_names
+    from ..manifest.parse import parse_attribute_names
 
     return tuple(parse_attribute_names(manifest))
 

@@ -12,12 +12,13 @@ import os
 import re
 from dataclasses import dataclass
 
-from .. import streams
+from ..io.paths import is_uri
+from ..io.streams import open_input
 from ..errors import InputNotFound, ModelMismatchError
 from .artifacts import ModelFiles, extract_model_tarball
 from .hyperparameters import Hyperparameters
 from .network import depth_of
-from .runtime import import_mxnet
+from ..mxnet_runtime import import_mxnet
 
 _UNIT_RE = re.compile(r"^stage(\d+)_unit(\d+)_")
 
@@ -99,14 +100,14 @@ def load_pretrained(pretrained: str | None, hp: Hyperparameters, workdir: str) -
 
 def _params_path(pretrained: str, workdir: str) -> str:
     name = os.fspath(pretrained)
-    if name.endswith(".params") and (streams.is_uri(name) or os.path.isfile(name)):
-        if streams.is_uri(name):
+    if name.endswith(".params") and (is_uri(name) or os.path.isfile(name)):
+        if is_uri(name):
             local = os.path.join(workdir, "pretrained.params")
-            with streams.open_input(name, "rb") as src, open(local, "wb") as out:
+            with open_input(name, "rb") as src, open(local, "wb") as out:
                 out.write(src.read())
             return local
         return name
-    if streams.is_uri(name) or name.endswith((".tar.gz", ".tgz")) or os.path.isdir(name):
+    if is_uri(name) or name.endswith((".tar.gz", ".tgz")) or os.path.isdir(name):
         return extract_model_tarball(name, os.path.join(workdir, "pretrained")).params_path
     epochs = sorted(glob.glob(glob.escape(name) + "-[0-9][0-9][0-9][0-9].params"))
     if not epochs:

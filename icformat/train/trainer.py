@@ -3,7 +3,7 @@
 Everything that can be checked is checked before the first batch: hyperparameters (by the caller),
 the channels' data (``data.survey``), and seed weights. Training binds one MXNet ``Module`` for
 training; validation runs the same module forward in evaluation mode, with MXNet's fused CPU
-inference path switched off (:mod:`icformat.train.runtime`).
+inference path switched off (:mod:`icformat.mxnet_runtime`).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from .hyperparameters import Hyperparameters
 from .metrics import Accuracy
 from .network import POS_WEIGHT, build_symbol, build_weighted_training_symbol
 from .optim import optimizer_params, parameter_block
-from .runtime import import_mxnet
+from ..mxnet_runtime import import_mxnet
 from .seed import SeedWeights, check_against, load_incremental, load_pretrained
 
 LOG = logging.getLogger("icformat.train")

@@ -49,7 +49,7 @@ def build(folder: str) -> dict:
 
     from icformat.serve import preprocess
     from icformat.serve.onnx_export import export_onnx
-    from icformat.train.runtime import import_mxnet
+    from icformat.mxnet_runtime import import_mxnet
 
     mx = import_mxnet()
     paths = write_photos(folder)

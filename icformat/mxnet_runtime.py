@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
-from ..errors import MissingDependencyError
+from .errors import MissingDependencyError
 
 #: environment MXNet must see before its first bind (the fused CPU path computes ResNet v2 wrongly)
 SAFE_ENVIRONMENT = {"MXNET_SUBGRAPH_BACKEND": "NONE"}
