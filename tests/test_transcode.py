@@ -258,7 +258,11 @@ def test_two_call_codec_is_pyturbojpegs(height, width, subsampling, scale, quali
         return
     ours = [ours] if gray else ours
     assert [p.shape for p in ours] == [p.shape for p in theirs]
-    assert all(np.array_equal(a, b) for a, b in zip(ours, theirs))
+    # the samples past the image's edge (planes are padded to whole MCUs) are left unset by libjpeg-turbo,
+    # on both sides: only the visible ones are compared
+    sv, sh = {"444": (1, 1), "422": (1, 2), "420": (2, 2), "gray": (1, 1), "440": (2, 1), "411": (1, 4)}[subsampling]
+    visible = [(h, w)] + [(-(-h // sv), -(-w // sh))] * (len(ours) - 1)
+    assert all(np.array_equal(a[:vh, :vw], b[:vh, :vw]) for a, b, (vh, vw) in zip(ours, theirs, visible))
     luma = ours[0][:h, :w]
     planes = [luma] if gray else [luma, *[p[: (h + 1) // 2, : (w + 1) // 2] for p in ours[1:]]]
     if not gray and any(p.shape != ((h + 1) // 2, (w + 1) // 2) for p in planes[1:]):
