@@ -1,0 +1,159 @@
+"""Which records of a ``.rec`` are images and which are headers: the one place that recognises a layout.
+
+``plain``: every record is an image record (im2rec, SageMaker, ImageNet and CIFAR ``.rec`` files).
+
+``insightface``: InsightFace's face sets (MS1M, Glint360K...), written by its ``face2rec2.py`` and
+recognition tools and read by its ``MXFaceDataset``. The record with key 0 is a header: flag >= 2, no
+image, labels ``(a, b)``. The image records are keys ``1 .. a-1`` (each labelled with its identity);
+keys ``a .. b-1`` are identity header records, each without an image, labelled with the range
+``[start, end)`` of that identity's image keys. Readers read key 0, then only the image keys.
+
+Keys are those of the ``.idx``. Without an ``.idx`` the layout is recognised only when the header is
+the file's first record (its id, 0, is then its key, as ``rec index`` would write it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import RecordIOError
+from ..io.paths import PathLike, is_fifo, is_uri, local_path
+from ..io.streams import exists
+from .header import split_record
+from .index import read_index
+from .random_access import IndexedRecordFile
+from .writer import default_index_path
+
+PLAIN = "plain"
+INSIGHTFACE = "insightface"
+
+
+@dataclass(frozen=True)
+class RecLayout:
+    """A ``.rec``'s layout: ``kind`` (``plain`` or ``insightface``); for InsightFace the announced key
+    ranges of the ``images`` and of the ``identities`` (header records), and the byte offsets of the
+    header records present (key 0 and the identity records), sorted."""
+
+    kind: str = PLAIN
+    images: range | None = None
+    identities: range | None = None
+    header_offsets: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False, compare=False)
+
+    @property
+    def is_plain(self) -> bool:
+        return self.kind == PLAIN
+
+    @property
+    def header_records(self) -> int:
+        """How many header records (key 0 and identity records) the file holds."""
+        return int(self.header_offsets.size)
+
+    def is_header_offset(self, offsets: np.ndarray) -> np.ndarray:
+        """Which records (by the byte offset of their frame) are header records, not images."""
+        offsets = np.asarray(offsets, dtype=np.int64)
+        if not self.header_offsets.size:
+            return np.zeros(offsets.shape, dtype=bool)
+        at = np.minimum(np.searchsorted(self.header_offsets, offsets), self.header_offsets.size - 1)
+        return self.header_offsets[at] == offsets
+
+    def image_positions(self, keys) -> np.ndarray:
+        """Positions (in ``keys``' order) of the image records: all of them for a plain file."""
+        if self.is_plain:
+            return np.arange(len(keys))
+        numeric = _int_keys(keys)
+        return np.flatnonzero((numeric >= self.images.start) & (numeric < self.images.stop))
+
+    def describe(self) -> str:
+        """One line for people: ``plain`` or what the InsightFace header announces."""
+        if self.is_plain:
+            return "plain (every record an image record)"
+        return (f"InsightFace face set: {len(self.images):,} images (keys {self.images.start}-{self.images.stop - 1}), "
+                f"{len(self.identities):,} identities (header records, keys {self.identities.start}-{self.identities.stop - 1})")
+
+    def to_dict(self) -> dict:
+        if self.is_plain:
+            return {"kind": self.kind}
+        return {"kind": self.kind, "images": len(self.images), "identities": len(self.identities),
+                "image_keys": [self.images.start, self.images.stop], "identity_keys": [self.identities.start, self.identities.stop],
+                "header_records": self.header_records}
+
+
+PLAIN_LAYOUT = RecLayout()
+
+
+def announced_layout(record) -> RecLayout | None:
+    """The InsightFace layout that ``record`` (the one with key 0) announces, without header offsets;
+    None when it is no such header (an image, labels that are no key range)."""
+    try:
+        split = split_record(memoryview(record))
+    except RecordIOError:
+        return None
+    labels = split.labels
+    if split.header.flag < 2 or len(split.image) or not np.isfinite(labels[:2]).all():
+        return None
+    first, end = float(labels[0]), float(labels[1])
+    if not (first.is_integer() and end.is_integer() and 1 <= first <= end):
+        return None
+    return RecLayout(INSIGHTFACE, range(1, int(first)), range(int(first), int(end)))
+
+
+def layout_of_index(rec: PathLike, keys, offsets, records: IndexedRecordFile | None = None) -> RecLayout:
+    """The layout of ``rec`` given its index (``keys`` and ``offsets`` in ``.idx`` order); reads only
+    the record with key 0 (through ``records`` when given)."""
+    numeric = _int_keys(keys)
+    zero = np.flatnonzero(numeric == 0)
+    if not zero.size:
+        return PLAIN_LAYOUT
+    all_offsets = np.asarray(offsets, dtype=np.int64)
+    offset = int(all_offsets[int(zero[0])])
+    if records is not None:
+        record = records.read_at(offset)
+    else:
+        later = all_offsets[all_offsets > offset]  # the next record bounds a ranged read of s3:// objects
+        with IndexedRecordFile(rec, offsets=[offset] + ([int(later.min())] if later.size else [])) as single:
+            record = bytes(single.read_at(offset))
+    layout = announced_layout(record)
+    if layout is None:
+        return PLAIN_LAYOUT
+    ids = layout.identities
+    header = (numeric == 0) | ((numeric >= ids.start) & (numeric < ids.stop))
+    header_offsets = np.sort(all_offsets[header])
+    return RecLayout(layout.kind, layout.images, layout.identities, header_offsets)
+
+
+def layout_of(records: IndexedRecordFile) -> RecLayout:
+    """The layout of an open :class:`~icformat.recordio.random_access.IndexedRecordFile`."""
+    return layout_of_index(records.path, records.keys, records.offsets, records)
+
+
+def detect_layout(rec: PathLike, idx: PathLike | None = None, *, index: tuple | None = None) -> RecLayout:
+    """The layout of ``rec``: from its ``.idx`` (``idx``, else the one beside it; ``index``: its
+    ``(keys, offsets)`` already read). Without an ``.idx``, from the file's first record; a stream
+    (a FIFO) is read once by its user, so it is taken as plain."""
+    name = str(rec)
+    if not is_uri(name) and is_fifo(local_path(name)):
+        return PLAIN_LAYOUT
+    if index is None:
+        idx = idx if idx is not None else default_index_path(name)
+        if exists(idx):
+            index = read_index(idx)
+    if index is not None:
+        return layout_of_index(name, *index)
+    from .reader import RecordReader
+
+    with RecordReader(rec) as reader:
+        first = next(iter(reader), None)
+    if first is None or announced_layout(first) is None or split_record(memoryview(first)).id != 0:
+        return PLAIN_LAYOUT
+    from .index import scan_offsets
+
+    return layout_of_index(name, *scan_offsets(rec, key="auto"))
+
+
+def _int_keys(keys) -> np.ndarray:
+    """Integer keys as an int64 array; -1 for every key that is not an integer."""
+    try:
+        return np.asarray(keys, dtype=np.int64).reshape(-1)
+    except (TypeError, ValueError, OverflowError):
+        return np.asarray([k if isinstance(k, int) else -1 for k in keys], dtype=np.int64)
