@@ -66,10 +66,7 @@ class RecLayout:
 
     def describe(self) -> str:
         """One line for people: ``plain`` or what the InsightFace header announces."""
-        if self.is_plain:
-            return "plain (every record an image record)"
-        return (f"InsightFace face set: {len(self.images):,} images (keys {self.images.start}-{self.images.stop - 1}), "
-                f"{len(self.identities):,} identities (header records, keys {self.identities.start}-{self.identities.stop - 1})")
+        return describe_layout(self.to_dict())
 
     def to_dict(self) -> dict:
         if self.is_plain:
@@ -80,6 +77,15 @@ class RecLayout:
 
 
 PLAIN_LAYOUT = RecLayout()
+
+
+def describe_layout(layout: dict) -> str:
+    """:meth:`RecLayout.to_dict`'s dictionary (as results carry it) in words."""
+    if layout.get("kind") != INSIGHTFACE:
+        return "plain (every record an image record)"
+    (first, stop), (id_first, id_stop) = layout["image_keys"], layout["identity_keys"]
+    return (f"InsightFace face set: {layout['images']:,} images (keys {first}-{stop - 1}), {layout['identities']:,} identities "
+            f"(header records, keys {id_first}-{id_stop - 1}, and the header at key 0)")
 
 
 def announced_layout(record) -> RecLayout | None:
