@@ -139,15 +139,23 @@ def verify(file: str, index_path: str | None, no_index: bool, decode: bool, raw:
 def extract(file: str, outdir: str, salvage: bool, as_json: bool) -> None:
     """Write FILE's images to OUTDIR/images and a .lst that packs back to the same records.
 
-    OUTDIR appears only when the extraction succeeds (or, with --salvage, with what preceded damage)."""
+    Every record is kept, whatever its number of labels: the header records of an InsightFace face
+    set become lines with an empty file, so the repack printed at the end gives the same .rec and
+    .idx byte for byte. OUTDIR appears only when the extraction succeeds (or, with --salvage, with
+    what preceded damage)."""
     with progress(total=record_count(file), desc="extracting", unit="img") as bar:
         result = extract_rec(file, outdir, salvage=salvage, progress=bar.update)
     if as_json:
         echo_json(dataclasses.asdict(result))
     else:
         hint = " --pack-label" if result.multi_label else ""
-        click.echo(f"extracted {result.records:,} images to {outdir}; repack with: "
+        if result.layout["kind"] != "plain":
+            click.echo(f"layout: {describe_layout(result.layout)}; header records kept as lines with an empty file")
+        click.echo(f"extracted {result.records:,} records to {outdir}; repack with: "
                    f"icformat im2rec {result.lst_path} {outdir} --pass-through{hint}")
+    if result.inexact:
+        click.echo(f"icformat: warning: {result.inexact:,} record(s) store one label after the header or a nonzero id2, "
+                   "which im2rec does not write: their repacked headers will differ", err=True)
     if result.damage:
         click.echo(f"icformat: error: {result.damage}; kept the {result.records:,} records before it", err=True)
         fail(1)
