@@ -106,7 +106,7 @@ def validate_command(lst_file, root, multi_label, num_classes, check_images, ima
               help="Write labels as 1 (int) or 1.000000 (MXNet 1.x).")
 def convert_command(src, dest, label_style) -> None:
     """Rewrite SRC as DEST: normalised tabs and line ends, labels in the chosen style."""
-    table = require_rows(read_lst(src))
+    table = require_rows(read_lst(src, ragged=True))
     count = write_lst(dest, table, style=label_style)
     click.echo(f"wrote {dest} ({count:,} lines)", err=True)
 
