@@ -270,3 +270,26 @@ def test_mxnet_writes_the_same_face_set_byte_for_byte(faces, mx, tmp_path):
     assert (tmp_path / "mx.rec").read_bytes() == open(path, "rb").read()
     assert (tmp_path / "mx.idx").read_bytes() == open(path[:-4] + ".idx", "rb").read()
     assert verify_rec(str(tmp_path / "mx.rec")).layout["identities"] == made["identities"]
+
+
+def test_keys_beyond_int64_are_no_layout_keys(tmp_path, photos):
+    """ids as large as uint64 allows (no .idx: they become the keys) and string keys: plain, no crash."""
+    import simplejpeg
+
+    from icformat.recordio.layout import layout_of
+    from icformat.recordio.random_access import IndexedRecordFile
+
+    jpeg = simplejpeg.encode_jpeg(np.ascontiguousarray(photos["astronaut"][:32, :32]), colorspace="RGB")
+    with RecordWriter(tmp_path / "big.rec") as writer:
+        for id_ in (2**64 - 1, 2**64 - 2, 0):
+            writer.write(pack(IRHeader(0, 1.0, id_, 0), jpeg))
+    with IndexedRecordFile(str(tmp_path / "big.rec")) as records:
+        assert records.keys[0] == 2**64 - 1 and layout_of(records).kind == PLAIN
+    layout = detect_layout(str(_small_face_set(tmp_path)))
+    assert layout.kind == INSIGHTFACE and layout.missing_image_keys([0, 1, "x", 2**64 - 1]).tolist() == list(range(2, 5))
+
+
+def _small_face_set(tmp_path) -> str:
+    path = str(tmp_path / "small.rec")
+    write_insightface_rec(path, identities=2, per_identity=(2, 2), size=32)
+    return path

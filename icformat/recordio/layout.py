@@ -64,6 +64,13 @@ class RecLayout:
         numeric = _int_keys(keys)
         return np.flatnonzero((numeric >= self.images.start) & (numeric < self.images.stop))
 
+    def missing_image_keys(self, keys) -> np.ndarray:
+        """The announced image keys that ``keys`` (an ``.idx``'s) lacks, sorted; none for a plain file."""
+        if self.is_plain:
+            return np.zeros(0, np.int64)
+        wanted = np.arange(self.images.start, self.images.stop, dtype=np.int64)
+        return np.setdiff1d(wanted, _int_keys(keys))
+
     def describe(self) -> str:
         """One line for people: ``plain`` or what the InsightFace header announces."""
         return describe_layout(self.to_dict())
@@ -158,8 +165,8 @@ def detect_layout(rec: PathLike, idx: PathLike | None = None, *, index: tuple | 
 
 
 def _int_keys(keys) -> np.ndarray:
-    """Integer keys as an int64 array; -1 for every key that is not an integer."""
+    """Integer keys as an int64 array; -1 for every key that is not an integer (or beyond int64)."""
     try:
         return np.asarray(keys, dtype=np.int64).reshape(-1)
     except (TypeError, ValueError, OverflowError):
-        return np.asarray([k if isinstance(k, int) else -1 for k in keys], dtype=np.int64)
+        return np.asarray([k if isinstance(k, int) and -1 <= k < 1 << 63 else -1 for k in keys], dtype=np.int64)

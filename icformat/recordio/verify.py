@@ -133,11 +133,7 @@ def _check_layout_header(name: str, offset: int, record, problems: list[Problem]
 def _missing_layout_keys(idx: str, layout: RecLayout, keys) -> list[Problem]:
     """An InsightFace face set whose ``.idx`` lacks image keys that record 0 announces: readers
     (``MXFaceDataset``) fail on them with a ``KeyError``."""
-    if layout.is_plain:
-        return []
-    present = np.unique(np.asarray([k for k in keys if isinstance(k, int)], dtype=np.int64))
-    wanted = np.arange(layout.images.start, layout.images.stop, dtype=np.int64)
-    missing = np.setdiff1d(wanted, present, assume_unique=True)
+    missing = layout.missing_image_keys(keys)
     if not missing.size:
         return []
     return [error(idx, "missing-image-keys", f"{missing.size:,} of the image keys {layout.images.start}-{layout.images.stop - 1} that "
