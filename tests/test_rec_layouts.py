@@ -8,6 +8,8 @@ import os
 from collections import Counter
 
 import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 import pytest
 
 from icformat.cli import main
@@ -293,3 +295,32 @@ def _small_face_set(tmp_path) -> str:
     path = str(tmp_path / "small.rec")
     write_insightface_rec(path, identities=2, per_identity=(2, 2), size=32)
     return path
+
+
+_KEY_TOKENS = ["0", "00", "+0", "-0", "0_0", "\u0660", "1", "2", "7", "x", "0a", "01"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_the_idx_fast_path_finds_what_the_full_read_finds(faces, tmp_path, data):
+    """detect_layout's regular-expression look for key 0 (instead of parsing the whole .idx) gives
+    the layout that parsing the whole .idx gives, on indexes with odd keys and bad offsets."""
+    from icformat.errors import IcformatError
+    from icformat.recordio.layout import layout_of_index
+
+    path, _ = faces["first"]
+    _, offsets = read_index(path[:-4] + ".idx")
+    lines = data.draw(st.lists(st.tuples(st.sampled_from(_KEY_TOKENS), st.sampled_from(offsets + [1, 10**9]),
+                                         st.sampled_from(["\t", " ", " \t"])), min_size=1, max_size=8))
+    rec = tmp_path / "p.rec"
+    if not rec.exists():
+        rec.write_bytes(open(path, "rb").read())
+    idx = tmp_path / "p.idx"
+    idx.write_bytes("".join(f"{k}{sep}{o}\n" for k, o, sep in lines).encode())
+    try:
+        full = layout_of_index(str(rec), *read_index(str(idx)))
+    except IcformatError:
+        full = detect_layout(str(rec), index=([], []))  # what an unreadable index gives: plain
+    fast = detect_layout(str(rec))
+    assert (fast.kind, fast.images, fast.identities, fast.header_offsets.tolist()) == \
+        (full.kind, full.images, full.identities, full.header_offsets.tolist())

@@ -13,16 +13,17 @@ the file's first record (its id, 0, is then its key, as ``rec index`` would writ
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import RecordIOError
+from ..errors import IcformatError, RecordIOError
 from ..io.paths import PathLike, is_fifo, is_uri, local_path
-from ..io.streams import exists
+from ..io.streams import exists, open_input
 from .header import split_record
 from .index import read_index
-from .random_access import IndexedRecordFile
+from .random_access import READ_AHEAD, IndexedRecordFile
 from .writer import default_index_path
 
 PLAIN = "plain"
@@ -123,9 +124,8 @@ def layout_of_index(rec: PathLike, keys, offsets, records: IndexedRecordFile | N
     if records is not None:
         record = records.read_at(offset)
     else:
-        later = all_offsets[all_offsets > offset]  # the next record bounds a ranged read of s3:// objects
-        with IndexedRecordFile(rec, offsets=[offset] + ([int(later.min())] if later.size else [])) as single:
-            record = bytes(single.read_at(offset))
+        later = all_offsets[all_offsets > offset]
+        record = _record_at(rec, offset, int(later.min()) if later.size else None)
     layout = announced_layout(record)
     if layout is None:
         return PLAIN_LAYOUT
@@ -143,16 +143,22 @@ def layout_of(records: IndexedRecordFile) -> RecLayout:
 def detect_layout(rec: PathLike, idx: PathLike | None = None, *, index: tuple | None = None) -> RecLayout:
     """The layout of ``rec``: from its ``.idx`` (``idx``, else the one beside it; ``index``: its
     ``(keys, offsets)`` already read). Without an ``.idx``, from the file's first record; a stream
-    (a FIFO) is read once by its user, so it is taken as plain."""
+    (a FIFO) is read once by its user, so it is taken as plain, and so is a file whose ``.idx`` or
+    key-0 record cannot be read (``rec verify`` says why)."""
     name = str(rec)
     if not is_uri(name) and is_fifo(local_path(name)):
         return PLAIN_LAYOUT
-    if index is None:
-        idx = idx if idx is not None else default_index_path(name)
-        if exists(idx):
-            index = read_index(idx)
-    if index is not None:
-        return layout_of_index(name, *index)
+    try:
+        if index is None:
+            idx = idx if idx is not None else default_index_path(name)
+            if exists(idx):
+                if not _may_announce(name, idx):
+                    return PLAIN_LAYOUT
+                index = read_index(idx)
+        if index is not None:
+            return layout_of_index(name, *index)
+    except IcformatError:
+        return PLAIN_LAYOUT
     from .reader import RecordReader
 
     with RecordReader(rec) as reader:
@@ -162,6 +168,37 @@ def detect_layout(rec: PathLike, idx: PathLike | None = None, *, index: tuple | 
     from .index import scan_offsets
 
     return layout_of_index(name, *scan_offsets(rec, key="auto"))
+
+
+# an .idx line whose key int() may read as 0 (signs, zeros, underscores, any non-ASCII byte: Unicode
+# digits), then its offset; a superset of the lines read_index gives key 0, found without parsing all
+_MAYBE_ZERO_KEY = re.compile(rb"(?m)^[ \t\x0b\x0c\r]*(?:[-+_0]|[\x80-\xff])+[ \t\x0b\x0c\r]+(\S+)")
+_MAX_CANDIDATES = 16
+
+
+def _may_announce(rec: str, idx) -> bool:
+    """Whether some ``.idx`` line that may hold key 0 points at an InsightFace header: the one
+    regular-expression search a plain file costs, instead of parsing its whole index (a property
+    test holds it to what :func:`layout_of_index` finds)."""
+    with open_input(idx, "rb") as f:
+        data = f.read()
+    for n, match in enumerate(_MAYBE_ZERO_KEY.finditer(data)):
+        if n == _MAX_CANDIDATES:
+            return True  # an odd index: let the full read decide
+        try:
+            if announced_layout(_record_at(rec, int(match.group(1)))) is not None:
+                return True
+        except (ValueError, IcformatError):
+            continue
+    return False
+
+
+def _record_at(rec, offset: int, next_offset: int | None = None) -> bytes:
+    """The payload of the record at ``offset`` (``next_offset`` bounds a ranged read of an s3://
+    object; without it one read-ahead's worth is asked first)."""
+    end = next_offset if next_offset is not None else offset + READ_AHEAD
+    with IndexedRecordFile(rec, offsets=[offset, end]) as single:
+        return bytes(single.read_at(offset))
 
 
 def _int_keys(keys) -> np.ndarray:
