@@ -126,6 +126,17 @@ def test_lst_validate_cli_on_a_bad_detection_list(tmp_path, capsys, as_json):
         assert "bad.lst:2:" in out and "5 errors, 3 warnings" in out
 
 
+def test_num_classes_bounds_the_class_ids(det):
+    assert validate_lst(det["lst"], num_classes=3).ok and not validate_lst(det["lst"], num_classes=3).problems
+    problems = validate_lst(det["lst"], num_classes=2).problems
+    assert [p.code for p in problems] == ["det-class-id"] and "below --num-classes 2" in problems[0].message
+
+
+def test_lst_convert_keeps_each_line_s_labels(det, tmp_path, capsys):
+    code, _, _ = run(capsys, "lst", "convert", det["lst"], tmp_path / "c.lst")
+    assert code == 0 and [list(e.labels) for e in read_lst(str(tmp_path / "c.lst"), ragged=True)] == [r[1] for r in det["rows"]]
+
+
 def test_without_detection_mixed_counts_are_still_refused(det, tmp_path, capsys):
     code, out, _ = run(capsys, "lst", "validate", det["lst"], "--no-detection", "--json")
     result = json.loads(out)

@@ -64,8 +64,9 @@ def looks_like_detection(table: LstTable) -> bool:
     return int(table.counts()[0]) >= int(table.labels[0, 0]) + int(table.labels[0, 1])
 
 
-def check_detection(table: LstTable) -> tuple[list[Problem], DetectionSummary]:
-    """Every problem of a detection list's labels, and what it holds."""
+def check_detection(table: LstTable, num_classes: int | None = None) -> tuple[list[Problem], DetectionSummary]:
+    """Every problem of a detection list's labels, and what it holds; class ids must be below
+    ``num_classes`` when it is given."""
     name, lines, counts = table.path, table.lines, table.counts()
     problems: list[Problem] = []
     summary = DetectionSummary()
@@ -101,8 +102,8 @@ def check_detection(table: LstTable) -> tuple[list[Problem], DetectionSummary]:
                                   "MXNet's ImageDetIter fails ('Encounter sample with no valid label')", line=int(lines[row])))
         elif not valid.all():
             dropped.append(row)
-        if not _whole_at_least(ids, -1).all():  # -1 marks padding objects, which readers ignore
-            bad_class.append(row)
+        if not _whole_at_least(ids, -1).all() or (num_classes is not None and (ids >= num_classes).any()):
+            bad_class.append(row)  # -1 marks padding objects, which readers ignore
         classes.update(ids[ids >= 0].tolist())
     summary.classes = len(classes)
     if dropped:
@@ -111,7 +112,8 @@ def check_detection(table: LstTable) -> tuple[list[Problem], DetectionSummary]:
                                 f"ImageDetIter drops: lines {_lines(lines, rows)}", line=int(lines[rows[0]])))
     if bad_class:
         rows = np.asarray(bad_class)
-        problems.append(warning(name, "det-class-id", f"{rows.size:,} line(s) hold class ids that are not whole numbers >= 0 "
+        below = f" below --num-classes {num_classes}" if num_classes is not None else ""
+        problems.append(warning(name, "det-class-id", f"{rows.size:,} line(s) hold class ids that are not whole numbers >= 0{below} "
                                 f"(-1 marks padding): lines {_lines(lines, rows)}", line=int(lines[rows[0]])))
     return problems, summary
 

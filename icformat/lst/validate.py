@@ -126,7 +126,7 @@ def validate_lst(
     if len(table) == 0 and not problems:
         problems.append(error(name, "empty", EMPTY_LST))
     if detection:
-        detection_problems, summary = check_detection(table)
+        detection_problems, summary = check_detection(table, num_classes)
         problems += check_indices(table) + detection_problems
         result.detection, result.classes = summary.to_dict(), summary.classes
     else:
