@@ -86,9 +86,28 @@ def check_detection(table: LstTable, num_classes: int | None = None) -> tuple[li
         problems.append(warning(name, "det-widths-differ", f"{differs.size:,} line(s) have another header or object width than line "
                                 f"{int(lines[first])} ({summary.header_width}, {summary.object_width}): lines "
                                 f"{_lines(lines, differs)}; a batch of ImageDetIter holds one object width", line=int(lines[differs[0]])))
+    dropped, bad_class = _check_objects(table, good, num_classes, summary, problems)
+    if dropped:
+        rows = np.asarray(dropped)
+        problems.append(warning(name, "det-empty-box", f"{rows.size:,} line(s) hold boxes without positive width and height, which "
+                                f"ImageDetIter drops: lines {_lines(lines, rows)}", line=int(lines[rows[0]])))
+    if bad_class:
+        rows = np.asarray(bad_class)
+        below = f" below --num-classes {num_classes}" if num_classes is not None else ""
+        problems.append(warning(name, "det-class-id", f"{rows.size:,} line(s) hold class ids that are not whole numbers >= 0{below} "
+                                f"(-1 marks padding): lines {_lines(lines, rows)}", line=int(lines[rows[0]])))
+    return problems, summary
+
+
+def _check_objects(table: LstTable, rows: np.ndarray, num_classes: int | None, summary: DetectionSummary,
+                   problems: list[Problem]) -> tuple[list[int], list[int]]:
+    """Check the objects of the well-formed ``rows``: add the errors of rows ImageDetIter fails on to
+    ``problems`` and the counts to ``summary``; return the rows with boxes it drops and the rows
+    with odd class ids (for one grouped warning each)."""
+    name, lines, counts, labels = table.path, table.lines, table.counts(), table.labels
     classes: set = set()
-    bad_class, dropped = [], []
-    for row in good.tolist():
+    dropped, bad_class = [], []
+    for row in rows.tolist():
         a, b, count = int(labels[row, 0]), int(labels[row, 1]), int(counts[row])
         objects = labels[row, a:count].reshape(-1, b)
         summary.objects += len(objects)
@@ -106,16 +125,7 @@ def check_detection(table: LstTable, num_classes: int | None = None) -> tuple[li
             bad_class.append(row)  # -1 marks padding objects, which readers ignore
         classes.update(ids[ids >= 0].tolist())
     summary.classes = len(classes)
-    if dropped:
-        rows = np.asarray(dropped)
-        problems.append(warning(name, "det-empty-box", f"{rows.size:,} line(s) hold boxes without positive width and height, which "
-                                f"ImageDetIter drops: lines {_lines(lines, rows)}", line=int(lines[rows[0]])))
-    if bad_class:
-        rows = np.asarray(bad_class)
-        below = f" below --num-classes {num_classes}" if num_classes is not None else ""
-        problems.append(warning(name, "det-class-id", f"{rows.size:,} line(s) hold class ids that are not whole numbers >= 0{below} "
-                                f"(-1 marks padding): lines {_lines(lines, rows)}", line=int(lines[rows[0]])))
-    return problems, summary
+    return dropped, bad_class
 
 
 def _shape_problem(row: np.ndarray, count: int) -> tuple[str, str]:
