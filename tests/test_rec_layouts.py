@@ -297,7 +297,7 @@ def _small_face_set(tmp_path) -> str:
     return path
 
 
-_KEY_TOKENS = ["0", "00", "+0", "-0", "0_0", "\u0660", "1", "2", "7", "x", "0a", "01"]
+_KEY_TOKENS = ["0", "00", "+0", "-0", "0_0", "\u0660", " 0", "\x0b0", "1", "2", "7", " 7", "x", "0a", "01"]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
