@@ -167,3 +167,49 @@ def write_digits_rec(path: str, indices, *, size: int = 32, labels: np.ndarray |
             header = IRHeader(0, float(values[0]), n, 0) if values.size == 1 else IRHeader(values.size, values, n, 0)
             writer.write(pack(header, _encode_jpeg(images[i], quality)), key=n)
     return len(indices)
+
+
+def write_insightface_rec(
+    path: str,
+    *,
+    identities: int = 5,
+    per_identity: tuple[int, int] = (2, 4),
+    size: int = 112,
+    seed: int = 0,
+    pair_labels: bool = False,
+    header_first: bool = False,
+) -> dict:
+    """A face set in InsightFace's ``.rec`` layout (as its ``face2rec2.py`` writes MS1M and the like),
+    with its ``.idx``: image records with keys ``1..n`` (``size`` x ``size`` JPEG crops of real
+    photos, one photo per identity, each labelled with its identity; ``pair_labels``: the label pair
+    ``(identity, 1)`` as face2rec2 writes it), then the header record with key 0 (flag 2, no image,
+    labels ``(n + 1, n + 1 + identities)``), then one header record per identity (labels: the range
+    of its image keys). ``header_first`` writes key 0 first instead. Returns the keys and labels."""
+    from .recordio.header import IRHeader, pack
+    from .recordio.writer import RecordWriter
+
+    rng = random.Random(seed)
+    photos = sample_photos()
+    names = sorted(photos)
+    counts = [rng.randint(*per_identity) for _ in range(identities)]
+    images = sum(counts)
+    header = pack(IRHeader(2, np.array([images + 1, images + 1 + identities], np.float32), 0, 0), b"")
+    ranges, labels, key = [], {}, 1
+    with RecordWriter(path, index=True) as writer:
+        if header_first:
+            writer.write(header, key=0)
+        for identity, count in enumerate(counts):
+            photo = photos[names[identity % len(names)]]
+            ranges.append((key, key + count))
+            for _ in range(count):
+                label = np.array([identity, 1], np.float32) if pair_labels else float(identity)
+                jpeg = _encode_jpeg(_variant(photo, rng, (size, size)), 90)
+                writer.write(pack(IRHeader(0, label, key, 0), jpeg), key=key)
+                labels[key] = identity
+                key += 1
+        if not header_first:
+            writer.write(header, key=0)
+        for start, end in ranges:
+            writer.write(pack(IRHeader(2, np.array([start, end], np.float32), key, 0), b""), key=key)
+            key += 1
+    return {"images": images, "identities": identities, "labels": labels, "ranges": ranges}

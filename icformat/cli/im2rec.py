@@ -23,8 +23,12 @@ from .engine import check_engine, engine_options, im2rec_on_spark
 @click.option("--encoding", type=click.Choice([".jpg", ".png"]), default=".jpg", show_default=True, help="Image format in the records.")
 @click.option("--color", type=click.Choice(["1", "0", "-1"]), default="1", show_default=True,
               help="1: colour (alpha dropped); 0: gray; -1: as stored (alpha kept, no EXIF rotation).")
-@click.option("--pass-through", is_flag=True, help="Store the files' bytes untouched (no decoding; other image options ignored).")
-@click.option("--pack-label", is_flag=True, help="Store every label column in the record header (multi-label).")
+@click.option("--pass-through", is_flag=True,
+              help="Store the files' bytes untouched (no decoding; other image options ignored; an empty file as a record "
+                   "without an image, as im2rec.py does).")
+@click.option("--pack-label", is_flag=True,
+              help="Store every label column in the record header (multi-label; detection lists, whose lines may hold any "
+                   "number of labels).")
 @click.option("--allow-absolute-paths", is_flag=True, help="Read absolute paths in the list as they are (MXNet's im2rec does); refused otherwise.")
 @click.option("--num-workers", type=click.IntRange(min=1), default=None, help="Workers decoding and encoding images (default: all cores; threads up to 16, processes above).")
 @click.option("--num-shards", type=click.IntRange(min=1), default=1, show_default=True, help="Split the list into this many parts...")

@@ -7,6 +7,7 @@ import warnings
 
 import click
 
+from ..recordio.layout import describe_layout
 from .common import NON_NEGATIVE, POSITIVE, SHAPE, echo_json, fail, json_option, progress
 
 
@@ -38,10 +39,15 @@ def loader() -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-shuffle", is_flag=True, help="Read records in file order.")
 @click.option("--strict", is_flag=True, help="Stop at the first bad record (exit status 1) instead of skipping it.")
+@click.option("--label-width", type=POSITIVE, default=None,
+              help="Labels per record (default: those of the first image record; records with another count are skipped).")
 @json_option
 def run(source, root, batch_size, data_shape, resize, augmentation_type, dtype, epochs, max_batches, num_workers, seed,
-        no_shuffle, strict, as_json) -> None:
-    """Load SOURCE (.rec, .lst or FIFO) for --epochs and report images, skipped records and images/s."""
+        no_shuffle, strict, label_width, as_json) -> None:
+    """Load SOURCE (.rec, .lst or FIFO) for --epochs and report images, skipped records and images/s.
+
+    An InsightFace face set (.rec + .idx whose record 0 announces the image and identity keys) loads
+    its image records only, as InsightFace's MXFaceDataset does: the header records are no images."""
     from ..loader.batch import BadRecordWarning
     from ..loader.loader import ImageLoader
     from ..loader.drain import drain
@@ -50,13 +56,15 @@ def run(source, root, batch_size, data_shape, resize, augmentation_type, dtype, 
         warnings.simplefilter("ignore", BadRecordWarning)  # counted and listed below instead
         with ImageLoader(
             source, batch_size, data_shape, resize=resize, augmentation_type=augmentation_type, dtype=dtype,
-            num_workers=num_workers, seed=seed, shuffle=not no_shuffle, strict=strict, root=root,
+            num_workers=num_workers, seed=seed, shuffle=not no_shuffle, strict=strict, root=root, label_width=label_width,
         ) as data:
+            layouts = [layout.to_dict() for layout in getattr(data.source, "layouts", [])]
             total = _total(data, epochs, max_batches)
             with progress(total=total, desc="loading", unit="img") as bar:
                 report = drain(data, epochs=epochs, max_batches=max_batches, progress=bar.update)
     if as_json:
-        echo_json({**dataclasses.asdict(report), "images_per_second": report.images_per_second})
+        echo_json({**dataclasses.asdict(report), "images_per_second": report.images_per_second, "label_width": data.label_width,
+                   "layouts": layouts})
     else:
         click.echo(
             f"{source}: {report.images} images in {report.batches} batches over {report.epochs} epoch(s), "
@@ -64,6 +72,9 @@ def run(source, root, batch_size, data_shape, resize, augmentation_type, dtype, 
             f"(first batch after {report.first_batch_seconds:.2f} s)"
         )
         click.echo(f"  skipped records: {report.skipped}")
+        for layout in layouts:
+            if layout["kind"] != "plain":
+                click.echo(f"  layout: {describe_layout(layout)}; header records not loaded")
         for message in report.errors[:20]:
             click.echo(f"    {message}")
     if report.skipped:

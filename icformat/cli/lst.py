@@ -61,6 +61,9 @@ def make_command(prefix, root, recursive, exts, train_ratio, test_ratio, stratif
 @click.option("--multi-label/--single-label", "multi_label", default=None,
               help="Rows are multi-hot (default: decided by the number of label columns).")
 @click.option("--num-classes", type=click.IntRange(min=1), help="Number of classes (as the num_classes hyperparameter).")
+@click.option("--detection/--no-detection", default=None,
+              help="Rows are object-detection labels (header width, object width, header, objects; any count per line) as GluonCV's "
+                   "and im2rec.py --pack-label take them (default: decided by the first line).")
 @click.option("--check-images", is_flag=True, help="Decode every image (needs --root): corrupt, truncated, too small, colour modes.")
 @click.option("--image-shape", type=SHAPE, help="C,H,W as SageMaker's image_shape: images smaller than H x W are errors (with --check-images).")
 @click.option("--resize", type=click.IntRange(min=0), default=0, help="Shorter side the images are resized to before the size check.")
@@ -68,10 +71,15 @@ def make_command(prefix, root, recursive, exts, train_ratio, test_ratio, stratif
 @click.option("--strict", is_flag=True, help="Warnings make the exit status 1 too.")
 @engine_options
 @json_option
-def validate_command(lst_file, root, multi_label, num_classes, check_images, image_shape, resize, num_workers, strict, engine, spark_master,
-                     as_json) -> None:
+def validate_command(lst_file, root, multi_label, num_classes, detection, check_images, image_shape, resize, num_workers, strict, engine,
+                     spark_master, as_json) -> None:
     """Report every problem of LST_FILE with its line number, then a summary; exit status 1 when
-    there is any error (or, with --strict, any warning)."""
+    there is any error (or, with --strict, any warning).
+
+    A detection list (GluonCV's im2rec, im2rec.py --pack-label: per line the header width A >= 2, the
+    object width B >= 5, header extras, then objects of B labels each) may hold a different number
+    of labels on each line; its widths, lengths (A plus whole objects) and boxes are checked as
+    MXNet's ImageDetIter reads them."""
     if check_images and not root:
         raise click.UsageError("--check-images needs --root")
     if (image_shape or resize) and not check_images:
@@ -79,11 +87,13 @@ def validate_command(lst_file, root, multi_label, num_classes, check_images, ima
     bar = progress(None, desc="checking images", unit="img") if check_images and engine == "local" else None
     try:
         if check_engine(engine, spark_master, num_workers=num_workers):
+            if detection:
+                raise click.UsageError("--detection checks run with --engine local")
             result = validate_lst_on_spark(spark_master, lst_file, root, multi_label=multi_label, num_classes=num_classes,
                                            check_images=check_images, image_shape=image_shape, resize=resize)
         else:
-            result = validate_lst(lst_file, root, multi_label=multi_label, num_classes=num_classes, check_images=check_images,
-                                  image_shape=image_shape, resize=resize, num_workers=num_workers,
+            result = validate_lst(lst_file, root, multi_label=multi_label, num_classes=num_classes, detection=detection,
+                                  check_images=check_images, image_shape=image_shape, resize=resize, num_workers=num_workers,
                                   progress=bar.update if bar is not None else None,
                                   on_start=(lambda total: bar.reset(total=total)) if bar is not None else None)
     finally:
@@ -106,7 +116,7 @@ def validate_command(lst_file, root, multi_label, num_classes, check_images, ima
               help="Write labels as 1 (int) or 1.000000 (MXNet 1.x).")
 def convert_command(src, dest, label_style) -> None:
     """Rewrite SRC as DEST: normalised tabs and line ends, labels in the chosen style."""
-    table = require_rows(read_lst(src))
+    table = require_rows(read_lst(src, ragged=True))
     count = write_lst(dest, table, style=label_style)
     click.echo(f"wrote {dest} ({count:,} lines)", err=True)
 

@@ -9,6 +9,7 @@ from ..recordio.writer import default_index_path
 from ..recordio.index import scan_offsets, write_index
 from ..recordio.extract import extract_rec
 from ..recordio.info import iter_summaries, rec_info
+from ..recordio.layout import describe_layout
 from ..recordio.verify import verify_rec
 from .common import NON_NEGATIVE, counts_text, echo_json, fail, json_option, output_file_checked, progress, record_count
 
@@ -27,7 +28,10 @@ def rec() -> None:
 @click.option("--decode", is_flag=True, help="Decode every image to report sizes and modes (RGB, L, CMYK...) and count undecodable ones.")
 @json_option
 def info(file: str, decode: bool, as_json: bool) -> None:
-    """Summarise FILE: records, bytes, single/multi-label, label histogram, payload formats."""
+    """Summarise FILE: records, bytes, layout, single/multi-label, label histogram, payload formats.
+
+    In an InsightFace face set (record 0 announces the image and identity keys; see `rec verify`)
+    labels, histogram and formats are those of the image records: the identities, not the headers."""
     with progress(total=record_count(file), desc="reading", unit="rec") as bar:
         result = rec_info(file, decode=decode, progress=bar.update)
     if as_json:
@@ -36,7 +40,9 @@ def info(file: str, decode: bool, as_json: bool) -> None:
     widths = ", ".join(f"{k} label(s): {v:,} records" if k != "none" else f"no image header: {v:,} records"
                        for k, v in result.label_widths.items())
     click.echo(f"{result.path}: {result.records:,} records, {result.file_bytes:,} bytes")
-    click.echo(f"  labels: {result.label_kind} ({widths or 'no records'})")
+    click.echo(f"  layout: {describe_layout(result.layout)}")
+    of_images = " of the image records" if result.layout["kind"] != "plain" else ""
+    click.echo(f"  labels{of_images}: {result.label_kind} ({widths or 'no records'})")
     click.echo(f"  label histogram: {counts_text(result.label_histogram)}")
     click.echo(f"  payload formats: {counts_text(result.formats)}")
     click.echo(f"  index: {'yes' if result.has_index else 'no'}")
@@ -104,6 +110,10 @@ def index(file: str, output: str | None, key: str, as_json: bool) -> None:
 def verify(file: str, index_path: str | None, no_index: bool, decode: bool, raw: bool, strict: bool, as_json: bool) -> None:
     """Check FILE's framing, image headers and index; list every problem with its byte offset.
 
+    An InsightFace face set (MS1M, Glint360K: record 0 announces the image and identity keys) is
+    recognised from its .idx: its header records are checked as such, not as images, and every
+    announced image key must be in the index.
+
     Exit status 1 when any error is found (or, with --strict, any warning)."""
     with progress(total=record_count(file), desc="verifying", unit="rec") as bar:
         result = verify_rec(
@@ -115,7 +125,8 @@ def verify(file: str, index_path: str | None, no_index: bool, decode: bool, raw:
         for problem in result.problems:
             click.echo(str(problem))
         status = "OK" if not result.problems else result.counts()
-        click.echo(f"{file}: {result.records:,} records checked, {status}")
+        layout = f"; layout: {describe_layout(result.layout)}" if result.layout and result.layout["kind"] != "plain" else ""
+        click.echo(f"{file}: {result.records:,} records checked, {status}{layout}")
     if not result.ok or (strict and result.problems):
         fail(1)
 
@@ -128,15 +139,23 @@ def verify(file: str, index_path: str | None, no_index: bool, decode: bool, raw:
 def extract(file: str, outdir: str, salvage: bool, as_json: bool) -> None:
     """Write FILE's images to OUTDIR/images and a .lst that packs back to the same records.
 
-    OUTDIR appears only when the extraction succeeds (or, with --salvage, with what preceded damage)."""
+    Every record is kept, whatever its number of labels: the header records of an InsightFace face
+    set become lines with an empty file, so the repack printed at the end gives the same .rec and
+    .idx byte for byte. OUTDIR appears only when the extraction succeeds (or, with --salvage, with
+    what preceded damage)."""
     with progress(total=record_count(file), desc="extracting", unit="img") as bar:
         result = extract_rec(file, outdir, salvage=salvage, progress=bar.update)
     if as_json:
         echo_json(dataclasses.asdict(result))
     else:
         hint = " --pack-label" if result.multi_label else ""
-        click.echo(f"extracted {result.records:,} images to {outdir}; repack with: "
+        if result.layout["kind"] != "plain":
+            click.echo(f"layout: {describe_layout(result.layout)}; header records kept as lines with an empty file")
+        click.echo(f"extracted {result.records:,} records to {outdir}; repack with: "
                    f"icformat im2rec {result.lst_path} {outdir} --pass-through{hint}")
+    if result.inexact:
+        click.echo(f"icformat: warning: {result.inexact:,} record(s) store one label after the header or a nonzero id2, "
+                   "which im2rec does not write: their repacked headers will differ", err=True)
     if result.damage:
         click.echo(f"icformat: error: {result.damage}; kept the {result.records:,} records before it", err=True)
         fail(1)

@@ -70,7 +70,7 @@ def image_header(index: int, labels, pack_label: bool = False) -> bytes:
     return header_bytes(float(labels[0]), index)
 
 
-def _read_object(uri: str) -> bytes:
+def _read_object(uri: str, allow_empty: bool = False) -> bytes:
     try:
         data = read_bytes(uri)
     except SETUP_ERRORS:
@@ -80,22 +80,22 @@ def _read_object(uri: str) -> bytes:
     except Exception as exc:  # boto3/smart_open raise transport-specific errors
         where = f" {uri}" if is_uri(uri) else ""
         raise ImageError(f"cannot read{where}: {describe_error(exc, uri)}") from None
-    if not data:
+    if not data and not allow_empty:
         raise ImageError("empty file (0 bytes)")
     return data
 
 
-def read_image_file(root: str, path: str, allow_absolute: bool = False) -> bytes:
+def read_image_file(root: str, path: str, allow_absolute: bool = False, allow_empty: bool = False) -> bytes:
     """The bytes of ``root/path`` (``root`` a folder or an ``s3://`` prefix); refuses absolute paths
-    (unless ``allow_absolute``) and paths leaving the root, and empty files."""
+    (unless ``allow_absolute``) and paths leaving the root, and empty files (unless ``allow_empty``)."""
     reason = unsafe_path_reason(path)
     if reason and not (allow_absolute and reason == ABSOLUTE):
         raise ImageError(f"{reason}, refused")
     if reason:
         root = ""
     if is_uri(root):
-        return _read_object(join_uri(root, path))
-    return _read_object(os.path.join(root, path))
+        return _read_object(join_uri(root, path), allow_empty)
+    return _read_object(os.path.join(root, path), allow_empty)
 
 
 def transform_image(data: bytes, options: PackOptions, notes: list[str] | None = None) -> bytes:
@@ -176,6 +176,8 @@ def pack_image(index: int, labels, data: bytes, options: PackOptions, notes: lis
     what the user should hear about the image (it was packed anyway)."""
     if options.pass_through:
         payload = data
+        if notes is not None and not data and not (options.pack_label and len(labels) > 1):
+            notes.append("empty file stored as a record without an image, as im2rec.py --pass-through does; nothing can decode it")
         if notes is not None and is_jpeg(data) and not data.rstrip(b"\0").endswith(b"\xff\xd9"):
             notes.append("JPEG without its end marker (FF D9): it may be cut short; stored as it is (--pass-through)")
     else:
@@ -184,5 +186,7 @@ def pack_image(index: int, labels, data: bytes, options: PackOptions, notes: lis
 
 
 def pack_file(root: str, index: int, labels, path: str, options: PackOptions, notes: list[str] | None = None) -> bytes:
-    """One record payload from ``root/path``; raises ``ImageError`` saying why it cannot be packed."""
-    return pack_image(index, labels, read_image_file(root, path, options.allow_absolute), options, notes)
+    """One record payload from ``root/path``; raises ``ImageError`` saying why it cannot be packed.
+    With ``pass_through`` an empty file is stored as it is (im2rec.py does so): a header record of
+    an InsightFace face set (labels, no image) packs back that way."""
+    return pack_image(index, labels, read_image_file(root, path, options.allow_absolute, options.pass_through), options, notes)

@@ -84,7 +84,7 @@ class _Packer:
     def __init__(self, table: LstTable, root: str, options: PackOptions, framed: bool = False):
         self.framed = framed  # hand back records framed for the file, so the writer only appends
         self.indices = table.indices
-        self.labels = table.labels
+        self.table = table
         self.paths = table.paths
         self.root = root
         self.options = options
@@ -96,7 +96,7 @@ class _Packer:
         for row in range(*bounds):
             notes: list[str] = []
             try:
-                payload = pack_file(self.root, int(self.indices[row]), self.labels[row].tolist(), self.paths[row], self.options, notes)
+                payload = pack_file(self.root, int(self.indices[row]), self.table.row_labels(row), self.paths[row], self.options, notes)
                 payload = frame_record(payload) if self.framed else payload
                 out.append((payload, "; ".join(notes)) if notes else payload)
             except ImageError as exc:
@@ -202,7 +202,7 @@ def pack_lst(
     """
     options = options or PackOptions()
     _check_root(root)
-    table = require_rows(read_lst(lst_path))
+    table = require_rows(read_lst(lst_path, ragged=True))  # detection lists vary in label count per line, as im2rec.py allows
     check_indices_for_packing(table)
     path_warnings = check_paths_for_packing(table, options.allow_absolute)
     for problem in label_warnings(table, options.pack_label) + path_warnings:

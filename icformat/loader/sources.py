@@ -17,6 +17,7 @@ from ..io.paths import PathLike, is_fifo, is_uri, local_path
 from ..errors import BadRecordError, FormatError, IcformatError, RecordIOError
 from ..io.objects import read_bytes
 from ..io.paths import join_uri
+from ..recordio.layout import RecLayout, layout_of
 from ..recordio.random_access import IndexedRecordFile
 from ..recordio.shards import list_rec_shards
 from ..recordio.header import split_record
@@ -39,23 +40,30 @@ class _RecPart(NamedTuple):
     spans: np.ndarray
     label_width: int
     extent: int  # bytes this part takes in the source's offset space
+    layout: RecLayout
 
 
 def _read_part(path: str, idx) -> _RecPart:
-    """Offsets, read-ahead spans and label width of one ``.rec``."""
+    """Offsets, read-ahead spans and label width of the image records of one ``.rec`` (an
+    InsightFace face set's header records left out: see :mod:`~icformat.recordio.layout`)."""
     with IndexedRecordFile(path, idx) as records:
         index_path = records.index_path
-        offsets = np.asarray(records.offsets, dtype=np.int64)
+        all_offsets = np.asarray(records.offsets, dtype=np.int64)
         if not len(records):
             raise RecordIOError("no records: nothing to load", path)
-        header = _first_header(records)
+        layout = layout_of(records)
+        images = layout.image_positions(records.keys)
+        if not images.size:
+            raise RecordIOError(f"no image records ({layout.describe()}): nothing to load", path)
+        header = _first_header(records, images)
         size = records.size
+    offsets = all_offsets[images]
     # bytes up to the next record (a read-ahead hint for the workers; exact lengths are in the file)
-    ordered = np.sort(offsets)
+    ordered = np.sort(all_offsets)
     ends = np.append(ordered[1:], size if size is not None else ordered[-1] + (1 << 20))
     spans = np.maximum(ends[np.searchsorted(ordered, offsets)] - offsets, 0)
     extent = size if size is not None else int(ordered[-1]) + 1
-    return _RecPart(path, index_path, offsets, spans, max(1, int(header.flag)), extent)
+    return _RecPart(path, index_path, offsets, spans, max(1, int(header.flag)), extent, layout)
 
 
 class RecSource:
@@ -76,6 +84,7 @@ class RecSource:
         self.offsets = np.concatenate([p.offsets + base for p, base in zip(parts, bases)])
         self.spans = np.concatenate([p.spans for p in parts])
         self.label_width = parts[0].label_width
+        self.layouts = [p.layout for p in parts]  # one per shard
         self.index_path = parts[0].index_path if len(parts) == 1 else None
         # workers get offsets (and read-ahead spans), which is all they need: no index for them
         if len(parts) == 1:
@@ -92,10 +101,10 @@ class RecSource:
         return np.stack([self.offsets[positions], self.spans[positions]], axis=1)
 
 
-def _first_header(records: IndexedRecordFile, tries: int = 16):
-    """The image header of the first readable record (the label width comes from it)."""
+def _first_header(records: IndexedRecordFile, positions: np.ndarray, tries: int = 16):
+    """The image header of the first readable record of ``positions`` (the label width comes from it)."""
     error = None
-    for position in range(min(tries, len(records))):
+    for position in positions[:tries].tolist():
         try:
             return records.header_at(position)
         except FormatError as exc:

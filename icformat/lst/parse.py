@@ -3,7 +3,10 @@
 One grammar, MXNet's (``tools/im2rec.py`` ``read_list``): a line holds at least 3 tab-separated
 fields, each stripped of blanks; the first is an integer index (decimal digits, optional sign: not
 ``2.0``, ``0x10`` or ``1e3``), the last the image path, those between are decimal numbers (not empty,
-not ``nan``/``inf``). ``1.000000`` (MXNet 1.x) and ``1`` (newer tools) both read. Lines end in LF,
+not ``nan``/``inf``). ``1.000000`` (MXNet 1.x) and ``1`` (newer tools) both read. Every line has
+as many labels as the first, except in a ``ragged`` read: detection lists (GluonCV's and MXNet's
+``im2rec.py --pack-label``: header width, object width, header, objects) vary per line, and im2rec
+packs each line's labels as they are. Lines end in LF,
 CRLF or CR; blank lines are skipped. Where im2rec prints a message and skips a bad line, this
 module raises :class:`~icformat.errors.LstError` naming it (or, in :func:`parse_lst_tolerant`,
 returns a :class:`~icformat.problems.Problem` for it).
@@ -66,21 +69,22 @@ def split_lines(data: bytes) -> list[str]:
     return _LINE_END.split(data.decode("utf-8", errors="replace"))
 
 
-def read_lst(path: PathLike, *, strict: bool = True, on_error: str | None = None) -> LstTable:
+def read_lst(path: PathLike, *, strict: bool = True, on_error: str | None = None, ragged: bool = False) -> LstTable:
     """Parse a ``.lst`` file (local or ``s3://``) into an :class:`LstTable`.
 
     A bad line raises :class:`~icformat.errors.LstError` naming the line; so do rows whose number of
-    labels differs from the first row's. ``on_error="skip"`` (or ``"warn"``, which also warns)
-    leaves bad lines out, as im2rec does, and lists them in the table's ``skipped``;
-    ``strict=False`` is the older spelling of ``on_error="skip"``.
+    labels differs from the first row's, unless ``ragged`` (detection lists). ``on_error="skip"``
+    (or ``"warn"``, which also warns) leaves bad lines out, as im2rec does, and lists them in the
+    table's ``skipped``; ``strict=False`` is the older spelling of ``on_error="skip"``.
     """
     name = os.fspath(path)
     with open_input(path, "rb") as f:
         data = f.read()
-    return parse_lst_bytes(data, name=name, strict=strict, on_error=on_error)
+    return parse_lst_bytes(data, name=name, strict=strict, on_error=on_error, ragged=ragged)
 
 
-def parse_lst_bytes(data: bytes, *, name: str | None = None, strict: bool = True, on_error: str | None = None) -> LstTable:
+def parse_lst_bytes(data: bytes, *, name: str | None = None, strict: bool = True, on_error: str | None = None,
+                    ragged: bool = False) -> LstTable:
     """Parse the bytes of a ``.lst`` file (see :func:`read_lst`)."""
     from ..skips import SkipPolicy
 
@@ -88,7 +92,7 @@ def parse_lst_bytes(data: bytes, *, name: str | None = None, strict: bool = True
     table = parse_arrow(data, name)
     if table is not None:
         return table
-    table, problems = parse_lst_tolerant(data, name)
+    table, problems = parse_lst_tolerant(data, name, ragged=ragged)
     if problems and policy.raises:
         raise LstError(problems[0].message, name, problems[0].line)
     for problem in problems:
@@ -97,10 +101,11 @@ def parse_lst_bytes(data: bytes, *, name: str | None = None, strict: bool = True
     return table
 
 
-def parse_lst_tolerant(data: bytes, name: str | None, first_line: int = 1, width: int | None = None) -> tuple[LstTable, list[Problem]]:
-    """Parse line by line, keeping the good rows and a :class:`Problem` for each bad line. Rows
-    whose number of labels differs from the first good row's (or from ``width``, when given: the
-    file's, for a part of it) are problems too. Lines are numbered from ``first_line``."""
+def parse_lst_tolerant(data: bytes, name: str | None, first_line: int = 1, width: int | None = None,
+                       ragged: bool = False) -> tuple[LstTable, list[Problem]]:
+    """Parse line by line, keeping the good rows and a :class:`Problem` for each bad line. Unless
+    ``ragged``, rows whose number of labels differs from the first good row's (or from ``width``,
+    when given: the file's, for a part of it) are problems too. Lines are numbered from ``first_line``."""
     rows: list[tuple[int, list[float], str, int]] = []
     problems: list[Problem] = []
     for number, raw in enumerate(split_lines(data), first_line):
@@ -110,10 +115,10 @@ def parse_lst_tolerant(data: bytes, name: str | None, first_line: int = 1, width
         row = parse_fields(text)
         if isinstance(row, BadLine):
             problems.append(error(name, row.code, row.message, line=number))
-        elif width is not None and len(row[1]) != width:
+        elif not ragged and width is not None and len(row[1]) != width:
             problems.append(error(name, "label-width", f"{len(row[1])} label column(s) where earlier lines have {width}", line=number))
         else:
-            width = len(row[1])
+            width = len(row[1]) if width is None or not ragged else max(width, len(row[1]))
             rows.append((*row, number))
     return table_from_rows(rows, width or 0, name), problems
 
@@ -137,13 +142,23 @@ def count_lines(data: bytes) -> int:
 
 
 def table_from_rows(rows: list[tuple[int, list[float], str, int]], width: int, name: str | None) -> LstTable:
-    """An :class:`LstTable` from ``(index, labels, path, line)`` tuples."""
+    """An :class:`LstTable` from ``(index, labels, path, line)`` tuples; rows with fewer than
+    ``width`` labels make it ragged (NaN-padded, see :class:`LstTable`)."""
+    counts = np.array([len(r[1]) for r in rows], dtype=np.int64)
+    ragged = bool(len(rows)) and bool((counts != width).any())
+    if ragged:
+        labels = np.full((len(rows), width), np.nan)
+        for row, r in enumerate(rows):
+            labels[row, : len(r[1])] = r[1]
+    else:
+        labels = np.array([r[1] for r in rows], dtype=np.float64).reshape(len(rows), width)
     return LstTable(
         np.array([r[0] for r in rows], dtype=np.int64),
-        np.array([r[1] for r in rows], dtype=np.float64).reshape(len(rows), width),
+        labels,
         [r[2] for r in rows],
         np.array([r[3] for r in rows], dtype=np.int64),
         name,
+        label_counts=counts if ragged else None,
     )
 
 

@@ -18,6 +18,7 @@ from ..errors import UsageError
 from ..io.paths import is_s3
 from ..problems import ERROR, WARNING, Problem, ValidationResult, error
 from .checks import check_class_labels, check_indices, check_multi_hot
+from .detection import check_detection, looks_like_detection
 from .images import check_image_files
 from .parse import EMPTY_LST, parse_lst_tolerant
 from .table import LstTable
@@ -38,9 +39,14 @@ class LstValidation(ValidationResult):
     classes: int = 0
     files_checked: int = 0
     images_checked: int = 0
+    detection: dict | None = None  # a detection list: header and object width, objects, classes (lst/detection.py)
 
     def summary(self) -> str:
         kind = f"multi-label ({self.label_width} columns)" if self.multi_label else f"{self.classes:,} classes"
+        if self.detection is not None:
+            d = self.detection
+            kind = (f"detection list (header width {d['header_width']}, object width {d['object_width']}, {d['objects']:,} objects, "
+                    f"{d['classes']:,} classes)")
         checked = ""
         if self.files_checked:
             checked += f", {self.files_checked:,} files checked"
@@ -62,15 +68,17 @@ def parse_image_shape(value: str | Sequence[int] | None) -> tuple[int, int, int]
     return parts[0], parts[1], parts[2]
 
 
-def read_lst_tolerant(data: bytes, name: str | None, first_line: int = 1, width: int | None = None) -> tuple[LstTable, list[Problem]]:
+def read_lst_tolerant(data: bytes, name: str | None, first_line: int = 1, width: int | None = None,
+                      ragged: bool = False) -> tuple[LstTable, list[Problem]]:
     """Parse ``.lst`` bytes keeping the good rows and a :class:`Problem` for each bad line (the fast
     parser first; line by line when it finds a problem). ``first_line`` and ``width`` are for a
-    part of a file: its first line's number, and the file's number of label columns."""
+    part of a file: its first line's number, and the file's number of label columns; ``ragged``
+    keeps rows of any label count (detection lists)."""
     from .parse_arrow import parse_arrow
 
     table = parse_arrow(data, name)
     if table is None or (width is not None and len(table) and table.label_width != width):
-        return parse_lst_tolerant(data, name, first_line, width)
+        return parse_lst_tolerant(data, name, first_line, width, ragged=ragged)
     if first_line != 1:
         table.lines = table.lines + (first_line - 1)
     return table, []
@@ -82,6 +90,7 @@ def validate_lst(
     *,
     multi_label: bool | None = None,
     num_classes: int | None = None,
+    detection: bool | None = None,
     check_files: bool = True,
     check_images: bool = False,
     image_shape: str | Sequence[int] | None = None,
@@ -93,6 +102,8 @@ def validate_lst(
     """Check a ``.lst`` file and return every problem found.
 
     ``multi_label``: None decides from the file (more than one label column means multi-hot).
+    ``detection``: None decides from the file's first line (header width >= 2, object width >= 5:
+    see :mod:`.detection`); a detection list's lines may hold different numbers of labels.
     ``root``: the image folder or ``s3://`` prefix (objects checked by parallel HEADs, on
     ``num_workers`` threads, default 16); without it, files are not looked at. ``check_images`` judges every
     image (in ``num_workers`` processes, default all cores); ``image_shape`` (``C,H,W``) and
@@ -104,13 +115,22 @@ def validate_lst(
     shape = parse_image_shape(image_shape)
     with open_input(path, "rb") as f:
         data = f.read()
-    table, problems = read_lst_tolerant(data, name)
-    if multi_label is None:
-        multi_label = table.label_width > 1
+    table, problems = read_lst_tolerant(data, name, ragged=True)
+    if detection is None:
+        detection = not multi_label and looks_like_detection(table)
+    if not detection and table.ragged:
+        table, problems = read_lst_tolerant(data, name)  # label counts must then agree line by line
+    if multi_label is None or detection:
+        multi_label = table.label_width > 1 and not detection
     result = LstValidation(name, problems, rows=len(table), label_width=table.label_width, multi_label=multi_label)
     if len(table) == 0 and not problems:
         problems.append(error(name, "empty", EMPTY_LST))
-    problems += _label_problems(table, result, num_classes)
+    if detection:
+        detection_problems, summary = check_detection(table, num_classes)
+        problems += check_indices(table) + detection_problems
+        result.detection, result.classes = summary.to_dict(), summary.classes
+    else:
+        problems += _label_problems(table, result, num_classes)
     safe, path_problems = check_paths(table)
     problems += path_problems
     if root is not None and check_files:

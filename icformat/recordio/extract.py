@@ -1,16 +1,25 @@
 """``rec extract``: unpack a ``.rec`` into image files plus a ``.lst`` that packs back to the same records
-(``icformat im2rec LST OUTDIR --pass-through``, with ``--pack-label`` for multi-label records)."""
+(``icformat im2rec LST OUTDIR --pass-through``, with ``--pack-label`` for multi-label records).
+
+Every record is kept, whatever its label count: an InsightFace face set's header records (labels,
+no image: :mod:`.layout`) become lines with an empty file, so the repack gives the same ``.rec``
+and ``.idx`` byte for byte. Only what im2rec cannot write comes back different: one label stored
+after the header (flag 1; im2rec writes a single label in the header) or a nonzero ``id2``; those
+records are counted in ``inexact``."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Callable
 
 from ..io.paths import PathLike
 from ..errors import RecordIOError
 from ..io.atomic import atomic_folder
 from ..lst.format import format_label
-from .info import payload_format, split_record
+from .header import split_record
+from .info import payload_format
+from .layout import detect_layout
 from .reader import RecordReader
 
 _EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "gif": ".gif", "bmp": ".bmp", "tiff": ".tif", "webp": ".webp"}
@@ -20,8 +29,11 @@ _EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "gif": ".gif", "bmp": ".bmp", "tif
 class ExtractResult:
     records: int
     lst_path: str
-    multi_label: bool
+    multi_label: bool  # some record has several labels: repack with --pack-label
     damage: str | None = None  # with salvage: what stopped the extraction early
+    label_widths: dict = field(default_factory=dict)  # label count -> records
+    layout: dict = field(default_factory=lambda: {"kind": "plain"})  # recordio.layout
+    inexact: int = 0  # records whose header im2rec cannot write back as it was (flag 1, nonzero id2)
 
 
 def extract_rec(
@@ -41,12 +53,14 @@ def extract_rec(
     extraction and keeps the records before it, reported in ``damage``."""
     name = os.fspath(rec)
     stem = lst_name or os.path.splitext(os.path.basename(name.rstrip("/")))[0] + ".lst"
+    layout = detect_layout(rec)
     with RecordReader(rec) as reader, atomic_folder(outdir) as tmp:
         writer = _Extractor(name, tmp, stem)
         damage = _copy_records(reader, writer, salvage, progress)
         writer.close()
-    return ExtractResult(writer.count, os.path.join(outdir, stem), bool(writer.width and writer.width > 1),
-                         None if damage is None else str(damage))
+    widths = {str(k): v for k, v in sorted(writer.widths.items())}
+    return ExtractResult(writer.count, os.path.join(outdir, stem), any(k > 1 for k in writer.widths),
+                         None if damage is None else str(damage), widths, layout.to_dict(), writer.inexact)
 
 
 def _copy_records(reader: RecordReader, writer: "_Extractor", salvage: bool, progress) -> RecordIOError | None:
@@ -76,19 +90,21 @@ class _Extractor:
         os.makedirs(os.path.join(folder, "images"))
         self.lst = open(os.path.join(folder, stem), "w")
         self.seen: set[int] = set()
-        self.width: int | None = None
+        self.widths: Counter = Counter()
         self.count = 0
+        self.inexact = 0
 
     def add(self, offset: int, record) -> None:
-        id_, labels, image = split_record(record)
-        if id_ is None:
-            raise RecordIOError("record has no image header; it is not an image record", self.name, offset)
+        try:
+            split = split_record(record, offset, self.name)
+        except RecordIOError:
+            raise RecordIOError("record has no image header; it is not an image record", self.name, offset) from None
+        id_, labels, image = split.header.id, split.labels.tolist(), split.image
         if id_ in self.seen:
             raise RecordIOError(f"duplicate image id {id_}: ids must be distinct to extract to a .lst", self.name, offset)
         self.seen.add(id_)
-        self.width = len(labels) if self.width is None else self.width
-        if len(labels) != self.width:
-            raise RecordIOError(f"record has {len(labels)} labels where earlier ones have {self.width}", self.name, offset)
+        self.widths[len(labels)] += 1
+        self.inexact += split.header.flag == 1 or split.header.id2 != 0
         rel = f"images/{id_}{_EXTENSIONS.get(payload_format(image), '.bin')}"
         with open(os.path.join(self.folder, rel), "wb") as f:
             f.write(image)

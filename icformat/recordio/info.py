@@ -15,6 +15,7 @@ from ..io.streams import exists
 from ..errors import RecordIOError
 from . import header
 from .index import read_index
+from .layout import detect_layout
 from .reader import RecordReader
 from .writer import default_index_path
 
@@ -86,11 +87,13 @@ class RecInfo:
     modes: dict | None = None  # with decode: Pillow mode (RGB, L, CMYK, RGBA, I;16...) -> count
     undecodable: int | None = None
     has_index: bool = False
+    layout: dict = field(default_factory=lambda: {"kind": "plain"})  # recordio.layout; labels and formats count image records only
 
 
 def rec_info(path: PathLike, *, decode: bool = False, progress: Callable[[int], None] | None = None) -> RecInfo:
     """Count records and bytes, label kinds and histogram, payload formats; ``decode`` adds image
-    sizes and channel counts (and counts undecodable images)."""
+    sizes and channel counts (and counts undecodable images). The layout (:mod:`.layout`) is named;
+    in an InsightFace face set the header records count as records, the rest as image records only."""
     from ..image.verdict import judge_image
 
     info = RecInfo(os.fspath(path))
@@ -101,6 +104,8 @@ def rec_info(path: PathLike, *, decode: bool = False, progress: Callable[[int], 
     modes: Counter = Counter()
     bad = 0
     end = 0
+    layout = detect_layout(path)
+    info.layout = layout.to_dict()
     with RecordReader(path) as reader:
         for batch in reader.iter_batches():
             info.records += len(batch)
@@ -108,12 +113,13 @@ def rec_info(path: PathLike, *, decode: bool = False, progress: Callable[[int], 
             last = int(batch.lengths[-1])
             end = int(batch.file_offsets[-1]) + 8 + last + (-last & 3)
             columns = batch.headers(check=False)
-            slow = _count_labels(batch, columns, widths, histogram)
+            images = ~layout.is_header_offset(batch.file_offsets)
+            slow = _count_labels(batch, columns, widths, histogram, images)
             for i in slow.tolist():  # non-finite labels: counted one by one, as they always were
                 _, labels, _ = split_record(batch[i])
                 histogram[_label_key(labels[0])] += 1
-            starts = np.where(columns.fits, columns.image_offsets, batch.offsets)
-            lengths = np.where(columns.fits, columns.image_lengths, batch.lengths)
+            starts = np.where(columns.fits, columns.image_offsets, batch.offsets)[images]
+            lengths = np.where(columns.fits, columns.image_lengths, batch.lengths)[images]
             _count_formats(batch.buffer, starts, lengths, formats)
             if decode:
                 view = batch.buffer
@@ -145,11 +151,12 @@ def rec_info(path: PathLike, *, decode: bool = False, progress: Callable[[int], 
     return info
 
 
-def _count_labels(batch, columns: header.HeaderColumns, widths: Counter, histogram: Counter) -> np.ndarray:
-    """Add a batch's label widths and histogram (what counting each record's ``split_record``
-    labels gives); returns the records with a non-finite single label, left to the caller."""
-    fits = columns.fits
-    headerless = int(fits.size - np.count_nonzero(fits))
+def _count_labels(batch, columns: header.HeaderColumns, widths: Counter, histogram: Counter, images: np.ndarray) -> np.ndarray:
+    """Add the label widths and histogram of a batch's ``images`` (a mask of its records; what
+    counting each one's ``split_record`` labels gives); returns the records with a non-finite single
+    label, left to the caller."""
+    fits = columns.fits & images
+    headerless = int(np.count_nonzero(images & ~columns.fits))
     if headerless:
         widths["none"] += headerless
     flag = columns.flag

@@ -14,7 +14,8 @@ from ..io.streams import exists
 from ..errors import IcformatError, RecordIOError
 from ..problems import Problem, ValidationResult, error, warning
 from .framing import FRAME, LENGTH_MASK, MAGIC_BYTES
-from .header import HEADER, HEADER_SIZE
+from .header import HEADER, HEADER_SIZE, split_record
+from .layout import PLAIN_LAYOUT, RecLayout, detect_layout
 from .index import read_index
 from .batch import RecordBatch, make_batch
 from .reader import CHUNK_BYTES, RecordReader
@@ -30,6 +31,7 @@ class VerifyResult(ValidationResult):
     offset, or its line for the ``.idx``) and the number of ``records`` whose framing was read."""
 
     records: int = 0
+    layout: dict | None = None  # the file's layout (recordio.layout), with image-header checks
 
 
 def verify_rec(
@@ -45,19 +47,26 @@ def verify_rec(
     """Check ``path`` record by record. ``index``: a ``.idx`` path, None for the default one when it
     exists, False to skip. ``image_headers``: check each record's 24-byte image header. ``decode``:
     judge every image (:func:`icformat.image.verdict.judge_image`). A file whose every record lacks
-    an image header gets one warning saying so, not one problem per record.
+    an image header gets one warning saying so, not one problem per record. The header records of
+    an InsightFace face set (:mod:`~icformat.recordio.layout`) are checked as such, not as images.
     ``on_record(offset, payload)`` sees every record that frames correctly (the payload is valid only
     during the call), so callers gather what they need in the same pass."""
     name = os.fspath(path)
     problems: list[Problem] = []
     offsets: list[int] = []
     headerless: list[Problem] = []
+    idx, index_data, index_error = _read_index_of(name, index)
+    layout = _layout(name, index_data) if image_headers else PLAIN_LAYOUT
 
     def check(batch: RecordBatch) -> None:
         file_offsets = batch.file_offsets.tolist()
         if image_headers:
+            is_header = layout.is_header_offset(batch.file_offsets)
             for i in _suspects(batch, decode).tolist():  # the others have a sound header, nothing to report
-                _check_image_header(name, file_offsets[i], batch[i], decode, problems, headerless)
+                if not is_header[i]:
+                    _check_image_header(name, file_offsets[i], batch[i], decode, problems, headerless)
+            for i in np.flatnonzero(is_header).tolist():
+                _check_layout_header(name, file_offsets[i], batch[i], problems)
         if on_record is not None:
             for offset, record in zip(file_offsets, batch):
                 on_record(offset, record)
@@ -74,13 +83,62 @@ def verify_rec(
             problems.append(error(name, "framing", exc.reason + " (stream: later records not checked)", offset=exc.offset))
     else:
         _walk_local(local_path(name), name, check, problems, max_problems)
-    problems += _headerless_problems(name, headerless, len(offsets))
-    if index is not False:
-        idx = os.fspath(index) if index not in (None, True) else default_index_path(name)
-        if index not in (None, True) or exists(idx):
-            _check_index(idx, offsets, problems)
+    problems += _headerless_problems(name, headerless, len(offsets) - layout.header_records)
+    if index_error is not None:
+        problems.append(index_error)
+    elif index_data is not None:
+        _check_index(idx, index_data, offsets, problems)
+        problems += _missing_layout_keys(idx, layout, index_data[0])
     problems.sort(key=lambda p: (p.path != name, p.offset if p.offset is not None else -1, p.line or 0))
-    return VerifyResult(name, problems[:max_problems], records=len(offsets))
+    return VerifyResult(name, problems[:max_problems], records=len(offsets), layout=None if not image_headers else layout.to_dict())
+
+
+def _read_index_of(name: str, index) -> tuple[str | None, tuple | None, Problem | None]:
+    """The ``.idx`` to check (``index``: a path, None/True for the default one when it exists, False
+    for none), its ``(keys, offsets)``, or the problem that stopped reading it."""
+    if index is False:
+        return None, None, None
+    idx = os.fspath(index) if index not in (None, True) else default_index_path(name)
+    if index in (None, True) and not exists(idx):
+        return idx, None, None
+    try:
+        return idx, read_index(idx), None
+    except IcformatError as exc:
+        return idx, None, error(idx, "bad-index-file", getattr(exc, "reason", None) or str(exc), line=getattr(exc, "line", None))
+
+
+def _layout(name: str, index_data: tuple | None) -> RecLayout:
+    """The layout whose header records are checked as such (plain when it cannot be read: the walk
+    reports what is wrong with the file)."""
+    try:
+        return detect_layout(name, index=index_data)
+    except (IcformatError, OSError):
+        return PLAIN_LAYOUT
+
+
+def _check_layout_header(name: str, offset: int, record, problems: list[Problem]) -> None:
+    """A record whose key the InsightFace header names as an identity record must be one: labels
+    (the identity's image key range) and no image."""
+    try:
+        split = split_record(record)
+    except RecordIOError:
+        split = None
+    if split is None or split.header.flag < 2 or len(split.image):
+        what = "no image header" if split is None else f"flag {split.header.flag}, {len(split.image):,}-byte image"
+        problems.append(warning(name, "not-identity-record", f"its key is in the identity range that record 0 announces, but it "
+                                                             f"is no identity header record ({what}); InsightFace readers skip it",
+                                offset=offset))
+
+
+def _missing_layout_keys(idx: str, layout: RecLayout, keys) -> list[Problem]:
+    """An InsightFace face set whose ``.idx`` lacks image keys that record 0 announces: readers
+    (``MXFaceDataset``) fail on them with a ``KeyError``."""
+    missing = layout.missing_image_keys(keys)
+    if not missing.size:
+        return []
+    return [error(idx, "missing-image-keys", f"{missing.size:,} of the image keys {layout.images.start}-{layout.images.stop - 1} that "
+                                            f"record 0 announces are not in the index (the first: {int(missing[0])}); InsightFace's "
+                                            "MXFaceDataset fails on them with a KeyError")]
 
 
 def _headerless_problems(name: str, headerless: list[Problem], records: int) -> list[Problem]:
@@ -183,12 +241,8 @@ def _check_image_header(name: str, offset: int, record, decode: bool, problems: 
             problems.append(Problem(name, None, finding.message, finding.severity, finding.code, offset))
 
 
-def _check_index(idx: str, offsets: list[int], problems: list[Problem]) -> None:
-    try:
-        keys, idx_offsets = read_index(idx)
-    except IcformatError as exc:
-        problems.append(error(idx, "bad-index-file", getattr(exc, "reason", None) or str(exc), line=getattr(exc, "line", None)))
-        return
+def _check_index(idx: str, index_data: tuple, offsets: list[int], problems: list[Problem]) -> None:
+    keys, idx_offsets = index_data
     heads = set(offsets)
     seen: dict = {}
     for line, (key, offset) in enumerate(zip(keys, idx_offsets), 1):

@@ -109,7 +109,7 @@ def _read_slice(job: _PackJob, shard: int) -> LstTable | None:
         with open_input(job.lst, "rb") as f:
             f.seek(begin)
             data = f.read(end - begin)
-    table = parse_lst_bytes(data, name=job.lst, strict=True)
+    table = parse_lst_bytes(data, name=job.lst, strict=True, ragged=True)
     if len(table) != rows or (rows and (int(table.indices[0]), int(table.indices[-1])) != (first_index, last_index)):
         return None
     table.lines = table.lines + (first_line - 1)
@@ -166,7 +166,7 @@ def _check_inputs(lst: str, root: str, options: PackOptions) -> LstTable:
     """Refuse, before any task starts, what every task would refuse (as the local packer does);
     returns the parsed list."""
     local._check_root(root)
-    table = require_rows(read_lst(lst))
+    table = require_rows(read_lst(lst, ragged=True))  # as the local packer: detection lists vary per line
     check_indices_for_packing(table)
     check_paths_for_packing(table, options.allow_absolute)
     return table
