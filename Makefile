@@ -15,10 +15,10 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[train,export,serve,spark,dev,turbo]'
 	touch $@
 
-# the core environment: numpy 2, no mxnet, onnxruntime (inference on exported models)
+# the core environment: numpy 2, no mxnet, onnxruntime (inference on exported models), PyTorch (CPU)
 $(CORE)/.installed: pyproject.toml
 	$(PY) -m venv $(CORE)
-	$(CORE)/bin/pip install $(PIP_FLAGS) -e '.[dev,serve,onnx]' 'numpy>=2'
+	$(CORE)/bin/pip install $(PIP_FLAGS) -e '.[dev,serve,onnx,torch]' 'numpy>=2' 'torch==2.13.0'
 	touch $@
 
 demo: $(VENV)/.installed

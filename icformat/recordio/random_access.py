@@ -96,11 +96,14 @@ class IndexedRecordFile:
 
     def __getitem__(self, key: Any) -> bytes:
         """The payload whose ``.idx`` key is ``key``."""
+        return self.at(self.position(key))
+
+    def position(self, key: Any) -> int:
+        """Where the record with ``.idx`` key ``key`` is in the index (``KeyError`` if nowhere)."""
         try:
-            position = self._position[key]
+            return self._position[key]
         except KeyError:
             raise KeyError(f"{self.path}: no record with key {key!r}") from None
-        return self.at(position)
 
     read_idx = __getitem__  # MXNet's name
 
