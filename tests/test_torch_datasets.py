@@ -7,8 +7,13 @@ import os
 
 import numpy as np
 import pytest
-import torch
-from torch.utils.data import DataLoader, DistributedSampler
+
+from tests.torch_env import require_torch
+
+require_torch()
+
+import torch  # noqa: E402
+from torch.utils.data import DataLoader, DistributedSampler  # noqa: E402
 
 from icformat import samples
 from icformat.errors import UsageError
