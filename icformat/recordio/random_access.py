@@ -98,14 +98,14 @@ class IndexedRecordFile:
         """The payload whose ``.idx`` key is ``key``."""
         return self.at(self.position(key))
 
+    read_idx = __getitem__  # MXNet's name
+
     def position(self, key: Any) -> int:
         """Where the record with ``.idx`` key ``key`` is in the index (``KeyError`` if nowhere)."""
         try:
             return self._position[key]
         except KeyError:
             raise KeyError(f"{self.path}: no record with key {key!r}") from None
-
-    read_idx = __getitem__  # MXNet's name
 
     def at(self, position: int) -> bytes:
         """The payload of the ``position``-th record of the index (file order of the ``.idx``)."""
