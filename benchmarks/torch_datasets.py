@@ -48,13 +48,14 @@ def build(work: str, count: int) -> tuple[str, str]:
 
 
 def center_crop_tensor(image: np.ndarray):
-    """The one transform both datasets use: a 224x224 centre crop as a CHW float tensor in [0, 1]."""
+    """The one transform both datasets use: a 224x224 centre crop as a CHW uint8 tensor (what
+    torchvision's v2 ``CenterCrop`` + ``PILToTensor`` give; scaling to float is left to the GPU)."""
     import torch
 
     h, w = image.shape[:2]
     top, left = (h - CROP) // 2, (w - CROP) // 2
-    crop = np.ascontiguousarray(image[top : top + CROP, left : left + CROP])
-    return torch.from_numpy(crop).permute(2, 0, 1).float().div_(255)
+    crop = np.ascontiguousarray(image[top : top + CROP, left : left + CROP].transpose(2, 0, 1))
+    return torch.from_numpy(crop)
 
 
 def first_label(labels: np.ndarray) -> int:
