@@ -12,9 +12,11 @@ import sys
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from icformat.errors import LineError, UsageError
-from icformat.recordio.index import read_index
+from icformat.recordio.index import read_index, write_index
 from icformat.recordio.random_access import IndexedRecordFile
 from icformat.recordio.writer import RecordWriter, UnclosedWriterWarning
 
@@ -107,3 +109,17 @@ def test_string_keys_with_spaces_round_trip(tmp_path):
     with IndexedRecordFile(str(tmp_path / "a.rec")) as records:
         assert records.keys == keys
         assert records["007"] == b"record 1 " * 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1, max_size=12)
+                .map(str.strip).filter(bool), min_size=1, max_size=20))
+def test_string_keys_written_are_read_back(keys):
+    """Whatever MXIndexedRecordIO(key_type=str) writes (a stripped key without tabs or line breaks)
+    comes back as written."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "a.idx")
+        write_index(path, keys, range(0, 16 * len(keys), 16))
+        assert read_index(path, key_type=str) == (keys, list(range(0, 16 * len(keys), 16)))

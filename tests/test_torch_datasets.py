@@ -156,3 +156,14 @@ def test_map_style_on_s3(s3_bucket, rec, images):
     loader = DataLoader(RecordDataset(f"s3://{s3_bucket}/faces/train.rec", transform=to_tensor, target_transform=first_label),
                         batch_size=6, num_workers=2, multiprocessing_context="fork")
     assert sorted(_numbers(loader)) == list(range(COUNT))
+
+
+def test_iterable_over_an_s3_prefix(s3_bucket, shards):
+    from icformat.io import s3
+
+    for name in sorted(os.listdir(shards)):
+        with open(os.path.join(shards, name), "rb") as f:
+            s3.put(f"s3://{s3_bucket}/sets/{name}", f.read())
+    dataset = RecordStreamDataset(f"s3://{s3_bucket}/sets/train", transform=to_tensor, target_transform=first_label)
+    assert len(dataset.shards) == 3
+    assert sorted(_numbers(DataLoader(dataset, batch_size=4, num_workers=2))) == list(range(COUNT))
