@@ -93,8 +93,8 @@ def test_idx_keys_typed(tmp_path):
     (tmp_path / "a.idx").write_text("007\t0\n8\t16\n")
     assert read_index(tmp_path / "a.idx", key_type=int) == ([7, 8], [0, 16])
     assert read_index(tmp_path / "a.idx") == (["007", "8"], [0, 16])  # not every key is written as an int
-    (tmp_path / "b.idx").write_text("7\t0\n8 16\n-1\t32\n")  # dmlc's C++ reader splits on any whitespace
-    assert read_index(tmp_path / "b.idx") == ([7, 8, -1], [0, 16, 32])
+    (tmp_path / "b.idx").write_text("7\t0\n8 16\n-1\t32\n9 \t48\n")  # dmlc's C++ reader splits on any whitespace
+    assert read_index(tmp_path / "b.idx") == ([7, 8, -1, 9], [0, 16, 32, 48])
     (tmp_path / "c.idx").write_text("a b\t0\n")
     with pytest.raises(UsageError, match="c.idx: key 'a b' is not a valid int.*key_type=str"):
         read_index(tmp_path / "c.idx", key_type=int)

@@ -20,7 +20,7 @@ def read_index(path: PathLike, *, key_type: Callable[[str], Any] | None = None) 
     spaces) or, without a tab, two fields split by whitespace (what dmlc's C++ reader also takes).
     Lines are stripped and blank ones skipped. ``key_type`` (``int``, ``str``...) makes each key, as
     ``MXIndexedRecordIO(key_type=...)`` does; by default keys are ints when every key is written as
-    one (``7``, not ``007``), else the strings as written.
+    one (``7``, not ``007`` or ``+7``; blanks around it aside), else the strings as written.
     """
     raw_keys: list[str] = []
     offsets: list[int] = []
@@ -56,7 +56,7 @@ def _typed_keys(raw_keys: list[str], key_type: Callable[[str], Any] | None, name
             keys = [int(k) for k in raw_keys]
         except ValueError:
             return raw_keys
-        return keys if all(str(k) == r for k, r in zip(keys, raw_keys)) else raw_keys
+        return keys if all(str(k) == r.strip() for k, r in zip(keys, raw_keys)) else raw_keys
     keys = []
     for raw in raw_keys:
         try:
