@@ -2,47 +2,69 @@
 from __future__ import annotations
 
 import os
-from typing import BinaryIO, Sequence
+from typing import Any, BinaryIO, Callable, Sequence
 
 import numpy as np
 
 from ..io.atomic import open_output
 from ..io.paths import PathLike
 from ..io.streams import open_input
-from ..errors import LineError, RecordIOError
+from ..errors import LineError, RecordIOError, UsageError
 from .reader import RecordReader
 
 
-def read_index(path: PathLike) -> tuple[list, list[int]]:
-    """Parse a ``.idx`` file into ``(keys, offsets)`` in file order.
+def read_index(path: PathLike, *, key_type: Callable[[str], Any] | None = None) -> tuple[list, list[int]]:
+    """Parse a ``.idx`` file into ``(keys, offsets)`` in file order, as MXNet reads it.
 
-    Keys are ints when every key is an integer (as im2rec and ``MXIndexedRecordIO`` write them),
-    else strings. Any whitespace separates the two columns, as dmlc's parser allows; blank lines are
-    skipped.
+    A line is ``key<TAB>offset`` (what ``MXIndexedRecordIO`` and im2rec write; the key may hold
+    spaces) or, without a tab, two fields split by whitespace (what dmlc's C++ reader also takes).
+    Lines are stripped and blank ones skipped. ``key_type`` (``int``, ``str``...) makes each key, as
+    ``MXIndexedRecordIO(key_type=...)`` does; by default keys are ints when every key is written as
+    one (``7``, not ``007`` or ``+7``; blanks around it aside), else the strings as written.
     """
     raw_keys: list[str] = []
     offsets: list[int] = []
     name = os.fspath(path)
     with open_input(path, "rb") as f:
-        for number, line in enumerate(f, 1):
-            fields = line.split()
-            if not fields:
+        for number, raw in enumerate(f, 1):
+            line = raw.decode("utf-8", "replace").strip()
+            if not line:
                 continue
-            if len(fields) != 2:
-                raise LineError("expected 'key<TAB>offset'; rebuild it with 'icformat rec index'", name, number)
-            try:
-                offset = int(fields[1])
-            except ValueError:
-                raise LineError(f"offset {fields[1]!r} is not an integer; rebuild it with 'icformat rec index'", name, number) from None
-            if offset < 0:
-                raise LineError(f"negative offset {offset}", name, number)
-            raw_keys.append(fields[0].decode("utf-8", "replace"))
+            key, offset = _split_line(line, name, number)
+            raw_keys.append(key)
             offsets.append(offset)
+    return _typed_keys(raw_keys, key_type, name), offsets
+
+
+def _split_line(line: str, name: str, number: int) -> tuple[str, int]:
+    """``(key, offset)`` of one stripped ``.idx`` line."""
+    fields = line.split("\t") if "\t" in line else line.split()
+    if len(fields) != 2:
+        raise LineError("expected 'key<TAB>offset'; rebuild it with 'icformat rec index'", name, number)
     try:
-        keys: list = [int(k) for k in raw_keys]
+        offset = int(fields[1])
     except ValueError:
-        keys = raw_keys
-    return keys, offsets
+        raise LineError(f"offset {fields[1]!r} is not an integer; rebuild it with 'icformat rec index'", name, number) from None
+    if offset < 0:
+        raise LineError(f"negative offset {offset}", name, number)
+    return fields[0], offset
+
+
+def _typed_keys(raw_keys: list[str], key_type: Callable[[str], Any] | None, name: str) -> list:
+    if key_type is None:
+        try:
+            keys = [int(k) for k in raw_keys]
+        except ValueError:
+            return raw_keys
+        return keys if all(str(k) == r.strip() for k, r in zip(keys, raw_keys)) else raw_keys
+    keys = []
+    for raw in raw_keys:
+        try:
+            keys.append(key_type(raw))
+        except (TypeError, ValueError) as exc:
+            kind = getattr(key_type, "__name__", repr(key_type))
+            raise UsageError(f"{name}: key {raw!r} is not a valid {kind} ({exc}); pass key_type=str", name) from None
+    return keys
 
 
 def write_index(path: PathLike, keys: Sequence, offsets: Sequence[int]) -> None:

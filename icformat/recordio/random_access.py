@@ -11,14 +11,14 @@ import bisect
 import mmap
 import os
 import threading
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from .. import io as icio
 from ..errors import RecordIOError
 from ..io import s3
-from ..io.streams import open_local
+from ..io.streams import open_local, remote_errors
 from .framing import FRAME, FRAME_SIZE, LENGTH_MASK, MAGIC
 from .header import split_record
 from .index import read_index, scan_offsets
@@ -34,11 +34,15 @@ class IndexedRecordFile:
 
     Uses ``idx`` (default: the ``.idx`` beside ``rec``) when it exists, else builds the index by
     scanning the file once. ``offsets`` (with optional ``keys``) gives the index directly and skips
-    both: a worker process handed offsets by its parent reads nothing else.
+    both: a worker process handed offsets by its parent reads nothing else. ``key_type`` makes the
+    ``.idx`` keys as MXNet's ``key_type`` does (default: ints when all are written as ints).
+
+    It pickles as its path and index: the copy (in a ``spawn`` worker, say) opens the file again.
     """
 
     def __init__(self, rec: icio.PathLike, idx: icio.PathLike | None = None, *, key: str = "auto",
-                 offsets: Sequence[int] | None = None, keys: Sequence | None = None):
+                 offsets: Sequence[int] | None = None, keys: Sequence | None = None,
+                 key_type: Callable[[str], Any] | None = None):
         self.path = os.fspath(rec)
         self.index_path: str | None = None
         if offsets is not None:
@@ -49,14 +53,27 @@ class IndexedRecordFile:
                 idx = default_index_path(self.path)
             self.index_path = os.fspath(idx) if idx is not None else None
             if self.index_path is not None:
-                self.keys, self.offsets = read_index(self.index_path)
+                self.keys, self.offsets = read_index(self.index_path, key_type=key_type)
             else:
                 self.keys, self.offsets = scan_offsets(self.path, key=key)
+        self._setup()
+
+    def _setup(self) -> None:
         self._position = {k: i for i, k in enumerate(self.keys)}
         self._sorted = sorted(self.offsets)
         self._file = self._mmap = self._view = None
         self._lock = threading.Lock()  # only for URIs other than s3:// (one shared stream)
         self._open()
+
+    def __getstate__(self) -> dict:
+        """The path and the index (offsets as one array, which pickles fast); no file handle."""
+        return {"path": self.path, "index_path": self.index_path, "keys": self.keys,
+                "offsets": np.asarray(self.offsets, dtype=np.int64)}
+
+    def __setstate__(self, state: dict) -> None:
+        self.path, self.index_path, self.keys = state["path"], state["index_path"], state["keys"]
+        self.offsets = state["offsets"].tolist()
+        self._setup()
 
     def _open(self) -> None:
         if icio.is_s3(self.path):
@@ -79,13 +96,16 @@ class IndexedRecordFile:
 
     def __getitem__(self, key: Any) -> bytes:
         """The payload whose ``.idx`` key is ``key``."""
-        try:
-            position = self._position[key]
-        except KeyError:
-            raise KeyError(f"{self.path}: no record with key {key!r}") from None
-        return self.at(position)
+        return self.at(self.position(key))
 
     read_idx = __getitem__  # MXNet's name
+
+    def position(self, key: Any) -> int:
+        """Where the record with ``.idx`` key ``key`` is in the index (``KeyError`` if nowhere)."""
+        try:
+            return self._position[key]
+        except KeyError:
+            raise KeyError(f"{self.path}: no record with key {key!r}") from None
 
     def at(self, position: int) -> bytes:
         """The payload of the ``position``-th record of the index (file order of the ``.idx``)."""
@@ -102,54 +122,57 @@ class IndexedRecordFile:
     def read_at(self, offset: int, span: int | None = None) -> memoryview | bytes:
         """The payload of the record whose frame starts at byte ``offset``: a view into the map for
         local files, ``bytes`` for remote ones (``span``: how many bytes to ask for first)."""
+        return self.record_at(offset, span)[0]
+
+    def record_at(self, offset: int, span: int | None = None) -> tuple[memoryview | bytes, int]:
+        """:meth:`read_at`'s payload and the byte offset where the record after it starts (the
+        file's size after the last one): what a sequential cursor needs."""
         if self._view is not None:
             return self._local_at(offset)
-        if icio.is_s3(self.path):
-            return self._ranged_at(offset, span)
-        if self._file is None:
+        if self._file is None and not icio.is_s3(self.path):
             raise RecordIOError("file is empty" if self.size == 0 else "file is closed", self.path, offset)
-        return self._stream_at(offset)
+        return self._fetched_at(offset, span)
 
-    def _local_at(self, offset: int) -> memoryview:
+    def _local_at(self, offset: int) -> tuple[memoryview, int]:
         view, size = self._view, self.size
         if 0 <= offset <= size - FRAME_SIZE:  # fast path: one whole record
             magic, lrec = FRAME.unpack_from(view, offset)
             end = offset + FRAME_SIZE + (lrec & LENGTH_MASK)
             if magic == MAGIC and lrec >> 29 == 0 and end <= size:
-                return view[offset + FRAME_SIZE : end]
+                return view[offset + FRAME_SIZE : end], min(end + (-end & 3), size)
         if not 0 <= offset < size:
             raise RecordIOError(f"index offset {offset} is past the end of the file ({size} bytes)", self.path, offset)
         # multi-part records, and every error with its explanation
-        _, payloads, _ = scan_sequential(view, offset, size, 0, final=True, path=self.path, max_records=1)
-        return payloads[0]
+        _, payloads, next_pos = scan_sequential(view, offset, size, 0, final=True, path=self.path, max_records=1)
+        return payloads[0], next_pos
 
     def _span(self, offset: int) -> int:
-        """Bytes from ``offset`` to the next indexed record (or the end of the object)."""
+        """Bytes from ``offset`` to the next indexed record (or the end of the object); without an
+        index, a read-ahead."""
         i = bisect.bisect_right(self._sorted, offset)
-        end = self._sorted[i] if i < len(self._sorted) else self.size
+        end = self._sorted[i] if i < len(self._sorted) else (self.size if self._sorted else None)
         span = (end - offset) if end is not None and end > offset else READ_AHEAD
         return min(span, self.size - offset) if self.size is not None else span
 
-    def _ranged_at(self, offset: int, span: int | None) -> bytes:
-        if not 0 <= offset < self.size:
+    def _fetched_at(self, offset: int, span: int | None) -> tuple[bytes, int]:
+        """A record of a remote object: ranged requests on ``s3://``, else reads of the one stream."""
+        if self.size is not None and not 0 <= offset < self.size:
             raise RecordIOError(f"index offset {offset} is past the end of the object ({self.size:,} bytes)", self.path, offset)
         length = max(int(span or 0), self._span(offset), FRAME_SIZE)
         while True:
-            data = s3.read_range(self.path, offset, length)
-            final = offset + len(data) >= self.size
-            _, payloads, _ = scan_sequential(memoryview(data), 0, len(data), offset, final=final, path=self.path, max_records=1)
+            data = self._fetch(offset, length)
+            final = len(data) < length or (self.size is not None and offset + len(data) >= self.size)
+            _, payloads, next_pos = scan_sequential(memoryview(data), 0, len(data), offset, final=final, path=self.path, max_records=1)
             if payloads:
-                return bytes(payloads[0])
+                return bytes(payloads[0]), offset + next_pos
             length *= 4  # the record is longer than the index suggested (or a multi-part record)
 
-    def _stream_at(self, offset: int) -> bytes:
-        from .reader import RecordReader
-
-        with self._lock:  # one stream: seek and read must not interleave
+    def _fetch(self, offset: int, length: int) -> bytes:
+        if icio.is_s3(self.path):
+            return s3.read_range(self.path, offset, length)
+        with self._lock, remote_errors(self.path):  # one stream: seek and read must not interleave
             self._file.seek(offset)
-            for record in RecordReader(_Unclosable(self._file, self.path), chunk_bytes=1 << 16):
-                return record
-        raise RecordIOError("index offset is past the end of the file", self.path, offset)
+            return self._file.read(length)
 
     def prefetch(self, spans: np.ndarray) -> None:
         """Ask the kernel to start reading ``(offset, length)`` ranges (a batch's records) now, so
@@ -190,13 +213,3 @@ class IndexedRecordFile:
     def __exit__(self, *exc) -> None:
         self.close()
 
-
-class _Unclosable:
-    """Reads from a shared stream without closing it."""
-
-    def __init__(self, stream, name: str):
-        self._stream = stream
-        self.name = name
-
-    def read(self, n: int = -1) -> bytes:
-        return self._stream.read(n)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
+import weakref
 from typing import Any, BinaryIO, Sequence
 
 from ..io.atomic import open_output
@@ -52,12 +54,30 @@ def unwritten(pieces: list, written: int) -> list:
     return rest
 
 
+class UnclosedWriterWarning(UserWarning):
+    """A :class:`RecordWriter` was dropped (or the program ended) without ``close()``: its output
+    was discarded, never left half-written."""
+
+
+def _discard_unclosed(name: str | None, outputs: list) -> None:
+    """What happens to a writer nobody closed: its temporary files go, with a warning."""
+    for output in outputs:
+        try:
+            output.abort()
+        except Exception:  # an interpreter shutting down; nothing more to do
+            pass
+    warnings.warn(f"{name}: RecordWriter was never closed, so nothing was written there (its temporary files "
+                  "are removed); call close() or use 'with RecordWriter(...)'", UnclosedWriterWarning, stacklevel=2)
+
+
 class RecordWriter:
     """Write framed records to a path, an ``s3://`` URI or a binary file object.
 
     ``index``: None (no ``.idx``), True (``<rec without extension>.idx``) or a path/URI for the
     ``key\\toffset`` index. Paths are written under a temporary name and appear only when the writer
     is closed without error (use it as a context manager). Payloads of 2^29 bytes or more are refused.
+    A writer dropped or left open at the end of the program without ``close()`` writes nothing and
+    removes its temporary files, with an :class:`UnclosedWriterWarning`.
     """
 
     def __init__(self, dest: PathLike | BinaryIO, index: bool | PathLike | None = None):
@@ -84,15 +104,18 @@ class RecordWriter:
         self.closed = False
         self._fd: int | None | bool = False  # not looked up yet (see _gather_fd)
         self._batch: WriteBatch | None = None
+        outputs = [out for out in (self._out, self._idx_out) if out is not None]
+        # runs when the writer is garbage collected or at exit, unless close()/abort() detached it
+        self._unclosed = weakref.finalize(self, _discard_unclosed, self._name(), outputs) if outputs else None
 
-    def write(self, payload: bytes | bytearray | memoryview, key: Any = None) -> int:
+    def write(self, payload: bytes | bytearray | memoryview, key: Any = None, *, indexed: bool = True) -> int:
         """Append one record; returns its byte offset. ``key`` (default: the record's sequence
-        number) goes into the ``.idx`` when there is one."""
+        number) goes into the ``.idx`` when there is one, unless ``indexed`` is false."""
         self._flush_batch()
         if len(payload) >= MAX_LENGTH:
             raise self._too_large(len(payload))
         pieces = encode_record(payload)
-        return self._append((b"".join(pieces),) if len(payload) < JOIN_BELOW else pieces, key)
+        return self._append((b"".join(pieces),) if len(payload) < JOIN_BELOW else pieces, key, indexed)
 
     def batch(self) -> "WriteBatch":
         """The writer's :class:`WriteBatch`: records framed as they are added, written together.
@@ -165,13 +188,13 @@ class RecordWriter:
         self._flush_batch()
         return self._append((framed,), key)
 
-    def _append(self, pieces, key: Any) -> int:
+    def _append(self, pieces, key: Any, indexed: bool = True) -> int:
         """Write the pieces of one framed record and its index line; returns its offset."""
         offset = self.offset
         for piece in pieces:
             self._file.write(piece)
             self.offset += len(piece)
-        if self._idx_out is not None:
+        if self._idx_out is not None and indexed:
             self._idx_out.file.write(f"{self.count if key is None else key}\t{offset}\n")
         self.count += 1
         return offset
@@ -189,6 +212,7 @@ class RecordWriter:
             self.abort()
             raise
         self.closed = True
+        self._detach()
         if self._out is not None:
             self._out.commit()
         else:
@@ -201,10 +225,15 @@ class RecordWriter:
         if self.closed:
             return
         self.closed = True
+        self._detach()
         if self._out is not None:
             self._out.abort()
         if self._idx_out is not None:
             self._idx_out.abort()
+
+    def _detach(self) -> None:
+        if self._unclosed is not None:
+            self._unclosed.detach()
 
     def __enter__(self) -> "RecordWriter":
         return self
