@@ -54,17 +54,6 @@ class MXFaceDataset(Dataset):
         return len(self.imgidx)
 
 
-def image_keys(root_dir: str) -> range:
-    """The ``.idx`` keys of the face images: 1 to ``label[0] - 1`` of record 0's header (as
-    InsightFace reads them), or every key when record 0 is an image."""
-    reader = recordio.MXIndexedRecordIO(os.path.join(root_dir, "train.idx"), os.path.join(root_dir, "train.rec"), "r")
-    try:
-        header, _ = recordio.unpack(reader.read_idx(0))
-        return range(1, int(header.label[0])) if header.flag > 0 else range(len(reader.keys))
-    finally:
-        reader.close()
-
-
 def normalize(image: np.ndarray) -> torch.Tensor:
     """RGB uint8 HxWx3 -> CHW float in [-1, 1], as arcface_torch normalizes."""
     return (torch.from_numpy(image).permute(2, 0, 1).float() / 255 - 0.5) / 0.5
@@ -83,9 +72,10 @@ def identity(labels: np.ndarray) -> int:
 
 
 def face_dataset(root_dir: str, transform=flip_and_normalize) -> RecordDataset:
-    """The face images of the set at ``root_dir`` as ``(CHW tensor, identity)`` items."""
+    """The face images of the set at ``root_dir`` as ``(CHW tensor, identity)`` items (the dataset
+    finds the InsightFace layout itself and leaves its header and identity records out)."""
     return RecordDataset(os.path.join(root_dir, "train.rec"), os.path.join(root_dir, "train.idx"),
-                         keys=image_keys(root_dir), transform=transform, target_transform=identity)
+                         transform=transform, target_transform=identity)
 
 
 class TinyFaceNet(nn.Module):

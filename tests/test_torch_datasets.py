@@ -167,3 +167,17 @@ def test_iterable_over_an_s3_prefix(s3_bucket, shards):
     dataset = RecordStreamDataset(f"s3://{s3_bucket}/sets/train", transform=to_tensor, target_transform=first_label)
     assert len(dataset.shards) == 3
     assert sorted(_numbers(DataLoader(dataset, batch_size=4, num_workers=2))) == list(range(COUNT))
+
+
+@pytest.mark.parametrize("header_first", [False, True])
+def test_both_datasets_leave_out_an_insightface_sets_header_records(tmp_path, header_first):
+    """A face set in InsightFace's layout: both datasets give its image records only, found from the
+    ``.idx`` (no ``keys`` given), with each image's identity."""
+    rec = str(tmp_path / "train.rec")
+    made = samples.write_insightface_rec(rec, identities=4, header_first=header_first)
+    want = sorted(made["labels"].items())
+    mapped = RecordDataset(rec, target_transform=first_label)
+    assert len(mapped) == len(want)
+    assert sorted(zip(made["labels"], (mapped[i][1] for i in range(len(mapped))))) == want
+    streamed = [label for _, label in RecordStreamDataset(rec, target_transform=first_label)]
+    assert sorted(streamed) == sorted(label for _, label in want)

@@ -6,6 +6,7 @@ from typing import Any, Callable, Sequence
 import torch.utils.data
 
 from ..io.paths import PathLike
+from ..recordio.layout import layout_of
 from ..recordio.random_access import IndexedRecordFile
 from .items import ItemMaker, Transform
 
@@ -14,8 +15,8 @@ class RecordDataset(torch.utils.data.Dataset):
     """``dataset[i]`` is the ``i``-th record's ``(image, labels)``.
 
     ``idx`` defaults to the ``.idx`` beside ``rec`` (else the file is scanned once). ``keys``: the
-    ``.idx`` keys of the records to read, in that order (default: every record in ``.idx`` order),
-    e.g. ``range(1, n)`` for InsightFace's image records. ``key_type`` as ``MXIndexedRecordIO``'s.
+    ``.idx`` keys of the records to read, in that order (default: every image record in ``.idx``
+    order: an InsightFace face set's header and identity records are left out). ``key_type`` as ``MXIndexedRecordIO``'s.
     ``decode=False`` gives the image's bytes. ``transform`` gets the image, ``target_transform``
     the float32 labels. Local files are memory-mapped (``fork`` workers share the map); ``spawn``
     and ``forkserver`` workers get the path and index and open the file themselves.
@@ -25,7 +26,11 @@ class RecordDataset(torch.utils.data.Dataset):
                  key_type: Callable[[str], Any] | None = None, decode: bool = True,
                  transform: Transform = None, target_transform: Transform = None):
         self.records = IndexedRecordFile(rec, idx, key_type=key_type)
-        self.positions = None if keys is None else [self.records.position(key) for key in keys]
+        if keys is not None:
+            self.positions = [self.records.position(key) for key in keys]
+        else:
+            layout = layout_of(self.records)
+            self.positions = None if layout.is_plain else layout.image_positions(self.records.keys).tolist()
         self.make_item = ItemMaker(decode, transform, target_transform)
 
     def __len__(self) -> int:

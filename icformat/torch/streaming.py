@@ -9,6 +9,7 @@ import torch.utils.data
 
 from ..errors import UsageError
 from ..io.paths import PathLike, is_fifo
+from ..recordio.layout import PLAIN_LAYOUT, detect_layout
 from ..recordio.reader import RecordReader
 from ..recordio.shards import list_rec_shards
 from .items import ItemMaker, Transform
@@ -27,7 +28,8 @@ class RecordStreamDataset(torch.utils.data.IterableDataset):
     (only its own are decoded): balanced, for fewer shards than readers. ``"auto"`` takes shards when
     there are at least as many shards as readers. ``rank``/``world_size`` default to those of
     ``torch.distributed`` (or ``torchrun``'s variables) where the dataset is made, which its
-    DataLoader workers inherit. A stream (a FIFO or a file object) has one reader only.
+    DataLoader workers inherit. A stream (a FIFO or a file object) has one reader only. The header
+    and identity records of an InsightFace face set (found through its ``.idx``) are left out.
     """
 
     def __init__(self, source: PathLike | BinaryIO | Sequence[PathLike], *, decode: bool = True,
@@ -60,12 +62,15 @@ class RecordStreamDataset(torch.utils.data.IterableDataset):
         """The items of one shard whose dataset-wide record number ``first + i`` falls to ``reader``;
         returns the number after the shard's last record."""
         path = _name(shard)
+        layout = PLAIN_LAYOUT if hasattr(shard, "read") else detect_layout(shard)
         with RecordReader(shard) as records:
             for batch in records.iter_batches():
                 start = (reader.index - first) % reader.count
                 offsets = batch.file_offsets
+                header = layout.is_header_offset(offsets)
                 for i in range(start, len(batch), reader.count):
-                    yield self.make_item(batch[i], int(offsets[i]), path)
+                    if not header[i]:
+                        yield self.make_item(batch[i], int(offsets[i]), path)
                 first += len(batch)
         return first
 
