@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import BinaryIO, Sequence
+from typing import BinaryIO, Iterator, Sequence
 
 import numpy as np
 
@@ -22,6 +22,18 @@ def read_index(path: PathLike) -> tuple[list, list[int]]:
     """
     raw_keys: list[str] = []
     offsets: list[int] = []
+    for key, offset in iter_index(path):
+        raw_keys.append(key)
+        offsets.append(offset)
+    try:
+        keys: list = [int(k) for k in raw_keys]
+    except ValueError:
+        keys = raw_keys
+    return keys, offsets
+
+
+def iter_index(path: PathLike) -> Iterator[tuple[str, int]]:
+    """Yield each ``(key text, offset)`` of a ``.idx`` in file order, streaming (see :func:`read_index`)."""
     name = os.fspath(path)
     with open_input(path, "rb") as f:
         for number, line in enumerate(f, 1):
@@ -36,13 +48,7 @@ def read_index(path: PathLike) -> tuple[list, list[int]]:
                 raise LineError(f"offset {fields[1]!r} is not an integer; rebuild it with 'icformat rec index'", name, number) from None
             if offset < 0:
                 raise LineError(f"negative offset {offset}", name, number)
-            raw_keys.append(fields[0].decode("utf-8", "replace"))
-            offsets.append(offset)
-    try:
-        keys: list = [int(k) for k in raw_keys]
-    except ValueError:
-        keys = raw_keys
-    return keys, offsets
+            yield fields[0].decode("utf-8", "replace"), offset
 
 
 def write_index(path: PathLike, keys: Sequence, offsets: Sequence[int]) -> None:

@@ -1,0 +1,25 @@
+"""What a conversion to WebDataset or Parquet wrote (the way back returns ``RecStats``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..problems import Problem
+
+
+@dataclass
+class Exported:
+    """``records`` samples with ``image_bytes`` of image bytes in ``shards`` (in order), the class
+    names in ``classes_path`` when given; ``skipped``: a :class:`~icformat.problems.Problem` per
+    record left out (``on_error`` skip or warn), with its byte offset; ``notes``: what was not
+    carried as it was (an ``.idx`` out of file order, class ids beyond the names)."""
+
+    records: int = 0
+    image_bytes: int = 0
+    shards: list[str] = field(default_factory=list)
+    classes_path: str | None = None
+    skipped: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"records": self.records, "image_bytes": self.image_bytes, "shards": self.shards,
+                "classes": self.classes_path, "skipped": [p.to_dict() for p in self.skipped], "notes": self.notes}
