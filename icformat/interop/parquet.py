@@ -126,6 +126,7 @@ def rec_to_parquet(
     row_group_records: int = ROW_GROUP_RECORDS,
     row_group_bytes: int = ROW_GROUP_BYTES,
     classes: PathLike | Sequence[str] | None = None,
+    write_classes: bool = True,
     progress: Callable[[int], object] | None = None,
     on_error: str = "raise",
 ) -> Exported:
@@ -135,7 +136,7 @@ def rec_to_parquet(
     A file holds at most ``max_records`` rows and about ``max_bytes`` bytes (whole row groups of
     ``row_group_records`` rows or ``row_group_bytes`` bytes, whichever comes first). ``classes`` (a
     classes file or the names) makes ``label`` a ``ClassLabel`` with those names and is written to
-    ``PREFIX.classes`` too. A record without a valid image header stops the run unless ``on_error``
+    ``PREFIX.classes`` too (unless not ``write_classes``). A record without a valid image header stops the run unless ``on_error``
     is ``"skip"`` or ``"warn"``; nothing is left behind by a failed run.
     """
     check_limits(row_group_records, row_group_bytes)
@@ -162,7 +163,7 @@ def rec_to_parquet(
                               else f"no records in {len(shards)} .rec file(s); nothing written", shards[0])
         out.close()
         result.shards = out.paths
-        result.classes_path = names.write(out.prefix)
+        result.classes_path = names.write(out.prefix) if write_classes else None
     result.notes += names.notes()
     return result
 

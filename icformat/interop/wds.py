@@ -103,6 +103,7 @@ def rec_to_wds(
     max_records: int | None = None,
     max_bytes: int | None = DEFAULT_SHARD_BYTES,
     classes: PathLike | Sequence[str] | None = None,
+    write_classes: bool = True,
     progress: Callable[[int], object] | None = None,
     on_error: str = "raise",
 ) -> Exported:
@@ -112,7 +113,7 @@ def rec_to_wds(
     A shard holds at most ``max_records`` samples and ``max_bytes`` bytes (at least one sample).
     Image bytes are stored unchanged; see the module's docstring for the members. ``classes`` (a
     classes file, one name per line, or the names) goes to ``PREFIX.classes`` and names the class
-    of each ``.json`` sample. A record without a valid image header stops the run unless
+    of each ``.json`` sample (unless not ``write_classes``). A record without a valid image header stops the run unless
     ``on_error`` is ``"skip"`` or ``"warn"``; nothing is left behind by a failed run.
     ``progress`` gets the number of records done since its last call.
     """
@@ -134,7 +135,7 @@ def rec_to_wds(
             raise FormatError(_nothing(shards, policy), shards[0])
         out.close()
         result.shards = out.paths
-        result.classes_path = names.write(out.prefix)
+        result.classes_path = names.write(out.prefix) if write_classes else None
     result.notes += names.notes()
     return result
 
