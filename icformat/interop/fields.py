@@ -1,8 +1,8 @@
 """A record's image header as the fields a sample carries (class id, labels, ids), and back, byte for byte.
 
 The fields are the readable form (``.cls``/``.json`` in WebDataset, ``label``/``labels`` in Parquet);
-when they cannot give the header's exact bytes back (a NaN with a payload, a ``label`` field beside
-``flag`` labels, a ``-0.0``...), the header's bytes go along as ``raw``: nothing is ever lost.
+when they cannot give the header's exact bytes back (a NaN, a ``label`` field beside ``flag``
+labels...), the header's bytes go along as ``raw``: nothing is ever lost.
 """
 from __future__ import annotations
 
@@ -54,7 +54,10 @@ def header_fields(buffer, start: int, columns: HeaderColumns, i: int) -> HeaderF
     else:
         labels = np.frombuffer(head, dtype="<f4", count=flag, offset=HEADER_SIZE).tolist()
         fields = HeaderFields(None, labels, id_, id2, None)
-    return fields if fields.header() == head else fields._replace(raw=bytes(head))
+    values = fields.label if flag else (fields.label,)
+    if fields.header() != head or any(v != v for v in values):  # a NaN's payload does not survive JSON
+        return fields._replace(raw=bytes(head))
+    return fields
 
 
 def image_extension(image) -> str:

@@ -142,6 +142,8 @@ def rec_to_parquet(
     check_limits(row_group_records, row_group_bytes)
     if max_records is not None:
         row_group_records = min(row_group_records, max_records)
+    if max_bytes is not None:
+        row_group_bytes = min(row_group_bytes, max_bytes)
     policy = SkipPolicy(on_error)
     shards = list_sources(sources)
     names = ClassNames.load(classes)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 from ..errors import UsageError
-from ..io.atomic import AtomicOutput, open_output
+from ..io.atomic import AtomicOutput, make_parents, open_output, remove_created
 from ..io.paths import PathLike, is_uri, local_path
 from ..io.s3 import delete
 
@@ -43,6 +43,7 @@ class ShardedOutput:
         self.paths: list[str] = []  # finished shards
         self.current: AtomicOutput | None = None
         self.records = self.nbytes = 0
+        self._created: list[str] = []  # local folders the first shard needed (removed again by abort)
 
     def roll(self, records: int, nbytes: int) -> bool:
         """Make room for a write of ``records`` records and ``nbytes`` bytes; True when a new shard
@@ -53,6 +54,8 @@ class ShardedOutput:
         ):
             self.finish_shard()
         if self.current is None:
+            if not self.paths and not is_uri(self.prefix):
+                self._created = make_parents(os.path.dirname(os.path.abspath(local_path(shard_name(self.prefix, 0, self.ext)))))
             self.current = open_output(shard_name(self.prefix, len(self.paths), self.ext))
             self.records = self.nbytes = 0
             return True
@@ -93,6 +96,7 @@ class ShardedOutput:
             elif os.path.exists(local_path(path)):
                 os.remove(local_path(path))
         self.paths = []
+        remove_created(self._created)
 
     def __enter__(self) -> "ShardedOutput":
         return self
