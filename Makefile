@@ -15,10 +15,11 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[train,export,serve,spark,dev,turbo]'
 	touch $@
 
-# the core environment: numpy 2, no mxnet, onnxruntime (inference on exported models)
+# the core environment: numpy 2, no mxnet, onnxruntime (inference on exported models), webdataset and datasets
+# (the readers the rec2wds/rec2parquet tests check against)
 $(CORE)/.installed: pyproject.toml
 	$(PY) -m venv $(CORE)
-	$(CORE)/bin/pip install $(PIP_FLAGS) -e '.[dev,serve,onnx]' 'numpy>=2'
+	$(CORE)/bin/pip install $(PIP_FLAGS) -e '.[dev,serve,onnx,interop]' 'numpy>=2'
 	touch $@
 
 demo: $(VENV)/.installed

@@ -197,3 +197,19 @@ def test_cli_round_trip_and_errors(tmp_path, images, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith("icformat: ") for line in err) and "not a size" in err[1]
     assert not glob.glob(str(tmp_path / "z*"))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_round_trip_of_a_set_mxnet_wrote(tmp_path, images, mx, fmt):
+    """MXNet's own writer (MXIndexedRecordIO + recordio.pack) makes the set; the way back gives its bytes."""
+    there, back, _ = FORMATS[fmt]
+    rec, idx = str(tmp_path / "mx.rec"), str(tmp_path / "mx.idx")
+    writer = mx.recordio.MXIndexedRecordIO(idx, rec, "w")
+    writer.write_idx(0, mx.recordio.pack(mx.recordio.IRHeader(2, [len(images) + 1.0, len(images) + 2.0], 0, 0), b""))
+    for i, image in enumerate(images):
+        label = [1.0, 0.0, float(i % 2)] if i % 3 == 0 else float(i % 3)
+        writer.write_idx(i + 1, mx.recordio.pack(mx.recordio.IRHeader(0, label, i + 1, 0), image))
+    writer.close()
+    there(rec, str(tmp_path / "o"), max_records=4)
+    back(str(tmp_path / "o"), str(tmp_path / "back.rec"))
+    assert same_files(rec, str(tmp_path / "back.rec")) and same_files(idx, str(tmp_path / "back.idx"))
