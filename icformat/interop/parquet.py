@@ -174,8 +174,6 @@ def _row_fields(row: dict, position: int, path: str):
     """``(header fields, image bytes, .idx key)`` of one Parquet row (ValueError when it is bad)."""
     where = f"row {position}"
     image = row.get("image")
-    if isinstance(image, dict):
-        image = image.get("bytes")
     if image is not None and not isinstance(image, bytes):
         raise ValueError(f"{where}: image must be bytes or {{bytes, path}}, not {type(image).__name__}")
     label = row.get("labels")
@@ -198,7 +196,18 @@ def iter_parquet_rows(path: str, batch_rows: int = 256):
             raise FormatError(f"no 'image' column (it has {', '.join(parquet.schema_arrow.names)}); give Parquet from rec2parquet "
                               "or with an image column", path)
         for batch in parquet.iter_batches(batch_size=batch_rows, columns=present):
-            yield from batch.to_pylist()
+            columns = {name: _column_values(batch.column(name)) for name in present}
+            yield from (dict(zip(present, values)) for values in zip(*columns.values()))
+
+
+def _column_values(column: pa.Array) -> list:
+    """A column as Python values, column by column (an image struct as its bytes, None when null)."""
+    if pa.types.is_struct(column.type) and column.type.get_field_index("bytes") >= 0:
+        data = column.field("bytes").to_pylist()
+        if column.null_count:
+            data = [d if valid else None for d, valid in zip(data, column.is_valid().to_pylist())]
+        return data
+    return column.to_pylist()
 
 
 def parquet_to_rec(
