@@ -213,3 +213,28 @@ def test_round_trip_of_a_set_mxnet_wrote(tmp_path, images, mx, fmt):
     there(rec, str(tmp_path / "o"), max_records=4)
     back(str(tmp_path / "o"), str(tmp_path / "back.rec"))
     assert same_files(rec, str(tmp_path / "back.rec")) and same_files(idx, str(tmp_path / "back.idx"))
+
+
+def test_memory_stays_flat(tmp_path, images):
+    """Python memory at its peak does not grow with the set: 30 MB of records take no more than 10 MB do."""
+    import tracemalloc
+
+    from icformat.recordio.header import header_bytes
+
+    big = images[0] * (10_000 // len(images[0]) + 1)
+    for count in (1000, 3000):
+        rec = str(tmp_path / f"big{count}.rec")
+        with RecordWriter(rec, index=True) as writer:
+            for i in range(count):
+                writer.write(header_bytes(float(i % 3), i) + big, key=i)
+    for fmt, (there, back, _) in FORMATS.items():
+        peaks = []
+        for count in (1000, 3000):
+            rec, out = str(tmp_path / f"big{count}.rec"), str(tmp_path / f"{fmt}{count}" / "x")
+            tracemalloc.start()
+            there(rec, out)
+            back(out, out + ".rec")
+            peaks.append(tracemalloc.get_traced_memory()[1])
+            tracemalloc.stop()
+            assert same_files(rec, out + ".rec")
+        assert peaks[1] < 1.3 * peaks[0] + (1 << 20), (fmt, peaks)

@@ -185,7 +185,8 @@ def _row_fields(row: dict, position: int, path: str):
 
 
 def iter_parquet_rows(path: str, batch_rows: int = 256):
-    """The rows of one Parquet file as dicts of the columns the way back reads, streaming by batches."""
+    """The rows of one Parquet file as dicts of the columns the way back reads, one row group in
+    memory at a time (rec2parquet's are 64 MiB at most)."""
     with open_input(path, "rb") as f, remote_errors(path):
         try:
             parquet = pq.ParquetFile(f)
@@ -195,9 +196,10 @@ def iter_parquet_rows(path: str, batch_rows: int = 256):
         if "image" not in present:
             raise FormatError(f"no 'image' column (it has {', '.join(parquet.schema_arrow.names)}); give Parquet from rec2parquet "
                               "or with an image column", path)
-        for batch in parquet.iter_batches(batch_size=batch_rows, columns=present):
-            columns = {name: _column_values(batch.column(name)) for name in present}
-            yield from (dict(zip(present, values)) for values in zip(*columns.values()))
+        for group in range(parquet.num_row_groups):  # one row group at a time (iter_batches reads ahead)
+            for batch in parquet.read_row_group(group, columns=present).to_batches(max_chunksize=batch_rows):
+                columns = {name: _column_values(batch.column(name)) for name in present}
+                yield from (dict(zip(present, values)) for values in zip(*columns.values()))
 
 
 def _column_values(column: pa.Array) -> list:

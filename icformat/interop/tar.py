@@ -86,11 +86,25 @@ def iter_tar_samples(path: str, *, fast: bool = True) -> Iterator[TarSample]:
                     except _NotPlain:
                         pass
                     else:
-                        members = ((name, offset, mm[start : start + length]) for offset, name, start, length in _plain_members(mm, size))
-                        yield from _grouped(members, path)
+                        yield from _grouped(_mapped_members(mm, size), path)
                         return
     with open_input(path, "rb") as stream, remote_errors(path):
         yield from _tarfile_samples(stream, path)
+
+
+_RELEASE_BYTES = 32 << 20
+
+
+def _mapped_members(mm, size: int) -> Iterator[tuple[str | None, int, bytes]]:
+    """``(name, offset, data)`` of a plain tar's members, releasing the pages read (resident memory
+    stays flat on huge tars; the page cache keeps them)."""
+    released = 0
+    for offset, name, start, length in _plain_members(mm, size):
+        yield name, offset, mm[start : start + length]
+        upto = offset - offset % mmap.PAGESIZE
+        if upto - released >= _RELEASE_BYTES:
+            mm.madvise(mmap.MADV_DONTNEED, released, upto - released)
+            released = upto
 
 
 class _NotPlain(Exception):
