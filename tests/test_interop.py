@@ -118,6 +118,10 @@ def test_bad_samples_and_rows(tmp_path, images):
                 data = b"not a number"
             if member.name == "12.cls":
                 continue
+            if member.name == "13.cls":
+                extra = tarfile.TarInfo("13.txt")
+                extra.size = 2
+                bad.addfile(extra, __import__("io").BytesIO(b"hi"))
             member.size = len(data)
             bad.addfile(member, __import__("io").BytesIO(data))
     with pytest.raises(FormatError, match="sample '11'"):
@@ -126,6 +130,7 @@ def test_bad_samples_and_rows(tmp_path, images):
     stats = wds_to_rec(str(tmp_path / "bad.tar"), str(tmp_path / "b.rec"), on_error="skip")
     assert stats.records == len(images) - 2 and [p.code for p in stats.skipped] == ["bad-sample"] * 2
     assert "no .cls or .json label" in stats.skipped[1].message
+    assert stats.notes == ["1 sample(s) hold .txt members, which a record cannot carry; left out"]
     with pytest.raises(FormatError, match="not a readable tar"):
         wds_to_rec(rec, str(tmp_path / "c.rec"))
     with pytest.raises(FormatError, match="not a readable Parquet"):
@@ -138,7 +143,7 @@ def test_bad_samples_and_rows(tmp_path, images):
 def test_foreign_parquet_with_image_and_label(tmp_path, images):
     import pyarrow as pa
 
-    table = pa.table({"image": [{"bytes": b, "path": None} for b in images[:3]], "label": [2, 0, 1]})
+    table = pa.table({"image": [{"bytes": b, "path": None} for b in images[:3]], "label": [2, 0, 1], "text": ["a", "b", "c"]})
     pq.write_table(table, tmp_path / "hf.parquet")
     stats = parquet_to_rec(str(tmp_path / "hf.parquet"), str(tmp_path / "r.rec"))
     from icformat.recordio.header import split_record
@@ -146,6 +151,7 @@ def test_foreign_parquet_with_image_and_label(tmp_path, images):
 
     got = [split_record(r) for r in RecordReader(str(tmp_path / "r.rec"))]
     assert stats.records == 3 and [int(g.labels[0]) for g in got] == [2, 0, 1] and [g.id for g in got] == [0, 1, 2]
+    assert len(stats.notes) == 1 and "columns text are not carried" in stats.notes[0]
     assert [bytes(g.image) for g in got] == images[:3]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import io
 import json
+import os
 
 import numpy as np
 import pytest
@@ -26,6 +27,8 @@ from .interop_data import CLASSES, KINDS, photo_images, write_set
 if FULL_ENV or HAS_MXNET:
     pytest.skip("webdataset and datasets need numpy 2, beside MXNet's 1.23: runs in the core environment", allow_module_level=True)
 
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # local files only: never ask the Hub
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 import datasets  # noqa: E402  (the core environment installs both: a failed import is an error, never a skip)
 import pyarrow.dataset  # noqa: E402
 import webdataset  # noqa: E402

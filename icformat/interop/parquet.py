@@ -17,7 +17,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..convert.manifest_to_rec import RecStats
 from ..errors import FormatError
 from ..io.paths import PathLike
 from ..io.streams import open_input, remote_errors
@@ -26,7 +25,7 @@ from ..skips import SkipPolicy
 from .classes import ClassNames
 from .fields import image_extension
 from .rebuild import RecSink, fields_from_values
-from .results import Exported
+from .results import Exported, Rebuilt
 from .sharded import DEFAULT_SHARD_BYTES, ShardedOutput, check_limits
 from .source import Sample, iter_samples, list_sources
 
@@ -184,7 +183,7 @@ def _row_fields(row: dict, position: int, path: str):
     return fields, image or b"", row.get("idx_key")
 
 
-def iter_parquet_rows(path: str, batch_rows: int = 256):
+def iter_parquet_rows(path: str, batch_rows: int = 256, notes: list[str] | None = None):
     """The rows of one Parquet file as dicts of the columns the way back reads, one row group in
     memory at a time (rec2parquet's are 64 MiB at most)."""
     with open_input(path, "rb") as f, remote_errors(path):
@@ -196,6 +195,9 @@ def iter_parquet_rows(path: str, batch_rows: int = 256):
         if "image" not in present:
             raise FormatError(f"no 'image' column (it has {', '.join(parquet.schema_arrow.names)}); give Parquet from rec2parquet "
                               "or with an image column", path)
+        other = [name for name in parquet.schema_arrow.names if name not in present]
+        if other and notes is not None:
+            notes.append(f"{path}: columns {', '.join(other)} are not carried (a record holds an image, labels and ids)")
         for group in range(parquet.num_row_groups):  # one row group at a time (iter_batches reads ahead)
             for batch in parquet.read_row_group(group, columns=present).to_batches(max_chunksize=batch_rows):
                 columns = {name: _column_values(batch.column(name)) for name in present}
@@ -219,7 +221,7 @@ def parquet_to_rec(
     index: bool | PathLike = True,
     progress: Callable[[int], object] | None = None,
     on_error: str = "raise",
-) -> RecStats:
+) -> Rebuilt:
     """Write the rows of Parquet files (a ``.parquet``, a folder or a ``PREFIX`` of
     ``PREFIX-*.parquet``; local or ``s3://``) as one ``.rec`` (+ ``.idx``), in order.
 
@@ -235,7 +237,7 @@ def parquet_to_rec(
     position = 0
     with RecSink(dest, index) as sink:
         for path in files:
-            for row in iter_parquet_rows(path):
+            for row in iter_parquet_rows(path, notes=sink.stats.notes):
                 position += 1
                 try:
                     fields, image, idx_key = _row_fields(row, position - 1, path)

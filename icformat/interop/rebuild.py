@@ -5,11 +5,11 @@ import numbers
 import os
 from typing import Any
 
-from ..convert.manifest_to_rec import RecStats
 from ..io.paths import PathLike
 from ..recordio.header import HEADER
 from ..recordio.writer import RecordWriter
 from .fields import HeaderFields, fields_from_raw
+from .results import Rebuilt
 
 FLUSH_BYTES = 8 << 20  # records framed, then written together, per this many bytes
 
@@ -42,7 +42,7 @@ class RecSink:
     def __init__(self, dest: PathLike, index: bool | PathLike = True):
         self.writer = RecordWriter(dest, index=index or None)
         self.batch = self.writer.batch()
-        self.stats = RecStats(rec_path=os.fspath(dest))
+        self.stats = Rebuilt(rec_path=os.fspath(dest))
 
     def add(self, fields: HeaderFields, image: bytes, idx_key: str | None) -> None:
         self.batch.add(image, fields.id if idx_key is None else idx_key, fields.header())

@@ -1,8 +1,9 @@
-"""What a conversion to WebDataset or Parquet wrote (the way back returns ``RecStats``)."""
+"""What a conversion to WebDataset or Parquet wrote (``Exported``), and what a way back wrote (``Rebuilt``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..convert.manifest_to_rec import RecStats
 from ..problems import Problem
 
 
@@ -23,3 +24,12 @@ class Exported:
     def to_dict(self) -> dict:
         return {"records": self.records, "image_bytes": self.image_bytes, "shards": self.shards,
                 "classes": self.classes_path, "skipped": [p.to_dict() for p in self.skipped], "notes": self.notes}
+
+
+@dataclass
+class Rebuilt(RecStats):
+    """What a way back wrote (:class:`~icformat.convert.manifest_to_rec.RecStats`: ``records``,
+    ``image_bytes``, ``rec_path``, ``rows`` read, ``skipped``), with ``notes``: what the input held
+    that a record cannot (members or columns other than the image, label and header fields)."""
+
+    notes: list[str] = field(default_factory=list)

@@ -13,7 +13,6 @@ import json
 import os
 from typing import Callable, Sequence
 
-from ..convert.manifest_to_rec import RecStats
 from ..errors import FormatError
 from ..io.paths import PathLike
 from ..recordio.shards import list_shard_files
@@ -22,12 +21,13 @@ from ..skips import SkipPolicy
 from .classes import ClassNames
 from .fields import IMAGE_EXTENSIONS, HeaderFields, image_extension
 from .rebuild import RecSink, fields_from_values
-from .results import Exported
+from .results import Exported, Rebuilt
 from .sharded import DEFAULT_SHARD_BYTES, ShardedOutput
 from .source import Sample, iter_samples, list_sources
 from .tar import END_OF_ARCHIVE, TarSample, iter_tar_samples, member_pieces
 
-_WRITE_BYTES = 4 << 20  # tar pieces gathered into one write per this many bytes
+_WRITE_BYTES = 4 << 20
+_CARRIED = {"cls", "json"}  # tar pieces gathered into one write per this many bytes
 
 
 def label_member(sample: Sample, names: ClassNames) -> tuple[str, bytes]:
@@ -177,7 +177,7 @@ def wds_to_rec(
     index: bool | PathLike = True,
     progress: Callable[[int], object] | None = None,
     on_error: str = "raise",
-) -> RecStats:
+) -> Rebuilt:
     """Write the samples of WebDataset shards (``.tar`` files, a folder or a ``PREFIX`` of
     ``PREFIX-*.tar``; local or ``s3://``) as one ``.rec`` (+ ``.idx``), in order.
 
@@ -191,10 +191,14 @@ def wds_to_rec(
         sources = [sources]
     tars = [path for source in sources for path in list_shard_files(source, ".tar")]
     position = 0
+    extra: dict[str, int] = {}
     with RecSink(dest, index) as sink:
         for path in tars:
             for sample in iter_tar_samples(path):
                 position += 1
+                for ext in sample.members.keys() - _CARRIED:
+                    if ext not in IMAGE_EXTENSIONS:
+                        extra[ext] = extra.get(ext, 0) + 1
                 try:
                     fields, image, idx_key = sample_fields(sample, position - 1, path)
                 except FormatError as exc:
@@ -205,6 +209,8 @@ def wds_to_rec(
                     progress(1)
         sink.stats.rows = position
         sink.stats.skipped = policy.skipped
+        sink.stats.notes = [f"{count:,} sample(s) hold .{ext} members, which a record cannot carry; left out"
+                            for ext, count in sorted(extra.items())]
         if not sink.stats.records:
             raise FormatError(f"no samples in {len(tars)} tar file(s); nothing written" if not position else
                               f"every sample was bad (the first: {policy.skipped[0]}); nothing written", tars[0])

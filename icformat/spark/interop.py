@@ -63,7 +63,7 @@ def _convert(job: _Job, i: int) -> tuple[int, Any, str | None]:
 
 def run_interop(spark: Any, command: str, sources: PathLike | Sequence[PathLike], dest: PathLike, **options: Any) -> list:
     """Run ``command`` over every input file of ``sources``, one Spark task each; the per-input
-    results (:class:`~icformat.interop.results.Exported` or ``RecStats``) in input order."""
+    results (:class:`~icformat.interop.results.Exported` or ``Rebuilt``) in input order."""
     _, in_ext, out_ext = CONVERTERS[command]
     if isinstance(sources, (str, os.PathLike)):
         sources = [sources]
