@@ -25,7 +25,7 @@ from ..skips import SkipPolicy
 from .classes import ClassNames
 from .fields import image_extension
 from .rebuild import RecSink, fields_from_values
-from .results import Exported, Rebuilt
+from .results import Exported, Rebuilt, finish_export
 from .sharded import DEFAULT_SHARD_BYTES, ShardedOutput, check_limits
 from .source import Sample, iter_samples, list_sources
 
@@ -159,14 +159,7 @@ def rec_to_parquet(
                     names.count(s.fields.cls)
             if progress is not None:
                 progress(len(samples))
-        if not result.records:
-            raise FormatError(f"every record was bad (the first: {policy.skipped[0]}); nothing written" if policy.skipped
-                              else f"no records in {len(shards)} .rec file(s); nothing written", shards[0])
-        out.close()
-        result.shards = out.paths
-        result.classes_path = names.write(out.prefix) if write_classes else None
-    result.notes += names.notes()
-    return result
+        return finish_export(result, out, names, write_classes, shards, result.records + len(policy.skipped))
 
 
 def _row_fields(row: dict, position: int, path: str):
@@ -240,16 +233,11 @@ def parquet_to_rec(
             for row in iter_parquet_rows(path, notes=sink.stats.notes):
                 position += 1
                 try:
-                    fields, image, idx_key = _row_fields(row, position - 1, path)
+                    fields = _row_fields(row, position - 1, path)
                 except ValueError as exc:
                     policy.skip(FormatError(str(exc), path), "bad-row")
                     continue
-                sink.add(fields, image, idx_key)
+                sink.add(*fields)
                 if progress is not None:
                     progress(1)
-        sink.stats.rows = position
-        sink.stats.skipped = policy.skipped
-        if not sink.stats.records:
-            raise FormatError(f"no rows in {len(files)} Parquet file(s); nothing written" if not position else
-                              f"every row was bad (the first: {policy.skipped[0]}); nothing written", files[0])
-    return sink.stats
+        return sink.finish(files, "rows", position, policy.skipped, [])

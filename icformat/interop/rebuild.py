@@ -9,7 +9,7 @@ from ..io.paths import PathLike
 from ..recordio.header import HEADER
 from ..recordio.writer import RecordWriter
 from .fields import HeaderFields, fields_from_raw
-from .results import Rebuilt
+from .results import Rebuilt, nothing_written
 
 FLUSH_BYTES = 8 << 20  # records framed, then written together, per this many bytes
 
@@ -50,6 +50,14 @@ class RecSink:
         self.stats.image_bytes += len(image)
         if self.batch.size >= FLUSH_BYTES:
             self.batch.flush()
+
+    def finish(self, inputs, what: str, read: int, skipped: list, notes: list[str]) -> Rebuilt:
+        """The result, once every input was read (an error when nothing was written)."""
+        self.stats.rows, self.stats.skipped = read, skipped
+        self.stats.notes += notes
+        if not self.stats.records:
+            raise nothing_written(inputs, what, read, skipped)
+        return self.stats
 
     def __enter__(self) -> "RecSink":
         return self

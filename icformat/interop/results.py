@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from typing import Sequence
+
 from ..convert.manifest_to_rec import RecStats
+from ..errors import FormatError
 from ..problems import Problem
 
 
@@ -33,3 +36,21 @@ class Rebuilt(RecStats):
     that a record cannot (members or columns other than the image, label and header fields)."""
 
     notes: list[str] = field(default_factory=list)
+
+
+def nothing_written(inputs: Sequence[str], what: str, read: int, skipped: list[Problem]) -> FormatError:
+    """The error of a conversion that wrote nothing: its inputs held no ``what`` or only bad ones."""
+    if not read or not skipped:
+        return FormatError(f"no {what} in {len(inputs)} file(s); nothing written", inputs[0])
+    return FormatError(f"every one of the {read:,} {what} was bad (the first: {skipped[0]}); nothing written", inputs[0])
+
+
+def finish_export(result: Exported, out, names, write_classes: bool, shards: Sequence[str], read: int) -> Exported:
+    """Close the shards of a conversion out of ``.rec`` and write its class names (refusing an
+    empty result: the caller's ``with`` then removes what was written)."""
+    if not result.records:
+        raise nothing_written(shards, "records", read, result.skipped)
+    result.shards = out.close()
+    result.classes_path = names.write(out.prefix) if write_classes else None
+    result.notes += names.notes()
+    return result

@@ -91,10 +91,3 @@ def iter_samples(shards: Sequence[str], policy: SkipPolicy, notes: list[str], *,
                 yield samples
         keys.finish()
 
-
-def source_size(shards: Sequence[str]) -> int | None:
-    """The total size in bytes of local shards (a progress total), else None."""
-    try:
-        return sum(os.path.getsize(local_path(s)) for s in shards if not is_uri(s))
-    except OSError:
-        return None

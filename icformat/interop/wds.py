@@ -21,7 +21,7 @@ from ..skips import SkipPolicy
 from .classes import ClassNames
 from .fields import IMAGE_EXTENSIONS, HeaderFields, image_extension
 from .rebuild import RecSink, fields_from_values
-from .results import Exported, Rebuilt
+from .results import Exported, Rebuilt, finish_export
 from .sharded import DEFAULT_SHARD_BYTES, ShardedOutput
 from .source import Sample, iter_samples, list_sources
 from .tar import END_OF_ARCHIVE, TarSample, iter_tar_samples, member_pieces
@@ -121,6 +121,7 @@ def rec_to_wds(
     shards = list_sources(sources)
     names = ClassNames.load(classes)
     result = Exported(skipped=policy.skipped)
+    read = 0
     with _TarShards(prefix, max_records=max_records, max_bytes=max_bytes) as out:
         for samples in iter_samples(shards, policy, result.notes):
             for sample in samples:
@@ -129,21 +130,10 @@ def rec_to_wds(
                 names.count(sample.fields.cls)
                 result.image_bytes += len(sample.image)
             result.records += len(samples)
+            read = result.records + len(policy.skipped)
             if progress is not None:
                 progress(len(samples))
-        if not result.records:
-            raise FormatError(_nothing(shards, policy), shards[0])
-        out.close()
-        result.shards = out.paths
-        result.classes_path = names.write(out.prefix) if write_classes else None
-    result.notes += names.notes()
-    return result
-
-
-def _nothing(shards: Sequence[str], policy: SkipPolicy) -> str:
-    if policy.skipped:
-        return f"every record was bad (the first: {policy.skipped[0]}); nothing written"
-    return f"no records in {len(shards)} .rec file(s); nothing written"
+        return finish_export(result, out, names, write_classes, shards, read)
 
 
 def sample_fields(sample: TarSample, position: int, path: str) -> tuple[HeaderFields, bytes, str | None]:
@@ -196,22 +186,15 @@ def wds_to_rec(
         for path in tars:
             for sample in iter_tar_samples(path):
                 position += 1
-                for ext in sample.members.keys() - _CARRIED:
-                    if ext not in IMAGE_EXTENSIONS:
-                        extra[ext] = extra.get(ext, 0) + 1
+                for ext in sample.members.keys() - _CARRIED - IMAGE_EXTENSIONS:
+                    extra[ext] = extra.get(ext, 0) + 1
                 try:
-                    fields, image, idx_key = sample_fields(sample, position - 1, path)
+                    fields = sample_fields(sample, position - 1, path)
                 except FormatError as exc:
                     policy.skip(exc, "bad-sample")
                     continue
-                sink.add(fields, image, idx_key)
+                sink.add(*fields)
                 if progress is not None:
                     progress(1)
-        sink.stats.rows = position
-        sink.stats.skipped = policy.skipped
-        sink.stats.notes = [f"{count:,} sample(s) hold .{ext} members, which a record cannot carry; left out"
-                            for ext, count in sorted(extra.items())]
-        if not sink.stats.records:
-            raise FormatError(f"no samples in {len(tars)} tar file(s); nothing written" if not position else
-                              f"every sample was bad (the first: {policy.skipped[0]}); nothing written", tars[0])
-    return sink.stats
+        notes = [f"{count:,} sample(s) hold .{ext} members, which a record cannot carry; left out" for ext, count in sorted(extra.items())]
+        return sink.finish(tars, "samples", position, policy.skipped, notes)
