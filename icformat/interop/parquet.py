@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import FormatError
-from ..io.paths import PathLike
+from ..io.paths import PathLike, is_uri, local_path
 from ..io.streams import open_input, remote_errors
 from ..recordio.shards import list_shard_files
 from ..skips import SkipPolicy
@@ -179,9 +179,10 @@ def _row_fields(row: dict, position: int, path: str):
 def iter_parquet_rows(path: str, batch_rows: int = 256, notes: list[str] | None = None):
     """The rows of one Parquet file as dicts of the columns the way back reads, one row group in
     memory at a time (rec2parquet's are 64 MiB at most)."""
+    local = not is_uri(path) and os.path.isfile(local_path(path))
     with open_input(path, "rb") as f, remote_errors(path):
-        try:
-            parquet = pq.ParquetFile(f)
+        try:  # a local file is memory-mapped (no copy through a Python file object)
+            parquet = pq.ParquetFile(local_path(path), memory_map=True) if local else pq.ParquetFile(f)
         except (pa.ArrowInvalid, OSError) as exc:
             raise FormatError(f"not a readable Parquet file ({' '.join(str(exc).split())})", path) from None
         present = [name for name, _ in _COLUMNS if name in parquet.schema_arrow.names]
