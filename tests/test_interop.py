@@ -11,6 +11,8 @@ import tarfile
 import boto3
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from icformat.cli import main
 from icformat.errors import FormatError, InputNotFound, RecordIOError
@@ -244,3 +246,32 @@ def test_memory_stays_flat(tmp_path, images):
             tracemalloc.stop()
             assert same_files(rec, out + ".rec")
         assert peaks[1] < 1.3 * peaks[0] + (1 << 20), (fmt, peaks)
+
+
+_RAW_HEADERS = st.lists(st.tuples(
+    st.integers(0, 3),  # flag
+    st.integers(0, (1 << 32) - 1),  # the label field's bits
+    st.lists(st.integers(0, (1 << 32) - 1), min_size=3, max_size=3),  # bits of the labels after it
+    st.integers(0, (1 << 64) - 1), st.integers(0, (1 << 64) - 1), st.booleans(),
+), min_size=1, max_size=40)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_RAW_HEADERS)
+def test_any_header_survives_both_ways(tmp_path_factory, headers):
+    """Any 24-byte header (any flag, any float bits: NaNs, infinities, -0.0), with or without an image."""
+    import numpy as np
+
+    from icformat.recordio.header import HEADER
+
+    work = tmp_path_factory.mktemp("any")
+    rec = str(work / "a.rec")
+    with RecordWriter(rec, index=True) as writer:
+        for i, (flag, label_bits, bits, id_, id2, image) in enumerate(headers):
+            head = HEADER.pack(flag, 0.0, id_, id2)
+            head = head[:4] + np.array([label_bits], "<u4").tobytes() + head[8:] + np.array(bits[:flag], "<u4").tobytes()
+            writer.write(head + (b"\xff\xd8\xff" + bytes([i % 256]) * 50 if image else b""), key=i)
+    for fmt, (there, back, _) in FORMATS.items():
+        there(rec, str(work / fmt / "x"))
+        back(str(work / fmt / "x"), str(work / fmt / "b.rec"))
+        assert same_files(rec, str(work / fmt / "b.rec")) and same_files(idx_of(rec), str(work / fmt / "b.idx")), fmt
