@@ -135,8 +135,9 @@ def rec_to_parquet(
     A file holds at most ``max_records`` rows and about ``max_bytes`` bytes (whole row groups of
     ``row_group_records`` rows or ``row_group_bytes`` bytes, whichever comes first). ``classes`` (a
     classes file or the names) makes ``label`` a ``ClassLabel`` with those names and is written to
-    ``PREFIX.classes`` too (unless not ``write_classes``). A record without a valid image header stops the run unless ``on_error``
-    is ``"skip"`` or ``"warn"``; nothing is left behind by a failed run.
+    ``PREFIX.classes`` too (unless not ``write_classes``). A record without a valid image header
+    stops the run unless ``on_error`` is ``"skip"`` or ``"warn"``; nothing is left behind by a
+    failed run.
     """
     check_limits(row_group_records, row_group_bytes)
     if max_records is not None:

@@ -26,8 +26,8 @@ from .sharded import DEFAULT_SHARD_BYTES, ShardedOutput
 from .source import Sample, iter_samples, list_sources
 from .tar import END_OF_ARCHIVE, TarSample, iter_tar_samples, member_pieces
 
-_WRITE_BYTES = 4 << 20
-_CARRIED = {"cls", "json"}  # tar pieces gathered into one write per this many bytes
+_WRITE_BYTES = 4 << 20  # tar pieces gathered into one write per this many bytes
+_CARRIED = {"cls", "json"}  # the label members (the image's are IMAGE_EXTENSIONS)
 
 
 def label_member(sample: Sample, names: ClassNames) -> tuple[str, bytes]:
@@ -58,8 +58,10 @@ def sample_pieces(sample: Sample, names: ClassNames) -> list:
 class _TarShards(ShardedOutput):
     """Tar shards: pieces gathered and written with ``writev`` (local files) or ``write``."""
 
-    def __init__(self, prefix, **limits):
-        super().__init__(prefix, ".tar", **limits)
+    def __init__(self, prefix, *, max_records: int | None, max_bytes: int | None):
+        # the end-of-archive blocks count too: a shard never passes max_bytes
+        budget = None if max_bytes is None else max(1, max_bytes - len(END_OF_ARCHIVE))
+        super().__init__(prefix, ".tar", max_records=max_records, max_bytes=budget)
         self.pending: list = []
         self.pending_bytes = 0
 
@@ -112,9 +114,10 @@ def rec_to_wds(
 
     A shard holds at most ``max_records`` samples and ``max_bytes`` bytes (at least one sample).
     Image bytes are stored unchanged; see the module's docstring for the members. ``classes`` (a
-    classes file, one name per line, or the names) goes to ``PREFIX.classes`` and names the class
-    of each ``.json`` sample (unless not ``write_classes``). A record without a valid image header stops the run unless
-    ``on_error`` is ``"skip"`` or ``"warn"``; nothing is left behind by a failed run.
+    classes file, one name per line, or the names) names the class of each ``.json`` sample and
+    goes to ``PREFIX.classes`` (unless not ``write_classes``). A record without a valid image
+    header stops the run unless ``on_error`` is ``"skip"`` or ``"warn"``; nothing is left behind
+    by a failed run.
     ``progress`` gets the number of records done since its last call.
     """
     policy = SkipPolicy(on_error)
