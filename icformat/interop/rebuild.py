@@ -11,7 +11,9 @@ from ..recordio.writer import RecordWriter
 from .fields import HeaderFields, fields_from_raw
 from .results import Rebuilt, nothing_written
 
-FLUSH_BYTES = 8 << 20  # records framed, then written together, per this many bytes
+FLUSH_BYTES = 8 << 20
+_ID_END = 1 << 64
+_LABEL_END = 1 << 127  # whole numbers below this fit a float32  # records framed, then written together, per this many bytes
 
 
 def fields_from_values(label: Any, id_: Any, id2: Any, raw: bytes | None, where: str) -> HeaderFields:
@@ -19,6 +21,9 @@ def fields_from_values(label: Any, id_: Any, id2: Any, raw: bytes | None, where:
     labels; ``raw``: header bytes carried as they were). ValueError saying what is wrong."""
     if raw is not None:
         return fields_from_raw(raw, where)
+    if type(label) is int and type(id_) is int and type(id2) is int and 0 <= id_ < _ID_END and 0 <= id2 < _ID_END \
+            and -_LABEL_END < label < _LABEL_END:  # the common case (a class id), as the checks below end
+        return HeaderFields(None, float(label), id_, id2, None)
     for name, value in (("id", id_), ("id2", id2)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value < 1 << 64:
             raise ValueError(f"{where}: {name} must be a whole number from 0 to 2^64-1, not {value!r}")
