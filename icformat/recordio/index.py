@@ -36,19 +36,25 @@ def iter_index(path: PathLike) -> Iterator[tuple[str, int]]:
     """Yield each ``(key text, offset)`` of a ``.idx`` in file order, streaming (see :func:`read_index`)."""
     name = os.fspath(path)
     with open_input(path, "rb") as f:
-        for number, line in enumerate(f, 1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != 2:
-                raise LineError("expected 'key<TAB>offset'; rebuild it with 'icformat rec index'", name, number)
-            try:
-                offset = int(fields[1])
-            except ValueError:
-                raise LineError(f"offset {fields[1]!r} is not an integer; rebuild it with 'icformat rec index'", name, number) from None
-            if offset < 0:
-                raise LineError(f"negative offset {offset}", name, number)
-            yield fields[0].decode("utf-8", "replace"), offset
+        for number, raw in enumerate(f, 1):
+            line = raw.decode("utf-8", "replace").strip()
+            if line:
+                yield _split_line(line, name, number)
+
+
+def _split_line(line: str, name: str, number: int) -> tuple[str, int]:
+    """``(key, offset)`` of one stripped ``.idx`` line: ``key<TAB>offset`` (the key may hold spaces)
+    or, without a tab, two fields split by whitespace (what dmlc's C++ reader also takes)."""
+    fields = line.split("\t") if "\t" in line else line.split()
+    if len(fields) != 2:
+        raise LineError("expected 'key<TAB>offset'; rebuild it with 'icformat rec index'", name, number)
+    try:
+        offset = int(fields[1])
+    except ValueError:
+        raise LineError(f"offset {fields[1]!r} is not an integer; rebuild it with 'icformat rec index'", name, number) from None
+    if offset < 0:
+        raise LineError(f"negative offset {offset}", name, number)
+    return fields[0], offset
 
 
 def write_index(path: PathLike, keys: Sequence, offsets: Sequence[int]) -> None:
