@@ -18,10 +18,11 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[train,export,serve,spark,dev,turbo]'
 	touch $@
 
-# the core environment: numpy 2, no mxnet, onnxruntime (inference on exported models), PyTorch (CPU)
+# the core environment: numpy 2, no mxnet, onnxruntime (inference on exported models), PyTorch (CPU),
+# webdataset and datasets (the readers the rec2wds/rec2parquet tests check against)
 $(CORE)/.installed: pyproject.toml
 	$(PY) -m venv $(CORE)
-	$(CORE)/bin/pip install $(PIP_FLAGS) -e '.[dev,serve,onnx,torch]' 'numpy>=2' 'torch==2.13.0'
+	$(CORE)/bin/pip install $(PIP_FLAGS) -e '.[dev,serve,onnx,torch,interop]' 'numpy>=2' 'torch==2.13.0'
 	touch $@
 
 # Python 3.13: the core (numpy 2, no MXNet), the mxnet.recordio drop-in and the PyTorch datasets. No CPU

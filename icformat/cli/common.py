@@ -77,6 +77,31 @@ NON_NEGATIVE = click.IntRange(min=0)
 POSITIVE_SECONDS = click.FloatRange(min=0, min_open=True)
 
 
+class ByteSizeType(click.ParamType):
+    """A size in bytes: ``1GB``, ``500MB``, ``64MiB``, ``10k`` or a plain number (at least 1)."""
+
+    name = "SIZE"
+    UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "M": 10**6, "MB": 10**6, "G": 10**9, "GB": 10**9, "T": 10**12, "TB": 10**12,
+             "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40}
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().upper().replace(" ", "")
+        number = text.rstrip("KMGTIB")
+        unit = text[len(number):]
+        try:
+            size = int(float(number) * self.UNITS[unit])
+        except (KeyError, ValueError):
+            size = 0
+        if size < 1:
+            self.fail(f"'{value}' is not a size; give e.g. 1GB, 500MB, 64MiB or a number of bytes", param, ctx)
+        return size
+
+
+BYTE_SIZE = ByteSizeType()
+
+
 class ShapeType(click.ParamType):
     """``C,H,W``: three positive whole numbers (SageMaker's ``image_shape``), as a tuple."""
 

@@ -115,3 +115,29 @@ def _lazy(stack: ExitStack, master: str | None, app_name: str):
         return started[0]
 
     return session
+
+
+def interop_on_spark(command: str, spark_master, sources, dest, as_json: bool, **options) -> None:
+    """``rec2wds``/``rec2parquet``/``wds2rec``/``parquet2rec`` on Spark, one task per input file;
+    one report line per task's output (or JSON)."""
+    from ..spark.interop import merged, run_interop
+
+    with ExitStack() as stack:
+        results = run_interop(_lazy(stack, spark_master, f"icformat {command}"), command, sources, dest, **options)
+    for r in results:
+        for skip in r.skipped:
+            click.echo(f"icformat: warning: skipped {skip}", err=True)
+    if command.startswith("rec2"):
+        total = merged(results)
+        if as_json:
+            echo_json(total.to_dict())
+            return
+        click.echo(f"{dest}: {total.records:,} records in {len(total.shards)} shard(s) from {len(results)} task(s), "
+                   f"{total.image_bytes / 1e6:,.1f} MB of images" + (f", {len(total.skipped):,} skipped" if total.skipped else ""))
+        return
+    if as_json:
+        echo_json([{"output": r.rec_path, "records": r.records, "image_bytes": r.image_bytes,
+                    "skipped": [p.to_dict() for p in r.skipped]} for r in results])
+        return
+    for r in results:
+        click.echo(f"{r.rec_path}: {r.records:,} records, {r.image_bytes / 1e6:,.1f} MB of images")

@@ -64,6 +64,12 @@ class AtomicOutput:
         else:
             self.file = io.open(fd, mode, encoding="utf-8", newline="", buffering=1 << 20)
 
+    @property
+    def temporary_path(self) -> str | None:
+        """The local temporary file being written (None on ``s3://``), for a writer that opens it
+        natively (pyarrow): write through one handle only, and before :meth:`commit`."""
+        return self._tmp
+
     def commit(self) -> None:
         """Close the file and make it appear at its destination."""
         from .streams import remote_errors

@@ -171,6 +171,13 @@ def put(uri: str, data: bytes) -> None:
         client().put_object(Bucket=bucket, Key=key, Body=data)
 
 
+def delete(uri: str) -> None:
+    """Remove the object at ``uri`` (nothing happens when there is none)."""
+    bucket, key = split_s3(uri)
+    with mapped_errors(uri):
+        client().delete_object(Bucket=bucket, Key=key)
+
+
 LIST_PAGE_SIZE = 1000  # keys per listing request (S3's maximum)
 
 

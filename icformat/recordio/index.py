@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, BinaryIO, Callable, Sequence
+from typing import Any, BinaryIO, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -24,16 +24,20 @@ def read_index(path: PathLike, *, key_type: Callable[[str], Any] | None = None) 
     """
     raw_keys: list[str] = []
     offsets: list[int] = []
+    for key, offset in iter_index(path):
+        raw_keys.append(key)
+        offsets.append(offset)
+    return _typed_keys(raw_keys, key_type, os.fspath(path)), offsets
+
+
+def iter_index(path: PathLike) -> Iterator[tuple[str, int]]:
+    """Yield each ``(key text, offset)`` of a ``.idx`` in file order, streaming (see :func:`read_index`)."""
     name = os.fspath(path)
     with open_input(path, "rb") as f:
         for number, raw in enumerate(f, 1):
             line = raw.decode("utf-8", "replace").strip()
-            if not line:
-                continue
-            key, offset = _split_line(line, name, number)
-            raw_keys.append(key)
-            offsets.append(offset)
-    return _typed_keys(raw_keys, key_type, name), offsets
+            if line:
+                yield _split_line(line, name, number)
 
 
 def _split_line(line: str, name: str, number: int) -> tuple[str, int]:

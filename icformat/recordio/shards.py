@@ -21,40 +21,47 @@ def list_rec_shards(dataset: PathLike) -> list[str]:
     ``dataset`` is a ``.rec`` file, a folder holding ``.rec`` files (not recursive), or a prefix whose
     ``PREFIX-*.rec`` files are the shards. Raises ``InputNotFound`` when nothing matches.
     """
+    return list_shard_files(dataset, ".rec")
+
+
+def list_shard_files(dataset: PathLike, ext: str) -> list[str]:
+    """The files ending in ``ext`` (``.rec``, ``.tar``, ``.parquet``) of ``dataset`` in name order:
+    ``dataset`` is one such file, a folder of them (not recursive), or a prefix whose ``PREFIX-*EXT``
+    files are the shards; local or ``s3://``. Raises ``InputNotFound`` when nothing matches."""
     name = os.fspath(dataset)
-    shards = _list_s3(name) if name.startswith("s3://") else _list_local(local_path(name))
+    shards = _list_s3(name, ext) if name.startswith("s3://") else _list_local(local_path(name), ext)
     if not shards:
         raise InputNotFound(
-            f"{name}: no .rec file there (give a .rec file, a folder of .rec shards, or a shard prefix)",
+            f"{name}: no {ext} file there (give a {ext} file, a folder of {ext} shards, or a shard prefix)",
             path=name,
         )
     return shards
 
 
-def _list_local(name: str) -> list[str]:
+def _list_local(name: str, ext: str) -> list[str]:
     if os.path.isdir(name):
         return sorted(os.path.join(name, f) for f in os.listdir(name)
-                      if f.endswith(".rec") and os.path.isfile(os.path.join(name, f)))
+                      if f.endswith(ext) and os.path.isfile(os.path.join(name, f)))
     if os.path.isfile(name) or is_fifo(name):
         return [name]
-    base = name[:-4] if name.endswith(".rec") else name
-    return sorted(glob.glob(glob.escape(base) + "-*.rec"))
+    base = name[: -len(ext)] if name.endswith(ext) else name
+    return sorted(glob.glob(glob.escape(base) + "-*" + ext))
 
 
-def _list_s3(uri: str) -> list[str]:
+def _list_s3(uri: str, ext: str) -> list[str]:
     bucket, key = split_s3(uri)
-    if key.endswith(".rec"):
+    if key.endswith(ext):
         keys = list_keys(bucket, key)
         if key in keys:
             return [uri]
-        key = key[:-4]
+        key = key[: -len(ext)]
     if key.endswith("/") or not key:
         prefix = key
     else:
         folder = list_keys(bucket, key + "/")
         prefix = key + "/" if folder else key + "-"
     return [f"s3://{bucket}/{k}" for k in sorted(list_keys(bucket, prefix))
-            if k.endswith(".rec") and "/" not in k[len(prefix):]]
+            if k.endswith(ext) and "/" not in k[len(prefix):]]
 
 
 class ShardSetReader:
