@@ -11,8 +11,9 @@ import struct
 import numpy as np
 
 from ..errors import UsageError
+from ..io.sniff import RECORDIO_MAGIC
 
-MAGIC = 0xCED7230A
+MAGIC = RECORDIO_MAGIC  # 0xCED7230A (io.sniff holds every magic number)
 MAGIC_BYTES = struct.pack("<I", MAGIC)
 FRAME = struct.Struct("<II")
 FRAME_SIZE = FRAME.size  # 8

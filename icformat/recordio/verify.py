@@ -10,8 +10,8 @@ from typing import Callable
 import numpy as np
 
 from ..io.paths import PathLike, is_uri, local_path
-from ..io.streams import exists
-from ..errors import IcformatError, RecordIOError
+from ..io.streams import exists, open_local
+from ..errors import IcformatError, NotRecordIOError, RecordIOError
 from ..problems import Problem, ValidationResult, error, warning
 from .framing import FRAME, LENGTH_MASK, MAGIC_BYTES
 from .header import HEADER, HEADER_SIZE
@@ -70,6 +70,8 @@ def verify_rec(
             with RecordReader(name) as reader:
                 for batch in reader.iter_batches():
                     check(batch)
+        except NotRecordIOError:
+            raise  # another kind of file: one line saying what it is, not a list of problems
         except RecordIOError as exc:
             problems.append(error(name, "framing", exc.reason + " (stream: later records not checked)", offset=exc.offset))
     else:
@@ -94,7 +96,7 @@ def _headerless_problems(name: str, headerless: list[Problem], records: int) -> 
 def _walk_local(local: str, name: str, check, problems: list[Problem], max_problems: int) -> None:
     """Hand every record to ``check`` in batches; after bad framing, record it and resynchronise
     at the next record head."""
-    with open(local, "rb") as f:
+    with open_local(local, "rb") as f:  # a folder or a missing file: the one rule, said once
         size = os.fstat(f.fileno()).st_size
         if size == 0:
             problems.append(error(name, "empty", "empty file: no records (SageMaker fails with 'Empty .rec file')", offset=0))
@@ -114,6 +116,8 @@ def _walk_local(local: str, name: str, check, problems: list[Problem], max_probl
                         batch = None
                     pos = scan.next_pos
                     exc = scan.error
+                    if isinstance(exc, NotRecordIOError):
+                        raise exc
                     if exc is not None:
                         problems.append(error(name, "framing", exc.reason, offset=exc.offset))
                         resync = _next_head(mm, (exc.offset or pos) + 4, size)
