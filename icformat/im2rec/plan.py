@@ -12,6 +12,8 @@ import numpy as np
 
 from ..io.paths import is_uri
 from ..errors import IcformatError, LstError, UsageError
+from ..io.sniff import check_text_file
+from ..lst.parse import LST_KIND
 from ..lst.table import LstTable
 
 
@@ -20,6 +22,9 @@ def find_lst_files(lst_or_prefix: str) -> list[str]:
     the prefix's folder whose path starts with the prefix (a folder prefix takes all its lists)."""
     if lst_or_prefix.endswith(".lst") and (is_uri(lst_or_prefix) or os.path.isfile(lst_or_prefix)):
         return [lst_or_prefix]  # an s3:// list is named whole: prefixes are matched on local folders
+    if os.path.isfile(lst_or_prefix):  # a file by another name: a list if it reads as text (a .rec does not)
+        check_text_file(lst_or_prefix, LST_KIND)
+        return [lst_or_prefix]
     prefix = os.path.abspath(lst_or_prefix)
     folder = prefix if os.path.isdir(prefix) else os.path.dirname(prefix)
     if not os.path.isdir(folder):

@@ -140,6 +140,13 @@ def read_text(path: PathLike, expected: str) -> bytes:
     return data
 
 
+def check_text_file(path: PathLike, expected: str) -> None:
+    """:func:`require_text` on the first bytes of ``path`` (for readers that read it in parts)."""
+    with open_input(path, "rb") as f:
+        head = f.read(HEAD_BYTES)
+    require_text(head, path, expected)
+
+
 def read_json_object(path: PathLike, what: str) -> dict:
     """The JSON object in ``path`` (local or ``s3://``), ``what`` naming it in errors (``"hyperparameters"``):
     a folder is a usage error, a missing file ``InputNotFound``, another kind of file

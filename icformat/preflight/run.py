@@ -10,7 +10,7 @@ import os
 from typing import Callable
 
 from ..io.paths import is_fifo, is_uri, local_path
-from ..errors import IcformatError
+from ..errors import IcformatError, WrongFileKind
 from ..manifest.labels import label_format_from_content_type
 from .checks import check_across, check_channel_data
 from .config import DATA_CHANNELS, check_job_config, is_image_channel
@@ -86,6 +86,9 @@ def _list_all(job: Job, report: Report) -> dict[str, list[Entry]]:
     return listings
 
 
+_MANIFEST_UNREADABLE = "the job failing to read the augmented manifest"
+
+
 def _scan(job: Job, channel: Channel, listings: dict, settings: Settings, check_images: bool, workers, progress,
           report: Report) -> ChannelData | None:
     name, entries = channel.name, [e for e in listings[channel.name] if not e.stray]
@@ -97,6 +100,10 @@ def _scan(job: Job, channel: Channel, listings: dict, settings: Settings, check_
         return _scan_recordio(job, channel, entries, check_images, workers, progress, report)
     except ChannelUnreachable as exc:
         report.add(Finding(UNCHECKED, "channel", exc.reason, "", "", name, exc.uri))
+    except WrongFileKind as exc:  # SageMaker reads it as what the channel says it is, and fails
+        fails = (_MANIFEST_UNREADABLE if channel.data_type == AUGMENTED_MANIFEST
+                 else INVALID_LST.format(channel=name) if is_image_channel(channel) else BAD_MAGIC)
+        report.add(Finding(ERROR, "file-kind", exc.reason, "give the channel the file it needs", fails, name, exc.path))
     except (OSError, IcformatError) as exc:
         report.add(Finding(UNCHECKED, "channel", f"cannot read the channel: {exc}", "", "", name, channel.uri))
     except Exception as exc:  # boto3/smart_open raise transport-specific errors; elsewhere a bug
