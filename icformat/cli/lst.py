@@ -8,7 +8,7 @@ from ..lst.format import write_lst
 from ..lst.parse import require_rows
 from ..lst.make import DEFAULT_EXTS, IM2REC_SEED, make_lst
 from ..lst.validate import validate_lst
-from .common import SHAPE, echo_json, fail, json_option, progress
+from .common import SHAPE, all_option, echo_findings, echo_json, fail, json_option, progress
 from .engine import check_engine, engine_options, validate_lst_on_spark
 
 
@@ -67,9 +67,10 @@ def make_command(prefix, root, recursive, exts, train_ratio, test_ratio, stratif
 @click.option("--num-workers", type=click.IntRange(min=1), default=None, help="Processes decoding images (default: all cores).")
 @click.option("--strict", is_flag=True, help="Warnings make the exit status 1 too.")
 @engine_options
+@all_option
 @json_option
 def validate_command(lst_file, root, multi_label, num_classes, check_images, image_shape, resize, num_workers, strict, engine, spark_master,
-                     as_json) -> None:
+                     show_all, as_json) -> None:
     """Report every problem of LST_FILE with its line number, then a summary; exit status 1 when
     there is any error (or, with --strict, any warning)."""
     if check_images and not root:
@@ -92,8 +93,7 @@ def validate_command(lst_file, root, multi_label, num_classes, check_images, ima
     if as_json:
         echo_json(result.to_dict())
     else:
-        for problem in result.problems:
-            click.echo(str(problem))
+        echo_findings(result.problems, show_all)
         click.echo(result.summary())
     if not result.ok or (strict and result.problems):
         fail(1)

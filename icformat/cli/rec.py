@@ -10,7 +10,7 @@ from ..recordio.index import scan_offsets, write_index
 from ..recordio.extract import extract_rec
 from ..recordio.info import iter_summaries, rec_info
 from ..recordio.verify import verify_rec
-from .common import NON_NEGATIVE, counts_text, echo_json, fail, json_option, output_file_checked, progress, record_count
+from .common import NON_NEGATIVE, all_option, counts_text, echo_findings, echo_json, fail, json_option, output_file_checked, progress, record_count
 
 
 def register(cli: click.Group) -> None:
@@ -100,8 +100,9 @@ def index(file: str, output: str | None, key: str, as_json: bool) -> None:
 @click.option("--decode", is_flag=True, help="Decode every image (truncated or damaged JPEGs that MXNet still decodes are warnings).")
 @click.option("--raw", is_flag=True, help="Records are not image records: skip the 24-byte image-header checks.")
 @click.option("--strict", is_flag=True, help="Warnings make the exit status 1 too.")
+@all_option
 @json_option
-def verify(file: str, index_path: str | None, no_index: bool, decode: bool, raw: bool, strict: bool, as_json: bool) -> None:
+def verify(file: str, index_path: str | None, no_index: bool, decode: bool, raw: bool, strict: bool, show_all: bool, as_json: bool) -> None:
     """Check FILE's framing, image headers and index; list every problem with its byte offset.
 
     Exit status 1 when any error is found (or, with --strict, any warning)."""
@@ -112,8 +113,7 @@ def verify(file: str, index_path: str | None, no_index: bool, decode: bool, raw:
     if as_json:
         echo_json(result.to_dict())
     else:
-        for problem in result.problems:
-            click.echo(str(problem))
+        echo_findings(result.problems, show_all)
         status = "OK" if not result.problems else result.counts()
         click.echo(f"{file}: {result.records:,} records checked, {status}")
     if not result.ok or (strict and result.problems):
