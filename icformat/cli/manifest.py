@@ -5,6 +5,8 @@ import os
 
 import click
 
+from ..io.paths import is_uri, local_path
+from ..manifest.refs import base_of, resolve_ref
 from ..convert import lst_to_manifest, manifest_to_lst, manifest_to_rec, rec_to_manifest
 from ..manifest.labels import LABEL_FORMATS, label_format_from_content_type
 from ..manifest.validate import validate_manifest
@@ -49,7 +51,9 @@ index_attribute_option = click.option(
     show_default=True,
     help="Attribute holding the .lst index / record id ('' for none; rows without it are numbered 0, 1, ...).",
 )
-prefix_option = click.option("--prefix", required=True, metavar="URI", help="s3:// URI or folder the image paths are relative to.")
+prefix_option = click.option("--prefix", required=True, metavar="URI",
+                             help="s3:// URI or folder the image paths are relative to (a relative folder is read from "
+                                  "the manifest's folder, as manifest references are).")
 
 
 def resolve_label_format(label_format: str | None, content_type: str | None) -> str | None:
@@ -143,6 +147,17 @@ def lst2manifest_command(lst, output, prefix, ref_attribute, label_attribute, la
             label_format=label_format, index_attribute=index_attribute or None, progress=bar.update,
         )
     report(as_json, output, lines=count)
+    _check_local_prefix(prefix, output)
+
+
+def _check_local_prefix(prefix: str, manifest: str) -> None:
+    """A relative local prefix is read from the manifest's folder: warn when no folder is there."""
+    if is_uri(prefix) or is_uri(manifest) or os.path.isabs(local_path(prefix)):
+        return
+    folder = resolve_ref(prefix, base_of(manifest))
+    if not os.path.isdir(folder):
+        click.echo(f"icformat: warning: references are relative to the manifest's folder, and {os.path.relpath(folder)} is not a "
+                   f"folder; give --prefix relative to {os.path.dirname(manifest) or '.'}, or an absolute path", err=True)
 
 
 @click.command("manifest2lst")
