@@ -39,7 +39,7 @@ class Problem:
         if self.line is not None:
             return f"{where}:{self.line}"
         if self.offset is not None:
-            return f"{where}@{self.offset:,}"
+            return f"{where}@{self.offset}"  # a position, plain as in every location (counts take separators)
         return where
 
     def __str__(self) -> str:
@@ -150,9 +150,9 @@ def _rest_line(first: Any, rest: list) -> str:
     lines = [f.line for f in rest if f.line is not None]
     offsets = [f.offset for f in rest if f.offset is not None]
     if lines:
-        text += f" on lines {min(lines):,}-{max(lines):,}" if len(lines) > 1 else f" on line {lines[0]:,}"
+        text += f" on lines {min(lines)}-{max(lines)}" if len(lines) > 1 else f" on line {lines[0]}"
     elif offsets:
-        text += f" at offsets {min(offsets):,}-{max(offsets):,}" if len(offsets) > 1 else f" at offset {offsets[0]:,}"
+        text += f" at offsets {min(offsets)}-{max(offsets)}" if len(offsets) > 1 else f" at offset {offsets[0]}"
     values = _varying_values([f.message for f in rest])
     return f"{text}: {values}" if values else text
 

@@ -54,3 +54,40 @@ def test_pipe_read_of_a_regular_file_reads_it_at_once(capsys, tmp_path, rec_file
     (tmp_path / "empty.bin").write_bytes(b"")
     code, _, err = run(capsys, "pipe", "read", tmp_path / "empty.bin", "--timeout", "60")
     assert code == 1 and "the epoch held no records" in err
+
+
+def test_one_rule_for_folders(capsys, tmp_path, rec_file):
+    folder = tmp_path / "adir"
+    folder.mkdir()
+    for args in (["rec", "verify", folder], ["rec", "info", folder], ["lst", "validate", folder],
+                 ["train", "--hyperparameters", folder, "--train", rec_file]):
+        code, out, err = run(capsys, *args)
+        assert (code, out, err) == (2, "", f"icformat: usage: {folder}: is a folder, not a file\n"), args
+
+
+def test_counts_take_separators_and_positions_do_not(capsys, tmp_path):
+    rec = str(tmp_path / "many.rec")
+    with RecordWriter(rec) as w:
+        for i in range(1234):
+            w.write(pack(IRHeader(0, float(i % 2), i, 0), b"not an image"))
+    with open(rec, "ab") as f:
+        f.write(b"\x01\x02\x03\x04\x05\x06\x07\x08")
+    code, out, _ = run(capsys, "rec", "verify", rec, "--raw")
+    summary = out.splitlines()[-1]
+    assert code == 1 and summary.startswith(f"{rec}: 1,234 records checked")
+    offset = os.path.getsize(rec) - 8
+    assert f"{rec}@{offset}: " in out  # a location, plain: the same as in one-line errors
+    code, _, err = run(capsys, "rec", "ls", rec)
+    assert f"{rec}@{offset}: " in err
+
+
+def test_an_image_named_for_another_format_is_a_warning(capsys, tmp_path, photo_tree):
+    with open(os.path.join(photo_tree, "class_0", "img_00000.jpg"), "rb") as f:
+        jpeg = f.read()
+    (tmp_path / "fake.png").write_bytes(jpeg)
+    (tmp_path / "real.jpg").write_bytes(jpeg)
+    write_lst(str(tmp_path / "a.lst"), [(0, (0,), "fake.png"), (1, (0,), "real.jpg")])
+    code, out, _ = run(capsys, "lst", "validate", tmp_path / "a.lst", "--root", tmp_path, "--check-images", "--json")
+    found = json.loads(out)["problems"]
+    assert code == 0 and [(p["line"], p["severity"], p["code"]) for p in found] == [(1, "warning", "misnamed-image")]
+    assert "a JPEG image named .png" in found[0]["message"] and "rename it .jpg" in found[0]["message"]

@@ -59,11 +59,11 @@ def run(source, root, batch_size, data_shape, resize, augmentation_type, dtype, 
         echo_json({**dataclasses.asdict(report), "images_per_second": report.images_per_second})
     else:
         click.echo(
-            f"{source}: {report.images} images in {report.batches} batches over {report.epochs} epoch(s), "
+            f"{source}: {report.images:,} images in {report.batches:,} batches over {report.epochs:,} epoch(s), "
             f"{report.seconds:.2f} s, {report.images_per_second:,.0f} images/s "
             f"(first batch after {report.first_batch_seconds:.2f} s)"
         )
-        click.echo(f"  skipped records: {report.skipped}")
+        click.echo(f"  skipped records: {report.skipped:,}")
         for message in report.errors[:20]:
             click.echo(f"    {message}")
     if report.skipped:

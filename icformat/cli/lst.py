@@ -108,7 +108,7 @@ def convert_command(src, dest, label_style) -> None:
     """Rewrite SRC as DEST: normalised tabs and line ends, labels in the chosen style."""
     table = require_rows(read_lst(src))
     count = write_lst(dest, table, style=label_style)
-    click.echo(f"wrote {dest} ({count:,} lines)", err=True)
+    click.echo(f"wrote {dest} ({count:,} lines)")
 
 
 def register(cli: click.Group) -> None:

@@ -53,7 +53,7 @@ def serve_command(directory, sources, channel, epochs, attribute_names, timeout,
     if as_json:
         echo_json([{"epoch": r.epoch, "path": r.path, "complete": r.complete, **vars(r.stats)} for r in reports])
     else:
-        click.echo(f"{channel}: served {len(reports)} epoch(s) in {directory}")
+        click.echo(f"{channel}: served {len(reports):,} epoch(s) in {directory}")
 
 
 @click.command("write")

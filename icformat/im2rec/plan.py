@@ -72,7 +72,7 @@ def plan_packs(lst_or_prefix: str, out_prefix: str | None = None) -> list[tuple[
     to be a folder (or absent: each output goes beside its list)."""
     lists = find_lst_files(lst_or_prefix)
     if out_prefix and len(lists) > 1 and not os.path.isdir(out_prefix):
-        raise IcformatError(f"{lst_or_prefix} names {len(lists)} lists ({', '.join(os.path.basename(p) for p in lists)}); "
+        raise IcformatError(f"{lst_or_prefix} names {len(lists):,} lists ({', '.join(os.path.basename(p) for p in lists)}); "
                             "-o/--out-prefix must then be an existing folder, or name one .lst file")
     return [(lst, out_prefix) for lst in lists]
 

@@ -122,7 +122,7 @@ def _scan_recordio(job: Job, channel: Channel, entries: list[Entry], check_image
     recs = [e for e in entries if e.relative.lower().endswith(".rec")]
     others = [e for e in entries if not e.relative.lower().endswith(".rec")]
     if job.mode_of(channel) == PIPE and recs and others:
-        report.add(Finding(ERROR, "pipe-objects", f"{len(others)} object(s) that are not .rec files are under the channel "
+        report.add(Finding(ERROR, "pipe-objects", f"{len(others):,} object(s) that are not .rec files are under the channel "
                            f"({others[0].relative}...): Pipe mode streams every object", "keep only the .rec file(s) "
                            "under the channel's prefix", BAD_MAGIC, name, others[0].uri))
     if not recs and any(is_image(e) for e in entries):
@@ -130,7 +130,7 @@ def _scan_recordio(job: Job, channel: Channel, entries: list[Entry], check_image
                            f"{channel.content_type}", "pack the images into a .rec (icformat im2rec), or use "
                            f"application/x-image with a {name}_lst channel", EMPTY_REC.format(channel=name), name, channel.uri))
     elif len(recs) > 1 and job.mode_of(channel) != PIPE:
-        report.add(Finding(WARNING, "rec-files", f"{len(recs)} .rec files in the channel; the documentation asks for "
+        report.add(Finding(WARNING, "rec-files", f"{len(recs):,} .rec files in the channel; the documentation asks for "
                            "one per channel", "merge them into one .rec", "", name, channel.uri))
     return scan_rec_channel(name, [e.uri for e in recs], check_images=check_images, workers=workers, progress=progress)
 
@@ -148,7 +148,7 @@ def _scan_images(channel: Channel, entries, listings, settings: Settings, check_
                            channel.uri))
         return None
     if len(lst_entries) > 1:
-        report.add(Finding(WARNING, "lst", f"{len(lst_entries)} .lst files in the {name}_lst channel; checking "
+        report.add(Finding(WARNING, "lst", f"{len(lst_entries):,} .lst files in the {name}_lst channel; checking "
                            f"{lst_entries[0].relative}", "keep one .lst per channel", "", f"{name}_lst", lst_entries[0].uri))
     if not any(is_image(e) for e in entries) and any(e.relative.endswith(".rec") for e in entries):
         report.add(Finding(ERROR, "content-type", f"the channel holds a .rec but its content type is {channel.content_type}",

@@ -47,7 +47,7 @@ def _body_end(pos: int, length: int, end: int, base: int, final: bool, path: str
         return end  # a last record whose zero padding is missing: the data is complete, accept it
     if final:
         raise RecordIOError(
-            f"truncated record: header says {length} bytes, only {max(0, end - pos - 8)} remain", path, base + pos
+            f"truncated record: header says {length:,} bytes, only {max(0, end - pos - 8):,} remain", path, base + pos
         )
     return None
 

@@ -197,14 +197,14 @@ def _check_index(idx: str, offsets: list[int], problems: list[Problem]) -> None:
     seen: dict = {}
     for line, (key, offset) in enumerate(zip(keys, idx_offsets), 1):
         if key in seen:
-            problems.append(error(idx, "duplicate-key", f"duplicate key {key} (first on line {seen[key]:,})", line=line))
+            problems.append(error(idx, "duplicate-key", f"duplicate key {key} (first on line {seen[key]})", line=line))
         seen.setdefault(key, line)
         if offset not in heads:
-            problems.append(error(idx, "bad-index-offset", f"offset {offset:,} (key {key}) is not the start of a record", line=line))
+            problems.append(error(idx, "bad-index-offset", f"offset {offset} (key {key}) is not the start of a record", line=line))
     missing = heads - set(idx_offsets)
     if missing:
         first = min(missing)
-        problems.append(error(idx, "index-incomplete", f"{len(missing):,} record(s) are not in the index, the first at byte {first:,}; "
+        problems.append(error(idx, "index-incomplete", f"{len(missing):,} record(s) are not in the index, the first at byte {first}; "
                                                       "rebuild it with 'icformat rec index'"))
 
 
