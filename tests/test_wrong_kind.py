@@ -75,6 +75,7 @@ def test_text_readers_refuse_binary_and_accept_text(files):
     (["manifest2lst", "{png}", "--prefix", "p", "--attribute-names", "source-ref,class"], "a PNG image", "a manifest", "icformat im2rec"),
     (["im2rec", "{rec}", "."], "a RecordIO file", "a .lst", "icformat rec verify"),
     (["rec", "info", "{jpeg}"], "a JPEG image", "a RecordIO file", "icformat im2rec"),
+    (["rec", "ls", "{png}"], "a PNG image", "a RecordIO file", "icformat im2rec"),
     (["rec", "verify", "{lst}"], "a .lst image list", "a RecordIO file", "icformat lst validate"),
     (["rec", "verify", "{manifest}"], "a JSON text file", "a RecordIO file", "icformat manifest validate"),
     (["rec", "index", "{gz}"], "a gzip-compressed file", "a RecordIO file", "gunzip"),

@@ -57,18 +57,22 @@ def info(file: str, decode: bool, as_json: bool) -> None:
 def ls_(file: str, limit: int | None, as_json: bool) -> None:
     """List FILE's records: key, offset, label(s), payload size, format."""
     rows = []
-    if not as_json:
-        click.echo("# key\toffset\tlabel(s)\timage_bytes\tformat")
-    for summary in iter_summaries(file):
+    header = "# key\toffset\tlabel(s)\timage_bytes\tformat"
+    for summary in iter_summaries(file):  # the header after the first record: a file that is no .rec prints nothing
         if limit is not None and summary.position >= limit:
             break
         if as_json:
             rows.append(dataclasses.asdict(summary))
             continue
+        if header:
+            click.echo(header)
+            header = ""
         labels = "-" if summary.labels is None else ",".join(f"{v:g}" for v in summary.labels)
         click.echo(f"{summary.key}\t{summary.offset}\t{labels}\t{summary.payload_bytes}\t{summary.format}")
     if as_json:
         echo_json(rows)
+    elif header:
+        click.echo(header)
 
 
 @rec.command()
