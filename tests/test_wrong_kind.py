@@ -16,6 +16,8 @@ from icformat.io.sniff import read_json_object, require_recordio, require_text, 
 from icformat.lst import read_lst
 from icformat.recordio import IRHeader, RecordWriter, pack
 
+from .conftest import requires_mxnet
+
 
 def run(capsys, *args) -> tuple[int, str, str]:
     code = main([str(a) for a in args])
@@ -107,8 +109,12 @@ def test_preflight_says_what_a_file_is(capsys, tmp_path, files, photo_tree):
     assert found[0]["message"].startswith("a RecordIO file, not a .lst") and "Invalid lst file" in found[0]["prevents"]
 
 
-def test_train_says_what_its_inputs_are(capsys, files):
+def test_train_says_what_its_hyperparameters_file_is(capsys, files):
     code, out, err = run(capsys, "train", "--hyperparameters", files["rec"], "--train", files["rec"])
     assert code == 1 and "val.rec is a RecordIO file, not a hyperparameters JSON file" in err
+
+
+@requires_mxnet
+def test_train_says_what_its_list_is(capsys, files):
     code, out, err = run(capsys, "train", "--train-lst", files["rec"], "--hp", "num_classes=3", "--hp", "num_training_samples=3")
     assert code == 1 and len(err.splitlines()) == 1 and "val.rec is a RecordIO file, not a .lst" in err
