@@ -40,7 +40,7 @@ class LstValidation(ValidationResult):
     images_checked: int = 0
 
     def summary(self) -> str:
-        kind = f"multi-label ({self.label_width} columns)" if self.multi_label else f"{self.classes:,} class{'' if self.classes == 1 else 'es'}"
+        kind = f"multi-label ({self.label_width} columns)" if self.multi_label else f"{self.classes:,} classes"
         checked = ""
         if self.files_checked:
             checked += f", {self.files_checked:,} files checked"
