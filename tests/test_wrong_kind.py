@@ -53,6 +53,7 @@ def test_sniff_names_what_the_first_bytes_say(files):
 
     assert [kind(n) for n in ("rec", "jpeg", "png", "gz", "lst", "manifest")] == ["recordio", "jpeg", "png", "gzip", "lst", "json"]
     assert sniff(b"").name == "empty" and sniff(os.urandom(64) + b"\0").name == "binary"
+    assert sniff(bytes(range(0x80, 0x100)) * 4).name == "binary"  # no NUL, no control byte, not UTF-8
     assert sniff("0\t1\tcafé/é.jpg\n".encode("latin-1")).name == "lst"  # not UTF-8, still text
 
 
@@ -63,7 +64,7 @@ def test_text_readers_refuse_binary_and_accept_text(files):
     require_text(b"0\t0\ta.jpg\n", "a.lst", "a .lst")  # no error
     with pytest.raises(NotRecordIOError, match="a.lst is a .lst image list"):
         require_recordio(b"0\t0\ta.jpg\n", "a.lst")
-    require_recordio(os.urandom(16).replace(b"\0", b"\1"), "x.rec")  # unknown bytes: the framing check speaks
+    require_recordio(bytes(range(1, 256)), "x.rec")  # unknown binary: the framing check speaks
     with pytest.raises(WrongFileKind, match="is a JPEG image, not a hyperparameters JSON file"):
         read_json_object(files["jpeg"], "hyperparameters")
 

@@ -20,7 +20,9 @@ from .streams import open_input
 RECORDIO_MAGIC = 0xCED7230A
 RECORDIO_MAGIC_BYTES = struct.pack("<I", RECORDIO_MAGIC)
 HEAD_BYTES = 4096  # what sniff() looks at
-_TEXT_CONTROLS = set(b"\t\n\r\f\v\b\x1b")
+_TEXT_CONTROLS = b"\t\n\r\f\v\b\x1b"
+_HIGH = bytes(range(0x80, 0x100))
+_NOT_CONTROLS = bytes(b for b in range(256) if b >= 0x20 or b in _TEXT_CONTROLS)  # deleted, they leave the controls
 
 
 class Kind(NamedTuple):
@@ -101,8 +103,17 @@ def sniff(head: bytes | memoryview) -> Kind:
 def _looks_binary(head: bytes) -> bool:
     if b"\0" in head:
         return True
-    controls = sum(1 for b in head if b < 0x20 and b not in _TEXT_CONTROLS)
-    return controls * 20 > len(head)  # more than 5% control bytes: not text in any encoding we read
+    controls = len(head.translate(None, _NOT_CONTROLS))
+    if controls > max(2, len(head) // 20):  # over 5% control bytes: not text in any encoding we read
+        return True
+    try:
+        head.decode("utf-8")
+        return False
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(head) - 3:  # a character cut by the end of the head
+            return False
+    high = len(head) - len(head.translate(None, _HIGH))
+    return high * 10 > len(head) * 3  # not UTF-8 and over 30% non-ASCII: not Latin-1 text either
 
 
 def _text_kind(head: bytes) -> Kind:
