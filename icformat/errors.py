@@ -5,7 +5,8 @@ Families (catch the one you can handle):
 - ``InputNotFound`` (also ``FileNotFoundError``): a file, folder, object or prefix does not exist.
 - ``FormatError`` (also ``ValueError``): data does not follow its format; carries ``path``, ``line``
   (1-based, text files) and ``offset`` (absolute byte position, binary files) where known.
-  Subclasses: ``RecordIOError``, ``LstError``, ``ManifestError`` (``LabelError``), ``ImageError``,
+  Subclasses: ``WrongFileKind`` (a RecordIO file given as a ``.lst``...), ``RecordIOError``, ``LstError``,
+  ``ManifestError`` (``LabelError``), ``ImageError``,
   ``BadRecordError``.
 - ``UsageError`` (also ``ValueError``): bad arguments or options.
 - ``RemoteAccessError`` (also ``OSError``): an ``s3://`` object cannot be reached; ``reason`` is a
@@ -78,8 +79,25 @@ class FormatError(IcformatError, ValueError):
         return f"{where}: {message}"
 
 
+class WrongFileKind(FormatError):
+    """A file of another kind than the command reads (a RecordIO file given as a ``.lst``, a JPEG
+    given as a ``.rec``); ``kind`` names what it is (``recordio``, ``jpeg``, ``gzip``, ``binary``...).
+    The message reads ``path is a RecordIO file, not a .lst: use `icformat rec verify```."""
+
+    def __init__(self, what: str, expected: str, use: str, path: str | None = None, *, kind: str = ""):
+        self.kind = kind
+        super().__init__(f"{what}, not {expected}: {use}", None if path is None else str(path))
+
+    def _located(self, message: str) -> str:
+        return f"{self.path or 'the input'} is {message}"
+
+
 class RecordIOError(FormatError):
     """Bad RecordIO framing or image header (bad magic, truncated record, bad cflag sequence)."""
+
+
+class NotRecordIOError(WrongFileKind, RecordIOError):
+    """A file given as a ``.rec`` is recognisably something else (an image, a ``.lst``, JSON, an archive)."""
 
 
 class LineError(FormatError):
@@ -201,7 +219,7 @@ class HttpError(IcformatError):
 
 __all__ = [
     "IcformatError", "InputNotFound", "UsageError", "FormatError", "RecordIOError", "LineError", "LstError",
-    "ManifestError", "LabelError", "ImageError", "BadRecordError", "RemoteAccessError", "RemoteCredentialsError",
+    "ManifestError", "LabelError", "WrongFileKind", "NotRecordIOError", "ImageError", "BadRecordError", "RemoteAccessError", "RemoteCredentialsError",
     "RemotePermissionError", "RemoteEndpointError", "RemoteNameError", "MissingDependencyError", "WorkerError",
     "WorkerTimeout", "HyperparameterError", "TrainingDataError", "ModelMismatchError",
     "JobError", "ChannelUnreachable", "HttpError",

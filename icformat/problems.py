@@ -7,8 +7,9 @@ and the CLI's ``--json`` prints exactly ``result.to_dict()``.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 ERROR = "error"
 WARNING = "warning"
@@ -38,7 +39,7 @@ class Problem:
         if self.line is not None:
             return f"{where}:{self.line}"
         if self.offset is not None:
-            return f"{where}@{self.offset:,}"
+            return f"{where}@{self.offset}"  # a position, plain as in every location (counts take separators)
         return where
 
     def __str__(self) -> str:
@@ -115,3 +116,65 @@ class ValidationResult:
             "warnings": len(self.warnings),
             "problems": [p.to_dict() for p in self.problems],
         }
+
+
+SHOWN_PER_KIND = 3  # findings of one kind printed before the rest are summed up in one line
+_VALUES_AT_MOST = 6
+_TOKEN = re.compile(r"\S+")
+
+
+def grouped_lines(findings: Iterable[Any], *, shown: int = SHOWN_PER_KIND) -> list[str]:
+    """The text of ``findings`` with identical ones grouped: for each kind (same severity, code and
+    file) the first ``shown`` in full, then one line for the rest (``... and 263 more errors like
+    these (label-out-of-range) on lines 41-9,000: class label 10, 11``). Kinds come in the order of
+    their first finding. Works for :class:`Problem` and for preflight's findings (``check``)."""
+    groups: dict[tuple, list] = {}
+    for finding in findings:
+        groups.setdefault(_kind(finding), []).append(finding)
+    lines: list[str] = []
+    for group in groups.values():
+        lines += [str(f) for f in group[:shown]]
+        if len(group) > shown:
+            lines.append(_rest_line(group[0], group[shown:]))
+    return lines
+
+
+def _kind(finding: Any) -> tuple:
+    return finding.severity, getattr(finding, "code", None) or getattr(finding, "check", ""), finding.path
+
+
+def _rest_line(first: Any, rest: list) -> str:
+    severity = first.severity if first.severity in (ERROR, WARNING) else "finding"
+    plural = f"{severity}s" if len(rest) != 1 else severity
+    text = f"{first.path or '<input>'}: ... and {len(rest):,} more {plural} like these ({_kind(first)[1]})"
+    lines = [f.line for f in rest if f.line is not None]
+    offsets = [f.offset for f in rest if f.offset is not None]
+    if lines:
+        text += f" on lines {min(lines)}-{max(lines)}" if len(lines) > 1 else f" on line {lines[0]}"
+    elif offsets:
+        text += f" at offsets {min(offsets)}-{max(offsets)}" if len(offsets) > 1 else f" at offset {offsets[0]}"
+    values = _varying_values([f.message for f in rest])
+    return f"{text}: {values}" if values else text
+
+
+def _varying_values(messages: list[str]) -> str | None:
+    """Where the messages differ in one word only (``class label 10 is out of range``), that word's
+    distinct values after the two words before it: ``class label 10, 11``; else None."""
+    tokens = [_TOKEN.findall(m) for m in messages]
+    if len({len(t) for t in tokens}) != 1:
+        return None
+    varying = [i for i in range(len(tokens[0])) if len({t[i] for t in tokens}) > 1]
+    if len(varying) != 1:
+        return None
+    i = varying[0]
+    distinct = sorted({t[i].rstrip(",;:") for t in tokens}, key=_natural)
+    shown = ", ".join(distinct[:_VALUES_AT_MOST]) + (f" and {len(distinct) - _VALUES_AT_MOST:,} more" if len(distinct) > _VALUES_AT_MOST else "")
+    before = " ".join(tokens[0][max(0, i - 2):i])
+    return f"{before} {shown}".strip()
+
+
+def _natural(value: str) -> tuple:
+    try:
+        return 0, float(value.replace(",", "")), value
+    except ValueError:
+        return 1, 0.0, value

@@ -327,3 +327,34 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert not os.path.exists(tmp_path / "m.lst")
     code, _, err = run_cli(capsys, "manifest2rec", manifest, "--attribute-names", NAMES, "-o", tmp_path / "m.rec", "--content-type", "application/x-recordio; label-format=bad")
     assert code == 1 and "unknown label format 'bad'" in err
+
+
+def test_a_relative_prefix_round_trips_through_the_cli(tmp_path, capsys, photo_tree, monkeypatch):
+    """Issue 22, item 5: ``lst2manifest a.lst --prefix photos`` then ``manifest2lst --prefix photos``
+    gives the list back; a relative prefix is read from the manifest's folder in both."""
+    import shutil
+
+    work = tmp_path / "work"
+    shutil.copytree(photo_tree, work / "photos")
+    rows = [(i, (i % 3,), f"class_{i % 3}/img_{i // 3:05d}.jpg") for i in range(9)]
+    write_lst(str(work / "a.lst"), rows)
+    monkeypatch.chdir(work)
+    code, _, err = run_cli(capsys, "lst2manifest", "a.lst", "--prefix", "photos")
+    assert code == 0 and err == ""
+    refs = [json.loads(line)["source-ref"] for line in (work / "a.manifest").read_text().splitlines()]
+    assert refs == [f"photos/{path}" for _, _, path in rows]  # relative, as typed: the manifest moves with its images
+    code, _, _ = run_cli(capsys, "manifest2lst", "a.manifest", "--prefix", "photos", "--attribute-names", NAMES, "-o", "back.lst")
+    assert code == 0 and (work / "back.lst").read_text() == (work / "a.lst").read_text()
+    # the manifest readers find the images the references name
+    code, out, _ = run_cli(capsys, "manifest", "validate", "a.manifest", "--attribute-names", NAMES, "--check-refs")
+    assert code == 0, out
+    # from another folder: the prefix is the manifest's, and an absolute prefix is the same folder
+    (work / "sub").mkdir()
+    monkeypatch.chdir(work / "sub")
+    code, _, _ = run_cli(capsys, "manifest2lst", "../a.manifest", "--prefix", "photos", "--attribute-names", NAMES, "-o", "b.lst")
+    assert code == 0 and (work / "sub" / "b.lst").read_text() == (work / "a.lst").read_text()
+    code, _, _ = run_cli(capsys, "manifest2lst", "../a.manifest", "--prefix", str(work / "photos"), "--attribute-names", NAMES, "-o", "c.lst")
+    assert code == 0 and (work / "sub" / "c.lst").read_text() == (work / "a.lst").read_text()
+    # a relative prefix that names no folder beside the manifest is said at once
+    code, _, err = run_cli(capsys, "lst2manifest", "../a.lst", "--prefix", "photos", "-o", "here.manifest")
+    assert code == 0 and "warning: references are relative to the manifest's folder, and photos is not a folder" in err

@@ -16,6 +16,8 @@ CLASSES = [c for _, c in inspect.getmembers(errors, inspect.isclass) if issubcla
 
 
 def _example(cls: type) -> IcformatError:
+    if issubclass(cls, errors.WrongFileKind):
+        return cls("a RecordIO file", "a .lst", "use `icformat rec verify`", "val.rec", kind="recordio")
     if issubclass(cls, FormatError):
         return cls("invalid JSON", "m.manifest", offset=120, line=11)
     if issubclass(cls, RemoteAccessError):
@@ -44,6 +46,10 @@ def test_located_messages():
     assert str(errors.RecordIOError("bad magic", "s3://b/x.rec", 4096)) == "s3://b/x.rec@4096: bad magic"
     assert str(errors.LstError("no path", None, 3)) == "<input>:3: no path"
     assert str(errors.ImageError("not an image")) == "not an image"
+    wrong = errors.WrongFileKind("a RecordIO file", "a .lst", "use `icformat rec verify`", "val.rec", kind="recordio")
+    assert str(wrong) == "val.rec is a RecordIO file, not a .lst: use `icformat rec verify`"
+    assert (wrong.path, wrong.kind, wrong.reason) == ("val.rec", "recordio", "a RecordIO file, not a .lst: use `icformat rec verify`")
+    assert isinstance(errors.NotRecordIOError("a JPEG image", "a RecordIO file", "pack it", "x.jpg"), errors.RecordIOError)
     line = errors.LineError("bad", "a.idx", 2)
     assert (line.path, line.line, line.offset, line.reason) == ("a.idx", 2, None, "bad")
 

@@ -185,8 +185,10 @@ def test_iter_stream_errors(tmp_path):
         list(iter_stream(io.BytesIO(frame(b"img") + frame(b"0") + frame(b"img")), attribute_names=2))
     with pytest.raises(FormatError, match="row 0: bad label record cat: label \"cat\" is neither"):
         list(iter_stream(io.BytesIO(frame(b"img") + frame(b"cat")), attribute_names=2))
-    with pytest.raises(FormatError, match="bad magic"):
+    with pytest.raises(FormatError, match="is a JSON text file .*, not a RecordIO file"):  # a manifest, not its stream
         list(iter_stream(io.BytesIO(b"{not a stream}"), attribute_names=2))
+    with pytest.raises(FormatError, match="bad magic"):
+        list(iter_stream(io.BytesIO(b"\x01\x02\x03\x04\x05\x06\x07\x08\x09"), attribute_names=2))
 
 
 def test_cli_pipe_write(tmp_path, capsys):

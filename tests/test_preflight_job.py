@@ -72,7 +72,7 @@ def test_request_with_augmented_manifest_settings(tmp_path):
 
 
 def test_bad_requests_are_refused(tmp_path):
-    with pytest.raises(JobError, match="not a JSON request body"):
+    with pytest.raises(JobError, match="not valid JSON.*CreateTrainingJob request"):
         job_from_request(_text(tmp_path / "a.json", "{nope"))
     with pytest.raises(JobError, match="no InputDataConfig"):
         job_from_request(write_json(tmp_path / "b.json", {"HyperParameters": {}}))

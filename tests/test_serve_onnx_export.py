@@ -111,3 +111,13 @@ def test_export_cli_errors(mx, tmp_path, capsys):
     assert main(["export", "--model", cached_model(), "-o", str(tmp_path / "x.onnx"), "--opset", "9"]) == 1
     assert "--opset 9 is not supported" in capsys.readouterr().err
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_export_prints_its_result_on_stdout(mx, tmp_path, capsys):
+    """Issue 22, item 10: results go to stdout, as every other command's."""
+    from .serve_models import cached_model
+
+    dest = str(tmp_path / "m.onnx")
+    assert main(["export", "--model", cached_model(), "-o", dest]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"{dest}: opset ") and "classes" in out and dest not in err

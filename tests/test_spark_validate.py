@@ -93,3 +93,16 @@ def test_manifest_on_s3_with_reachable_refs(spark, s3_bucket, tmp_path):
     local = validate_locally(uri, "source-ref,class", check_refs=True)
     assert validate_manifest(spark, uri, "source-ref,class", check_refs=True, parts=2) == local
     assert [p.line for p in local] == [2, 3]
+
+
+def test_the_wrong_kind_of_file_is_one_error_before_any_task(spark, tmp_path):
+    """Issue 22, item 1: the driver looks at the first bytes, as the local validators do."""
+    from icformat.errors import WrongFileKind
+    from icformat.spark import validate_lst, validate_manifest
+
+    rec = tmp_path / "val.rec"
+    rec.write_bytes(b"\x0a\x23\xd7\xce\x04\x00\x00\x00abcd" * 10)
+    with pytest.raises(WrongFileKind, match="val.rec is a RecordIO file, not a .lst"):
+        validate_lst(spark, str(rec))
+    with pytest.raises(WrongFileKind, match="val.rec is a RecordIO file, not a manifest"):
+        validate_manifest(spark, str(rec), "source-ref,class")

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 from tqdm import tqdm
+
+from ..problems import SHOWN_PER_KIND, grouped_lines
 from ..io.paths import is_uri
 
 
@@ -71,6 +73,16 @@ def fail(code: int = 1) -> None:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")
+all_option = click.option("--all", "show_all", is_flag=True,
+                          help="List every finding (by default identical ones are grouped: the first "
+                               f"{SHOWN_PER_KIND} of each kind, then one line for the rest; --json keeps all).")
+
+
+def echo_findings(findings, show_all: bool = False) -> None:
+    """Print findings on stdout, one per line: every one with ``show_all``, else grouped by kind
+    (:func:`icformat.problems.grouped_lines`). The one place validators' findings are printed."""
+    for line in (map(str, findings) if show_all else grouped_lines(findings)):
+        click.echo(line)
 
 POSITIVE = click.IntRange(min=1)
 NON_NEGATIVE = click.IntRange(min=0)

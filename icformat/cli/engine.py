@@ -60,13 +60,13 @@ def im2rec_on_spark(spark_master, lists, root, num_shards, as_json, **kwargs) ->
         echo_json([r.to_dict() for r in reports])
         return
     for r in reports:
-        skipped = f", {len(r.skipped)} skipped" if r.skipped else ""
+        skipped = f", {len(r.skipped):,} skipped" if r.skipped else ""
         click.echo(f"{r.rec_path}: {r.written:,} of {r.rows:,} images{skipped}, {r.bytes_written / 1e6:,.1f} MB; sha256 {r.sha256[:16]}...")
     for r in reports:
         for skip in r.skipped:
             click.echo(f"icformat: warning: {skip}", err=True)
     for lst, out in lists:
-        click.echo(f"{lst}: {num_shards} shard(s); summary {summary_path(output_prefix(lst, out))}", err=True)
+        click.echo(f"{lst}: {num_shards:,} shard(s); summary {summary_path(output_prefix(lst, out))}")
 
 
 def summary_path(base: str) -> str:
@@ -84,7 +84,7 @@ def manifest2rec_on_spark(spark_master, manifest, output, num_shards, as_json, *
         echo_json([{"output": s.rec_path, "records": s.records, "image_bytes": s.image_bytes, "sha256": s.sha256} for s in stats])
         return
     for s in stats:
-        click.echo(f"{s.rec_path}: {s.records} records, {s.image_bytes} image bytes; sha256 {s.sha256[:16]}...")
+        click.echo(f"{s.rec_path}: {s.records:,} records, {s.image_bytes:,} image bytes; sha256 {s.sha256[:16]}...")
 
 
 def validate_lst_on_spark(spark_master, lst_file, root, **kwargs):

@@ -46,7 +46,7 @@ def export_command(model, output, opset, classes, quantize, calibration, validat
     else:
         shape = "x".join(map(str, report.image_shape))
         click.echo(f"{report.path}: opset {report.opset}, input (batch, {shape}) raw 0-255, "
-                   f"{report.num_classes} classes, {report.activation} output", err=True)
+                   f"{report.num_classes:,} classes, {report.activation} output")
 
 
 def _quantize(model, output, calibration, validation_lst, validation_root, as_json) -> None:
@@ -70,12 +70,12 @@ def _quantize(model, output, calibration, validation_lst, validation_root, as_js
     if as_json:
         echo_json(report.__dict__)
         return
-    line = f"{report.path}: int8, calibrated on {report.calibration_images} images"
+    line = f"{report.path}: int8, calibrated on {report.calibration_images:,} images"
     if report.validation_images:
-        line += (f"; top-1 on {report.validation_images} validation images: float32 {report.float32_accuracy:.4f}, "
+        line += (f"; top-1 on {report.validation_images:,} validation images: float32 {report.float32_accuracy:.4f}, "
                  f"int8 {report.int8_accuracy:.4f} ({report.int8_accuracy - report.float32_accuracy:+.4f}), "
                  f"same best class {report.agreement:.1%}")
-    click.echo(line, err=True)
+    click.echo(line)
 
 
 def register(group: click.Group) -> None:

@@ -81,7 +81,7 @@ def im2rec_command(lst_or_prefix, root, out_prefix, resize, center_crop, quality
         echo_json([r.to_dict() for r in reports] if len(reports) > 1 else reports[0].to_dict())
         return
     for r in reports:
-        skipped = f", {len(r.skipped)} skipped" if r.skipped else ""
+        skipped = f", {len(r.skipped):,} skipped" if r.skipped else ""
         path = f"; JPEGs re-encoded through {r.jpeg_path}" if r.jpeg_path else ""
         click.echo(f"{r.rec_path}: {r.written:,} of {r.rows:,} images{skipped}, {r.bytes_written / 1e6:,.1f} MB "
                    f"in {r.seconds:.1f} s ({r.images_per_second:,.0f} img/s); index {os.path.basename(r.idx_path)}{path}")

@@ -67,11 +67,11 @@ def run(source, root, batch_size, data_shape, resize, augmentation_type, dtype, 
                    "layouts": layouts})
     else:
         click.echo(
-            f"{source}: {report.images} images in {report.batches} batches over {report.epochs} epoch(s), "
+            f"{source}: {report.images:,} images in {report.batches:,} batches over {report.epochs:,} epoch(s), "
             f"{report.seconds:.2f} s, {report.images_per_second:,.0f} images/s "
             f"(first batch after {report.first_batch_seconds:.2f} s)"
         )
-        click.echo(f"  skipped records: {report.skipped}")
+        click.echo(f"  skipped records: {report.skipped:,}")
         for layout in layouts:
             if layout["kind"] != "plain":
                 click.echo(f"  layout: {describe_layout(layout)}; header records not loaded")

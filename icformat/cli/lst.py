@@ -8,7 +8,7 @@ from ..lst.format import write_lst
 from ..lst.parse import require_rows
 from ..lst.make import DEFAULT_EXTS, IM2REC_SEED, make_lst
 from ..lst.validate import validate_lst
-from .common import SHAPE, echo_json, fail, json_option, progress
+from .common import SHAPE, all_option, echo_findings, echo_json, fail, json_option, progress
 from .engine import check_engine, engine_options, validate_lst_on_spark
 
 
@@ -70,9 +70,10 @@ def make_command(prefix, root, recursive, exts, train_ratio, test_ratio, stratif
 @click.option("--num-workers", type=click.IntRange(min=1), default=None, help="Processes decoding images (default: all cores).")
 @click.option("--strict", is_flag=True, help="Warnings make the exit status 1 too.")
 @engine_options
+@all_option
 @json_option
 def validate_command(lst_file, root, multi_label, num_classes, detection, check_images, image_shape, resize, num_workers, strict, engine,
-                     spark_master, as_json) -> None:
+                     spark_master, show_all, as_json) -> None:
     """Report every problem of LST_FILE with its line number, then a summary; exit status 1 when
     there is any error (or, with --strict, any warning).
 
@@ -102,8 +103,7 @@ def validate_command(lst_file, root, multi_label, num_classes, detection, check_
     if as_json:
         echo_json(result.to_dict())
     else:
-        for problem in result.problems:
-            click.echo(str(problem))
+        echo_findings(result.problems, show_all)
         click.echo(result.summary())
     if not result.ok or (strict and result.problems):
         fail(1)
@@ -118,7 +118,7 @@ def convert_command(src, dest, label_style) -> None:
     """Rewrite SRC as DEST: normalised tabs and line ends, labels in the chosen style."""
     table = require_rows(read_lst(src, ragged=True))
     count = write_lst(dest, table, style=label_style)
-    click.echo(f"wrote {dest} ({count:,} lines)", err=True)
+    click.echo(f"wrote {dest} ({count:,} lines)")
 
 
 def register(cli: click.Group) -> None:

@@ -5,10 +5,12 @@ import os
 
 import click
 
+from ..io.paths import is_uri, local_path
+from ..manifest.refs import base_of, resolve_ref
 from ..convert import lst_to_manifest, manifest_to_lst, manifest_to_rec, rec_to_manifest
 from ..manifest.labels import LABEL_FORMATS, label_format_from_content_type
 from ..manifest.validate import validate_manifest
-from .common import echo_json, fail, json_option, line_count, output_file_checked, progress, record_count
+from .common import all_option, echo_findings, echo_json, fail, json_option, line_count, output_file_checked, progress, record_count
 from .engine import check_engine, engine_options, manifest2rec_on_spark, validate_manifest_on_spark
 
 
@@ -49,7 +51,9 @@ index_attribute_option = click.option(
     show_default=True,
     help="Attribute holding the .lst index / record id ('' for none; rows without it are numbered 0, 1, ...).",
 )
-prefix_option = click.option("--prefix", required=True, metavar="URI", help="s3:// URI or folder the image paths are relative to.")
+prefix_option = click.option("--prefix", required=True, metavar="URI",
+                             help="s3:// URI or folder the image paths are relative to (a relative folder is read from "
+                                  "the manifest's folder, as manifest references are).")
 
 
 def resolve_label_format(label_format: str | None, content_type: str | None) -> str | None:
@@ -84,9 +88,10 @@ def report(as_json: bool, output: str, **figures) -> None:
 @click.option("--strict", is_flag=True, help="Warnings (e.g. an image listed twice) make the exit status 1 too.")
 @workers_option
 @engine_options
+@all_option
 @json_option
 def validate_command(manifest, attribute_names, num_classes, label_format, content_type, check_refs, strict, workers, engine, spark_master,
-                     as_json):
+                     show_all, as_json):
     """List every problem of an augmented MANIFEST, with its line, then a summary; exit status 1
     when there is any error (or, with --strict, any warning). With --engine spark the lines are
     checked in Spark tasks (the same report)."""
@@ -94,7 +99,7 @@ def validate_command(manifest, attribute_names, num_classes, label_format, conte
         result = validate_manifest_on_spark(spark_master, manifest, attribute_names, num_classes=num_classes,
                                             label_format=resolve_label_format(label_format, content_type), check_refs=check_refs,
                                             workers=workers)
-        return _print_validation(result, as_json, strict)
+        return _print_validation(result, as_json, strict, show_all)
     with progress(total=line_count(manifest), desc="checking lines", unit="line") as bar:
         def refs_start(total: int) -> None:
             bar.reset(total=total)
@@ -111,15 +116,14 @@ def validate_command(manifest, attribute_names, num_classes, label_format, conte
             progress=bar.update,
             on_start=refs_start,
         )
-    _print_validation(result, as_json, strict)
+    _print_validation(result, as_json, strict, show_all)
 
 
-def _print_validation(result, as_json: bool, strict: bool) -> None:
+def _print_validation(result, as_json: bool, strict: bool, show_all: bool) -> None:
     if as_json:
         echo_json(result.to_dict())
     else:
-        for problem in result.problems:
-            click.echo(str(problem))
+        echo_findings(result.problems, show_all)
         click.echo(result.summary())
     if not result.ok or (strict and result.problems):
         fail(1)
@@ -143,6 +147,17 @@ def lst2manifest_command(lst, output, prefix, ref_attribute, label_attribute, la
             label_format=label_format, index_attribute=index_attribute or None, progress=bar.update,
         )
     report(as_json, output, lines=count)
+    _check_local_prefix(prefix, output)
+
+
+def _check_local_prefix(prefix: str, manifest: str) -> None:
+    """A relative local prefix is read from the manifest's folder: warn when no folder is there."""
+    if is_uri(prefix) or is_uri(manifest) or os.path.isabs(local_path(prefix)):
+        return
+    folder = resolve_ref(prefix, base_of(manifest))
+    if not os.path.isdir(folder):
+        click.echo(f"icformat: warning: references are relative to the manifest's folder, and {os.path.relpath(folder)} is not a "
+                   f"folder; give --prefix relative to {os.path.dirname(manifest) or '.'}, or an absolute path", err=True)
 
 
 @click.command("manifest2lst")

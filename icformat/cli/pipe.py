@@ -53,7 +53,7 @@ def serve_command(directory, sources, channel, epochs, attribute_names, timeout,
     if as_json:
         echo_json([{"epoch": r.epoch, "path": r.path, "complete": r.complete, **vars(r.stats)} for r in reports])
     else:
-        click.echo(f"{channel}: served {len(reports)} epoch(s) in {directory}")
+        click.echo(f"{channel}: served {len(reports):,} epoch(s) in {directory}")
 
 
 @click.command("write")
@@ -83,6 +83,8 @@ def write_command(sources, output, attribute_names, workers):
 @json_option
 def read_command(directory, channel, epochs, attribute_names, timeout, as_json):
     """Read a pipe-mode channel as a training job would and count what each epoch holds.
+    DIRECTORY holds the FIFOs CHANNEL_0, CHANNEL_1...; a stream file (from 'pipe write') is read
+    at once instead, as each epoch.
 
     An epoch that ends inside a record, or holds nothing (its server failed, or the channel is
     empty: SageMaker fails such a job with 'Got empty batch from pipe'), is an error (exit status 1)."""

@@ -9,7 +9,7 @@ from ..preflight.job import Job, job_from_channels, job_from_request, job_from_s
 from ..errors import JobError
 from ..preflight.run import preflight
 from ..train.hyperparameters import merge_hyperparameters, parse_assignments
-from .common import echo_json, fail, json_option, progress
+from .common import all_option, echo_findings, echo_json, fail, json_option, progress
 
 _EPILOG = """\b
 Examples:
@@ -38,9 +38,10 @@ Examples:
 @click.option("--training-job-request", "request", metavar="FILE", help="Read the job from a CreateTrainingJob request JSON.")
 @click.option("--check-images", is_flag=True, help="Also decode every image (parallel; slower).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes (local) or threads (S3) for --check-images.")
+@all_option
 @json_option
 def preflight_command(hp_file, assignments, channels, input_mode, attribute_names, record_wrapper_type, distribution,
-                      sagemaker_root, request, check_images, workers, as_json) -> None:
+                      sagemaker_root, request, check_images, workers, show_all, as_json) -> None:
     """Tell, before launch, whether a SageMaker image-classification training job will run: the
     hyperparameters (the trainer's own validation), each channel's data (RecordIO framing, .lst,
     augmented manifests, image sizes from headers), the data against the hyperparameters, the model
@@ -68,8 +69,7 @@ def preflight_command(hp_file, assignments, channels, input_mode, attribute_name
     if as_json:
         echo_json(report.to_dict())
     else:
-        for finding in report.sorted_findings():
-            click.echo(str(finding))
+        echo_findings(report.sorted_findings(), show_all)
         click.echo(report.verdict)
     if report.exit_code:
         fail(report.exit_code)

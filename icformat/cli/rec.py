@@ -11,7 +11,7 @@ from ..recordio.extract import extract_rec
 from ..recordio.info import iter_summaries, rec_info
 from ..recordio.layout import describe_layout
 from ..recordio.verify import verify_rec
-from .common import NON_NEGATIVE, counts_text, echo_json, fail, json_option, output_file_checked, progress, record_count
+from .common import NON_NEGATIVE, all_option, counts_text, echo_findings, echo_json, fail, json_option, output_file_checked, progress, record_count
 
 
 def register(cli: click.Group) -> None:
@@ -63,18 +63,22 @@ def info(file: str, decode: bool, as_json: bool) -> None:
 def ls_(file: str, limit: int | None, as_json: bool) -> None:
     """List FILE's records: key, offset, label(s), payload size, format."""
     rows = []
-    if not as_json:
-        click.echo("# key\toffset\tlabel(s)\timage_bytes\tformat")
-    for summary in iter_summaries(file):
+    header = "# key\toffset\tlabel(s)\timage_bytes\tformat"
+    for summary in iter_summaries(file):  # the header after the first record: a file that is no .rec prints nothing
         if limit is not None and summary.position >= limit:
             break
         if as_json:
             rows.append(dataclasses.asdict(summary))
             continue
+        if header:
+            click.echo(header)
+            header = ""
         labels = "-" if summary.labels is None else ",".join(f"{v:g}" for v in summary.labels)
         click.echo(f"{summary.key}\t{summary.offset}\t{labels}\t{summary.payload_bytes}\t{summary.format}")
     if as_json:
         echo_json(rows)
+    elif header:
+        click.echo(header)
 
 
 @rec.command()
@@ -106,8 +110,9 @@ def index(file: str, output: str | None, key: str, as_json: bool) -> None:
 @click.option("--decode", is_flag=True, help="Decode every image (truncated or damaged JPEGs that MXNet still decodes are warnings).")
 @click.option("--raw", is_flag=True, help="Records are not image records: skip the 24-byte image-header checks.")
 @click.option("--strict", is_flag=True, help="Warnings make the exit status 1 too.")
+@all_option
 @json_option
-def verify(file: str, index_path: str | None, no_index: bool, decode: bool, raw: bool, strict: bool, as_json: bool) -> None:
+def verify(file: str, index_path: str | None, no_index: bool, decode: bool, raw: bool, strict: bool, show_all: bool, as_json: bool) -> None:
     """Check FILE's framing, image headers and index; list every problem with its byte offset.
 
     An InsightFace face set (MS1M, Glint360K: record 0 announces the image and identity keys) is
@@ -122,8 +127,7 @@ def verify(file: str, index_path: str | None, no_index: bool, decode: bool, raw:
     if as_json:
         echo_json(result.to_dict())
     else:
-        for problem in result.problems:
-            click.echo(str(problem))
+        echo_findings(result.problems, show_all)
         status = "OK" if not result.problems else result.counts()
         layout = f"; layout: {describe_layout(result.layout)}" if result.layout and result.layout["kind"] != "plain" else ""
         click.echo(f"{file}: {result.records:,} records checked, {status}{layout}")

@@ -58,7 +58,7 @@ def predict_command(model, sources, top_k, classes, output, batch_size, workers,
             out.write(json.dumps(prediction_record(pred, top_k, names)) + "\n")
     predictor.close()
     if bad:
-        click.echo(f"icformat: {bad} image(s) could not be predicted", err=True)
+        click.echo(f"icformat: {bad:,} image(s) could not be predicted", err=True)
         fail(1)
 
 
@@ -99,8 +99,7 @@ def transform_command(model, input_path, output, batch_size, workers, threads, a
     if as_json:
         echo_json({**summary, "failures": [{"name": n, "error": e} for n, e in report.failed]})
     else:
-        click.echo(f"{report.written} written, {report.skipped} already done, {len(report.failed)} failed -> {output}",
-                   err=True)
+        click.echo(f"{report.written:,} written, {report.skipped:,} already done, {len(report.failed):,} failed -> {output}")
     if report.failed:
         fail(1)
 

@@ -159,7 +159,7 @@ def train_command(**opts):
     elif result.artifact:
         best = result.best_validation_accuracy
         shown = f"validation accuracy {best:.4f}" if best is not None else f"train accuracy {result.train_accuracy:.4f}"
-        click.echo(f"trained {result.epochs} epoch(s), {shown}, {result.images_per_second:.0f} images/s: {result.artifact}")
+        click.echo(f"trained {result.epochs:,} epoch(s), {shown}, {result.images_per_second:,.0f} images/s: {result.artifact}")
 
 
 def register(group: click.Group) -> None:

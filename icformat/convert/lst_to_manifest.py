@@ -1,11 +1,10 @@
 """``.lst`` -> augmented manifest: each image path becomes ``<prefix>/<path>``, each label a string."""
 from __future__ import annotations
 
-import os
 from typing import Callable
 
 from ..io.atomic import open_output
-from ..io.paths import PathLike, is_uri, local_path
+from ..io.paths import PathLike
 from ..errors import IcformatError, LstError
 from ..lst.parse import read_lst
 from ..lst.parse import require_rows
@@ -38,8 +37,10 @@ def lst_to_manifest(
 ) -> Converted:
     """Write a manifest line per ``.lst`` line; returns the number of lines.
 
-    ``prefix`` (an ``s3://`` URI or a folder; a relative folder is taken from the current directory
-    and written as an absolute path) is joined to each relative path. One label column and
+    ``prefix`` (an ``s3://`` URI or a folder) is joined to each relative path. A relative folder
+    stays relative: manifest references, like ``.lst`` paths, are relative to the manifest's own
+    folder, so the manifest and its images move together and ``manifest_to_lst`` with the same
+    prefix gives the ``.lst`` back. One label column and
     no ``label_format`` give ``"3"``; several give a multi-hot string ``"[1, 0, 1]"``, or with
     ``label_format="class-id"`` the class ids ``"[0, 2]"``. The ``.lst`` index goes into
     ``index_attribute`` (SageMaker ignores unlisted attributes) so that the way back keeps it.
@@ -47,8 +48,6 @@ def lst_to_manifest(
     left out and listed in the result's ``skipped`` (the result is the number of lines written).
     """
     check_attribute_pair(ref_attribute, label_attribute)
-    if not is_uri(prefix) and not os.path.isabs(local_path(prefix)):
-        prefix = os.path.abspath(local_path(prefix))  # as typed, from here: not from the manifest's folder
     if label_format is not None:
         label_format = check_label_format(label_format)
     policy = SkipPolicy(on_error)

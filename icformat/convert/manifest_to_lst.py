@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 import json
+import os
 
 from typing import Callable, Sequence
 
 from ..io.atomic import open_output
-from ..io.paths import PathLike
+from ..io.paths import PathLike, is_uri
 from ..errors import ManifestError
 from ..lst.format import format_lst_line
 from ..errors import LabelError
 from ..manifest.labels import parse_label
 from ..manifest.parse import ManifestRow, check_image_classification_names, parse_attribute_names, read_numbered_rows, source_name
+from ..manifest.refs import base_of, resolve_ref
 from ..skips import Converted, SkipPolicy
 from ..manifest.validator import EMPTY_MANIFEST
 
@@ -42,15 +44,26 @@ def row_labels(row: ManifestRow, label_format, num_classes, path: str | None) ->
     return (label,) if isinstance(label, float) else tuple(float(v) for v in label)
 
 
-def relative_path(ref: str, prefix: str, path: str | None, line: int) -> str:
-    """``ref`` without ``prefix`` (``s3://b/train/`` + ``dog/1.jpg`` -> ``dog/1.jpg``)."""
+def relative_path(ref: str, prefix: str, path: str | None, line: int, base: str | None = None) -> str:
+    """``ref`` without ``prefix`` (``s3://b/train/`` + ``dog/1.jpg`` -> ``dog/1.jpg``). With ``base``
+    (the manifest's folder), a relative local prefix and relative local references are both read
+    from there, as every manifest reader reads references, and compared as absolute paths."""
+    if base is not None and prefix and isinstance(ref, str):
+        prefix, resolved = _resolved(prefix, base), _resolved(ref, base)
+    else:
+        resolved = ref
     root = prefix.rstrip("/") + "/" if prefix else ""
-    if not ref.startswith(root) or len(ref) == len(root):
+    if not resolved.startswith(root) or len(resolved) == len(root):
         raise ManifestError(f"reference {ref!r} is outside the prefix {root!r}; give the common prefix of all images with --prefix", path, line)
-    relative = ref[len(root):]
+    relative = resolved[len(root):]
     if any(c in relative for c in "\t\r\n"):
         raise ManifestError(f"reference {ref!r} holds a tab or line break, which a .lst cannot hold", path, line)
     return relative
+
+
+def _resolved(ref: str, base: str) -> str:
+    """A reference or prefix as an absolute, normalised local path (URIs as they are)."""
+    return ref if is_uri(ref) else os.path.normpath(resolve_ref(ref, base))
 
 
 def manifest_to_lst(
@@ -68,7 +81,9 @@ def manifest_to_lst(
 ) -> Converted:
     """Write a ``.lst`` line per manifest line; returns the number of lines.
 
-    Paths are the references relative to ``prefix`` (a reference outside it is an error). Label
+    Paths are the references relative to ``prefix`` (a reference outside it is an error). A
+    relative local prefix, like a relative reference, is read from the manifest's folder (what
+    ``lst_to_manifest`` writes with the same prefix comes back unchanged). Label
     lists become multi-hot columns (class-id lists need ``num_classes``); all rows must have the
     same number of labels. Indices come from ``index_attribute`` when present, else the row's
     position (0, 1, 2, ...). A bad row stops the run unless ``on_error`` is ``"skip"`` or
@@ -78,13 +93,14 @@ def manifest_to_lst(
     names = parse_attribute_names(attribute_names)
     check_image_classification_names(names)
     path = source_name(manifest)
+    base = base_of(manifest)
     width = None
     count = 0
     policy = SkipPolicy(on_error)
     with open_output(dest, "wb") as out:
         for ordinal, row in read_numbered_rows(manifest, names, policy):
             try:
-                relative = relative_path(row.ref, prefix, path, row.line)
+                relative = relative_path(row.ref, prefix, path, row.line, base)
                 labels = row_labels(row, label_format, num_classes, path)
                 if width is not None and len(labels) != width:
                     raise ManifestError(f"{len(labels)} label(s) where earlier lines have {width}; a .lst needs one width", path, row.line)

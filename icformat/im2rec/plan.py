@@ -12,6 +12,8 @@ import numpy as np
 
 from ..io.paths import is_uri
 from ..errors import IcformatError, LstError, UsageError
+from ..io.sniff import check_text_file
+from ..lst.parse import LST_KIND
 from ..lst.table import LstTable
 
 
@@ -20,6 +22,9 @@ def find_lst_files(lst_or_prefix: str) -> list[str]:
     the prefix's folder whose path starts with the prefix (a folder prefix takes all its lists)."""
     if lst_or_prefix.endswith(".lst") and (is_uri(lst_or_prefix) or os.path.isfile(lst_or_prefix)):
         return [lst_or_prefix]  # an s3:// list is named whole: prefixes are matched on local folders
+    if os.path.isfile(lst_or_prefix):  # a file by another name: a list if it reads as text (a .rec does not)
+        check_text_file(lst_or_prefix, LST_KIND)
+        return [lst_or_prefix]
     prefix = os.path.abspath(lst_or_prefix)
     folder = prefix if os.path.isdir(prefix) else os.path.dirname(prefix)
     if not os.path.isdir(folder):
@@ -67,7 +72,7 @@ def plan_packs(lst_or_prefix: str, out_prefix: str | None = None) -> list[tuple[
     to be a folder (or absent: each output goes beside its list)."""
     lists = find_lst_files(lst_or_prefix)
     if out_prefix and len(lists) > 1 and not os.path.isdir(out_prefix):
-        raise IcformatError(f"{lst_or_prefix} names {len(lists)} lists ({', '.join(os.path.basename(p) for p in lists)}); "
+        raise IcformatError(f"{lst_or_prefix} names {len(lists):,} lists ({', '.join(os.path.basename(p) for p in lists)}); "
                             "-o/--out-prefix must then be an existing folder, or name one .lst file")
     return [(lst, out_prefix) for lst in lists]
 

@@ -9,6 +9,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import ImageError
+from ..io.sniff import image_kind
 
 JPEG_SOI = b"\xff\xd8"
 TRANSPOSED = (5, 6, 7, 8)  # EXIF orientations that swap height and width
@@ -26,20 +27,7 @@ def is_jpeg(data: bytes | memoryview) -> bool:
 
 def image_format(data: bytes | memoryview) -> str:
     """A short format name from the magic bytes: jpeg, png, gif, bmp, tiff, webp, or unknown."""
-    head = bytes(data[:12])
-    if head.startswith(JPEG_SOI):
-        return "jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "gif"
-    if head.startswith(b"BM"):
-        return "bmp"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return "tiff"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    return "unknown"
+    return image_kind(data)
 
 
 def image_size(data: bytes | memoryview) -> tuple[int, int]:

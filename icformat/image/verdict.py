@@ -9,6 +9,7 @@ purpose: a JPEG with no decodable scan data at all is an error, though MXNet tur
 """
 from __future__ import annotations
 
+import os
 from typing import NamedTuple, Sequence
 
 from ..errors import ImageError
@@ -49,9 +50,11 @@ def judge_image(
     *,
     image_shape: Sequence[int] | None = None,
     resize: int = 0,
+    name: str | None = None,
 ) -> ImageVerdict:
     """Decide whether ``data`` is a usable image. ``image_shape`` (C, H, W as SageMaker's
-    ``image_shape``) adds the size check after ``resize`` (shorter side) and the colour warnings."""
+    ``image_shape``) adds the size check after ``resize`` (shorter side) and the colour warnings;
+    ``name`` (the file's name) adds a warning when its extension names another format than the bytes."""
     try:
         info = image_info(data)
         decode(data, min_height=1, min_width=1, apply_exif=False)
@@ -62,6 +65,7 @@ def judge_image(
         verify_image(data)
     except ImageError as exc:
         findings.append(Finding(WARNING, "decode-warning", f"{exc}; it decodes with warnings (as MXNet and OpenCV do)"))
+    findings += _name_findings(data, name)
     findings += _size_findings(info, image_shape, resize)
     findings += _mode_findings(info, image_shape[0] if image_shape else 3)
     return ImageVerdict(info, tuple(findings))
@@ -73,6 +77,25 @@ def _error_code(data) -> str:
     from .decode import image_format
 
     return "not-an-image" if image_format(data) == "unknown" else "undecodable"
+
+
+_EXTENSION_FORMATS = {".jpg": "jpeg", ".jpeg": "jpeg", ".jpe": "jpeg", ".png": "png", ".gif": "gif", ".bmp": "bmp",
+                      ".tif": "tiff", ".tiff": "tiff", ".webp": "webp"}
+_FORMAT_EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "gif": ".gif", "bmp": ".bmp", "tiff": ".tif", "webp": ".webp"}
+
+
+def _name_findings(data, name: str | None) -> list[Finding]:
+    """A warning when the file's extension names another image format than its bytes."""
+    if not name:
+        return []
+    from .decode import image_format
+
+    extension = os.path.splitext(name)[1].lower()
+    named, real = _EXTENSION_FORMATS.get(extension), image_format(data)
+    if named is None or real == "unknown" or named == real:
+        return []
+    return [Finding(WARNING, "misnamed-image", f"a {real.upper()} image named {extension}; it decodes by its content (as MXNet "
+                                               f"does), but tools that go by the name may not: rename it {_FORMAT_EXTENSIONS[real]}")]
 
 
 def _size_findings(info: ImageInfo, image_shape, resize: int) -> list[Finding]:

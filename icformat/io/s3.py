@@ -21,6 +21,7 @@ from ..errors import (
     RemoteEndpointError,
     RemoteNameError,
     RemotePermissionError,
+    UsageError,
 )
 from .paths import split_s3
 
@@ -123,9 +124,20 @@ def mapped_errors(uri: str) -> Iterator[None]:
         raise mapped from None
 
 
+def object_location(uri: str) -> tuple[str, str]:
+    """``(bucket, key)`` of an ``s3://`` URI that names an object: the one check, made before any
+    request (smart_open would fail on ``s3://bucket`` with a traceback), that it names a bucket and a key."""
+    bucket, key = split_s3(uri)
+    if not bucket:
+        raise UsageError(f"{uri}: no bucket; give s3://bucket/key", uri)
+    if not key:
+        raise UsageError(f"{uri}: names a bucket, not an object; give s3://{bucket}/key", uri)
+    return bucket, key
+
+
 def get(uri: str) -> bytes:
     """The whole object's bytes."""
-    bucket, key = split_s3(uri)
+    bucket, key = object_location(uri)
     with mapped_errors(uri):
         return client().get_object(Bucket=bucket, Key=key)["Body"].read()
 
@@ -135,7 +147,7 @@ def read_range(uri: str, start: int, length: int) -> bytes:
     One request, no shared state: safe to call from any number of threads."""
     if length <= 0:
         return b""
-    bucket, key = split_s3(uri)
+    bucket, key = object_location(uri)
     try:
         with mapped_errors(uri):
             response = client().get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{start + length - 1}")
@@ -147,8 +159,11 @@ def read_range(uri: str, start: int, length: int) -> bytes:
 
 
 def head(uri: str) -> dict | None:
-    """The object's metadata (``ContentLength``...), or None when it does not exist."""
+    """The object's metadata (``ContentLength``...), or None when it does not exist (a URI
+    without a key names no object)."""
     bucket, key = split_s3(uri)
+    if not bucket or not key:
+        return None
     try:
         with mapped_errors(uri):
             return client().head_object(Bucket=bucket, Key=key)
@@ -166,7 +181,7 @@ def size(uri: str) -> int:
 
 def put(uri: str, data: bytes) -> None:
     """Store ``data`` at ``uri`` in one request."""
-    bucket, key = split_s3(uri)
+    bucket, key = object_location(uri)
     with mapped_errors(uri):
         client().put_object(Bucket=bucket, Key=key, Body=data)
 

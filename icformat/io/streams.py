@@ -21,6 +21,7 @@ def smart_open_uri(uri: str, mode: str) -> IO:
         return smart_open.open(uri, mode, compression="disable")
     from . import s3
 
+    s3.object_location(uri)  # s3://bucket alone: one line, not smart_open's traceback
     with s3.mapped_errors(uri):
         return smart_open.open(uri, mode, compression="disable", transport_params={"client": s3.client()})
 

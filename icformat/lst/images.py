@@ -61,5 +61,5 @@ def judge_image_file(full: str, rel: str, image_shape: Sequence[int] | None = No
         data = read_bytes(full)
     except OSError as exc:
         return [("error", "unreadable", f"cannot read {rel}: {exc.strerror or exc}")]
-    verdict = judge_image(data, image_shape=image_shape, resize=resize)
+    verdict = judge_image(data, image_shape=image_shape, resize=resize, name=rel)
     return [(f.severity, f.code, f"{rel}: {f.message}") for f in verdict.findings]

@@ -23,7 +23,7 @@ from typing import Iterator, NamedTuple
 import numpy as np
 
 from ..io.paths import PathLike
-from ..io.streams import open_input
+from ..io.sniff import read_text
 from ..errors import LstError
 from ..problems import Problem, error
 from .parse_arrow import parse_arrow
@@ -31,6 +31,7 @@ from .table import INDEX_RE, NUMBER_RE, LstEntry, LstTable
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
 _INT64_MAX = (1 << 63) - 1
+LST_KIND = "a .lst"  # what a .lst reader expects, in the one-line answer to another kind of file
 EMPTY_LST = "the list has no rows; nothing to pack or train on"
 
 
@@ -78,8 +79,7 @@ def read_lst(path: PathLike, *, strict: bool = True, on_error: str | None = None
     table's ``skipped``; ``strict=False`` is the older spelling of ``on_error="skip"``.
     """
     name = os.fspath(path)
-    with open_input(path, "rb") as f:
-        data = f.read()
+    data = read_text(path, LST_KIND)
     return parse_lst_bytes(data, name=name, strict=strict, on_error=on_error, ragged=ragged)
 
 

@@ -13,14 +13,14 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..io.paths import PathLike, is_uri
-from ..io.streams import open_input
+from ..io.sniff import read_text
 from ..errors import UsageError
 from ..io.paths import is_s3
 from ..problems import ERROR, WARNING, Problem, ValidationResult, error
 from .checks import check_class_labels, check_indices, check_multi_hot
 from .detection import check_detection, looks_like_detection
 from .images import check_image_files
-from .parse import EMPTY_LST, parse_lst_tolerant
+from .parse import EMPTY_LST, LST_KIND, parse_lst_tolerant
 from .table import LstTable
 from .paths import check_files_exist, check_paths, unsafe_path_reason
 from .remote import check_objects_exist
@@ -113,8 +113,7 @@ def validate_lst(
     """
     name = os.fspath(path)
     shape = parse_image_shape(image_shape)
-    with open_input(path, "rb") as f:
-        data = f.read()
+    data = read_text(path, LST_KIND)
     table, problems = read_lst_tolerant(data, name, ragged=True)
     if detection is None:
         detection = not multi_label and looks_like_detection(table)

@@ -15,10 +15,12 @@ from typing import IO, Any, BinaryIO, Callable, Iterable, Iterator, NamedTuple, 
 
 from ..io.atomic import open_output
 from ..io.paths import PathLike
+from ..io.sniff import require_text
 from ..io.streams import open_input
 from ..errors import ManifestError
 
 CHUNK_BYTES = 32 << 20
+MANIFEST_KIND = "a manifest (JSON Lines)"  # what a manifest reader expects
 _BLANK = b" \t\r\n"
 _UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -77,7 +79,8 @@ class ManifestRow(NamedTuple):
 
 def iter_line_chunks(stream: IO[bytes], chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, bytes]]:
     """Yield ``(first_line_number, chunk)``: the stream cut into pieces of whole lines, about
-    ``chunk_bytes`` each (a UTF-8 BOM at the start is dropped)."""
+    ``chunk_bytes`` each (a UTF-8 BOM at the start is dropped). A stream that starts as another
+    kind of file (RecordIO, an image, gzip, other binary) raises ``WrongFileKind`` at once."""
     line = 1
     first = True
     while True:
@@ -87,6 +90,7 @@ def iter_line_chunks(stream: IO[bytes], chunk_bytes: int = CHUNK_BYTES) -> Itera
         if not chunk.endswith(b"\n"):
             chunk += stream.readline()  # finish the last line: the only copy of the chunk
         if first:
+            require_text(chunk, source_name(stream), MANIFEST_KIND)
             chunk = chunk[3:] if chunk.startswith(_UTF8_BOM) else chunk
             first = False
         yield line, chunk

@@ -1,6 +1,7 @@
 """Reading pipe-mode channels: ``<channel>_0``, ``<channel>_1``, ... one epoch per FIFO."""
 from __future__ import annotations
 
+import os
 from typing import Any, BinaryIO, Iterator, Sequence
 
 from ..io.paths import PathLike
@@ -108,7 +109,10 @@ class PipeReader:
 
     @property
     def path(self) -> str:
-        """The FIFO the next iteration opens."""
+        """The FIFO the next iteration opens; a regular file given as ``directory`` (a stream
+        captured by ``pipe write``) is read as is, for every epoch, without waiting."""
+        if os.path.isfile(self.directory):
+            return os.fspath(self.directory)
         return fifo_path(self.directory, self.channel, self.epoch)
 
     def __iter__(self) -> Iterator[Any]:

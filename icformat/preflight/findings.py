@@ -107,7 +107,7 @@ class Report:
         errors, warnings, unchecked = (len(self.of(s)) for s in (ERROR, WARNING, UNCHECKED))
         counts = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
         if unchecked:
-            counts += f", {unchecked} not checked"
+            counts += f", {unchecked:,} not checked"
         state = {0: "will run", 1: "will fail", 2: "could not check everything"}[self.exit_code]
         data = "; ".join(f"{c.name}: {c.records:,} {'images' if c.kind != 'model' else 'model'}"
                          for c in self.channels if c.kind != "model")

@@ -6,13 +6,12 @@ body of a CreateTrainingJob request (as the AWS CLI and SDK write it).
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Sequence
 
-from ..io.streams import open_input
-from ..errors import JobError
+from ..errors import FormatError, JobError
+from ..io.sniff import read_json_object
 
 S3_PREFIX = "S3Prefix"
 MANIFEST_FILE = "ManifestFile"
@@ -120,13 +119,7 @@ def _looks_like_manifest(uri: str) -> bool:
 
 def job_from_request(path: str) -> Job:
     """A job from the JSON body of a CreateTrainingJob request (local path or ``s3://``)."""
-    try:
-        with open_input(path, "rb") as f:
-            body = json.loads(f.read().decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise JobError(f"{path}: not a JSON request body ({exc}); give the CreateTrainingJob request JSON") from None
-    if not isinstance(body, dict):
-        raise JobError(f"{path}: the request must be a JSON object")
+    body = _json_object(path, "CreateTrainingJob request")
     spec = body.get("AlgorithmSpecification") or {}
     resources = body.get("ResourceConfig") or {}
     configs = body.get("InputDataConfig")
@@ -212,22 +205,21 @@ def _read_json(path: str, required: bool) -> Any:
         if required:
             raise JobError(f"{path}: missing; the container layout needs input/config/hyperparameters.json")
         return None
+    return _json_object(path, os.path.basename(path))
+
+
+def _json_object(path: str, what: str) -> dict:
+    """The one JSON reader (:func:`~icformat.io.sniff.read_json_object`), its format errors as
+    ``JobError``: a job that cannot be read is not checked (exit status 2)."""
     try:
-        with open(path, "rb") as f:
-            return json.loads(f.read().decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise JobError(f"{path}: not valid JSON ({exc})") from None
+        return read_json_object(path, what)
+    except FormatError as exc:
+        raise JobError(str(exc)) from None
 
 
 def read_hyperparameters_file(path: str) -> dict[str, Any]:
     """``hp.json``: a JSON object of hyperparameters (strings, as SageMaker sends them, or numbers)."""
-    try:
-        with open_input(path, "rb") as f:
-            data = json.loads(f.read().decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise JobError(f"{path}: not valid JSON ({exc}); write the hyperparameters as one JSON object") from None
+    data = _json_object(path, "hyperparameters")
     if isinstance(data, dict) and isinstance(data.get("HyperParameters"), dict):
         data = data["HyperParameters"]  # a request body given by mistake: take its hyperparameters
-    if not isinstance(data, dict):
-        raise JobError(f"{path}: expected a JSON object of hyperparameters, e.g. {{\"num_classes\": \"10\"}}")
     return data

@@ -10,7 +10,7 @@ import os
 from typing import Callable
 
 from ..io.paths import is_fifo, is_uri, local_path
-from ..errors import IcformatError
+from ..errors import IcformatError, WrongFileKind
 from ..manifest.labels import label_format_from_content_type
 from .checks import check_across, check_channel_data
 from .config import DATA_CHANNELS, check_job_config, is_image_channel
@@ -86,6 +86,9 @@ def _list_all(job: Job, report: Report) -> dict[str, list[Entry]]:
     return listings
 
 
+_MANIFEST_UNREADABLE = "the job failing to read the augmented manifest"
+
+
 def _scan(job: Job, channel: Channel, listings: dict, settings: Settings, check_images: bool, workers, progress,
           report: Report) -> ChannelData | None:
     name, entries = channel.name, [e for e in listings[channel.name] if not e.stray]
@@ -97,6 +100,10 @@ def _scan(job: Job, channel: Channel, listings: dict, settings: Settings, check_
         return _scan_recordio(job, channel, entries, check_images, workers, progress, report)
     except ChannelUnreachable as exc:
         report.add(Finding(UNCHECKED, "channel", exc.reason, "", "", name, exc.uri))
+    except WrongFileKind as exc:  # SageMaker reads it as what the channel says it is, and fails
+        fails = (_MANIFEST_UNREADABLE if channel.data_type == AUGMENTED_MANIFEST
+                 else INVALID_LST.format(channel=name) if is_image_channel(channel) else BAD_MAGIC)
+        report.add(Finding(ERROR, "file-kind", exc.reason, "give the channel the file it needs", fails, name, exc.path))
     except (OSError, IcformatError) as exc:
         report.add(Finding(UNCHECKED, "channel", f"cannot read the channel: {exc}", "", "", name, channel.uri))
     except Exception as exc:  # boto3/smart_open raise transport-specific errors; elsewhere a bug
@@ -115,7 +122,7 @@ def _scan_recordio(job: Job, channel: Channel, entries: list[Entry], check_image
     recs = [e for e in entries if e.relative.lower().endswith(".rec")]
     others = [e for e in entries if not e.relative.lower().endswith(".rec")]
     if job.mode_of(channel) == PIPE and recs and others:
-        report.add(Finding(ERROR, "pipe-objects", f"{len(others)} object(s) that are not .rec files are under the channel "
+        report.add(Finding(ERROR, "pipe-objects", f"{len(others):,} object(s) that are not .rec files are under the channel "
                            f"({others[0].relative}...): Pipe mode streams every object", "keep only the .rec file(s) "
                            "under the channel's prefix", BAD_MAGIC, name, others[0].uri))
     if not recs and any(is_image(e) for e in entries):
@@ -123,7 +130,7 @@ def _scan_recordio(job: Job, channel: Channel, entries: list[Entry], check_image
                            f"{channel.content_type}", "pack the images into a .rec (icformat im2rec), or use "
                            f"application/x-image with a {name}_lst channel", EMPTY_REC.format(channel=name), name, channel.uri))
     elif len(recs) > 1 and job.mode_of(channel) != PIPE:
-        report.add(Finding(WARNING, "rec-files", f"{len(recs)} .rec files in the channel; the documentation asks for "
+        report.add(Finding(WARNING, "rec-files", f"{len(recs):,} .rec files in the channel; the documentation asks for "
                            "one per channel", "merge them into one .rec", "", name, channel.uri))
     return scan_rec_channel(name, [e.uri for e in recs], check_images=check_images, workers=workers, progress=progress)
 
@@ -141,7 +148,7 @@ def _scan_images(channel: Channel, entries, listings, settings: Settings, check_
                            channel.uri))
         return None
     if len(lst_entries) > 1:
-        report.add(Finding(WARNING, "lst", f"{len(lst_entries)} .lst files in the {name}_lst channel; checking "
+        report.add(Finding(WARNING, "lst", f"{len(lst_entries):,} .lst files in the {name}_lst channel; checking "
                            f"{lst_entries[0].relative}", "keep one .lst per channel", "", f"{name}_lst", lst_entries[0].uri))
     if not any(is_image(e) for e in entries) and any(e.relative.endswith(".rec") for e in entries):
         report.add(Finding(ERROR, "content-type", f"the channel holds a .rec but its content type is {channel.content_type}",

@@ -11,8 +11,9 @@ import struct
 import numpy as np
 
 from ..errors import UsageError
+from ..io.sniff import RECORDIO_MAGIC
 
-MAGIC = 0xCED7230A
+MAGIC = RECORDIO_MAGIC  # 0xCED7230A (io.sniff holds every magic number)
 MAGIC_BYTES = struct.pack("<I", MAGIC)
 FRAME = struct.Struct("<II")
 FRAME_SIZE = FRAME.size  # 8
@@ -51,7 +52,7 @@ def encode_record(payload: bytes | memoryview) -> list[bytes | memoryview]:
     """The byte pieces of one framed record, split into parts exactly as dmlc's writer does."""
     length = len(payload)
     if length >= MAX_LENGTH:
-        raise UsageError(f"RecordIO payloads must be smaller than 2^29 bytes (512 MiB); got {length} bytes")
+        raise UsageError(f"RecordIO payloads must be smaller than 2^29 bytes (512 MiB); got {length:,} bytes")
     hits = aligned_magic_positions(payload)
     if not hits:
         return [FRAME.pack(MAGIC, length), payload, b"\0" * padding(length)]
@@ -100,7 +101,7 @@ def frame_into(pieces: list, payload: bytes | bytearray | memoryview, head: byte
         pieces.append(record)
         return len(record)
     if length >= MAX_LENGTH:
-        raise UsageError(f"RecordIO payloads must be smaller than 2^29 bytes (512 MiB); got {length} bytes")
+        raise UsageError(f"RecordIO payloads must be smaller than 2^29 bytes (512 MiB); got {length:,} bytes")
     if (head and MAGIC_BYTES in head and aligned_magic_positions(head)) or _count_nonzero(
         np.frombuffer(payload, _WORDS, len(payload) >> 2) == _MAGIC_WORD
     ):

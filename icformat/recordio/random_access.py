@@ -141,7 +141,7 @@ class IndexedRecordFile:
             if magic == MAGIC and lrec >> 29 == 0 and end <= size:
                 return view[offset + FRAME_SIZE : end], min(end + (-end & 3), size)
         if not 0 <= offset < size:
-            raise RecordIOError(f"index offset {offset} is past the end of the file ({size} bytes)", self.path, offset)
+            raise RecordIOError(f"index offset {offset} is past the end of the file ({size:,} bytes)", self.path, offset)
         # multi-part records, and every error with its explanation
         _, payloads, next_pos = scan_sequential(view, offset, size, 0, final=True, path=self.path, max_records=1)
         return payloads[0], next_pos

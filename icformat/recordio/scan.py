@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import RecordIOError
+from ..io.sniff import require_recordio
 from .framing import CFLAG_END, CFLAG_MIDDLE, CFLAG_START, FRAME, LENGTH_MASK, MAGIC, MAGIC_BYTES
 
 Scan = tuple[list[int], list, int]
@@ -28,6 +29,8 @@ def _head(view: memoryview, pos: int, end: int, base: int, final: bool, path: st
         return None
     magic, lrec = _unpack_frame(view, pos)
     if magic != MAGIC:
+        if base + pos == 0:  # the file's first bytes: say what it is when it is recognisably something else
+            require_recordio(view[pos:end], path)
         raise RecordIOError(
             f"bad magic 0x{magic:08x} (expected 0xced7230a); not a RecordIO file, or corrupted here", path, base + pos
         )
@@ -44,7 +47,7 @@ def _body_end(pos: int, length: int, end: int, base: int, final: bool, path: str
         return end  # a last record whose zero padding is missing: the data is complete, accept it
     if final:
         raise RecordIOError(
-            f"truncated record: header says {length} bytes, only {max(0, end - pos - 8)} remain", path, base + pos
+            f"truncated record: header says {length:,} bytes, only {max(0, end - pos - 8):,} remain", path, base + pos
         )
     return None
 

@@ -10,8 +10,8 @@ from typing import Callable
 import numpy as np
 
 from ..io.paths import PathLike, is_uri, local_path
-from ..io.streams import exists
-from ..errors import IcformatError, RecordIOError
+from ..io.streams import exists, open_local
+from ..errors import IcformatError, NotRecordIOError, RecordIOError
 from ..problems import Problem, ValidationResult, error, warning
 from .framing import FRAME, LENGTH_MASK, MAGIC_BYTES
 from .header import HEADER, HEADER_SIZE, split_record
@@ -79,6 +79,8 @@ def verify_rec(
             with RecordReader(name) as reader:
                 for batch in reader.iter_batches():
                     check(batch)
+        except NotRecordIOError:
+            raise  # another kind of file: one line saying what it is, not a list of problems
         except RecordIOError as exc:
             problems.append(error(name, "framing", exc.reason + " (stream: later records not checked)", offset=exc.offset))
     else:
@@ -152,7 +154,7 @@ def _headerless_problems(name: str, headerless: list[Problem], records: int) -> 
 def _walk_local(local: str, name: str, check, problems: list[Problem], max_problems: int) -> None:
     """Hand every record to ``check`` in batches; after bad framing, record it and resynchronise
     at the next record head."""
-    with open(local, "rb") as f:
+    with open_local(local, "rb") as f:  # a folder or a missing file: the one rule, said once
         size = os.fstat(f.fileno()).st_size
         if size == 0:
             problems.append(error(name, "empty", "empty file: no records (SageMaker fails with 'Empty .rec file')", offset=0))
@@ -172,6 +174,8 @@ def _walk_local(local: str, name: str, check, problems: list[Problem], max_probl
                         batch = None
                     pos = scan.next_pos
                     exc = scan.error
+                    if isinstance(exc, NotRecordIOError):
+                        raise exc
                     if exc is not None:
                         problems.append(error(name, "framing", exc.reason, offset=exc.offset))
                         resync = _next_head(mm, (exc.offset or pos) + 4, size)
@@ -247,14 +251,14 @@ def _check_index(idx: str, index_data: tuple, offsets: list[int], problems: list
     seen: dict = {}
     for line, (key, offset) in enumerate(zip(keys, idx_offsets), 1):
         if key in seen:
-            problems.append(error(idx, "duplicate-key", f"duplicate key {key} (first on line {seen[key]:,})", line=line))
+            problems.append(error(idx, "duplicate-key", f"duplicate key {key} (first on line {seen[key]})", line=line))
         seen.setdefault(key, line)
         if offset not in heads:
-            problems.append(error(idx, "bad-index-offset", f"offset {offset:,} (key {key}) is not the start of a record", line=line))
+            problems.append(error(idx, "bad-index-offset", f"offset {offset} (key {key}) is not the start of a record", line=line))
     missing = heads - set(idx_offsets)
     if missing:
         first = min(missing)
-        problems.append(error(idx, "index-incomplete", f"{len(missing):,} record(s) are not in the index, the first at byte {first:,}; "
+        problems.append(error(idx, "index-incomplete", f"{len(missing):,} record(s) are not in the index, the first at byte {first}; "
                                                       "rebuild it with 'icformat rec index'"))
 
 

@@ -149,7 +149,7 @@ class RecordWriter:
 
     def _too_large(self, length: int) -> RecordIOError:
         return RecordIOError(
-            f"record of {length} bytes is too large: RecordIO only accepts records smaller than 2^29 bytes (512 MiB)",
+            f"record of {length:,} bytes is too large: RecordIO only accepts records smaller than 2^29 bytes (512 MiB)",
             self._name(),
             self.offset,
         )

@@ -63,7 +63,7 @@ def read_body(environ: dict) -> bytes:
         if length <= _DRAIN_LIMIT:
             while stream.read(1 << 20):
                 pass
-        raise HttpError(413, f"payload of {length} bytes is over the {MAX_PAYLOAD_BYTES} bytes (6 MB) limit")
+        raise HttpError(413, f"payload of {length:,} bytes is over the {MAX_PAYLOAD_BYTES:,} bytes (6 MB) limit")
     body = stream.read(length) if length is not None else stream.read(MAX_PAYLOAD_BYTES + 1)
     if len(body) > MAX_PAYLOAD_BYTES:
         raise HttpError(413, f"payload is over the {MAX_PAYLOAD_BYTES} bytes (6 MB) limit")

@@ -69,7 +69,7 @@ def manifest_to_rec(spark: Any, manifest: str, dest: str, num_shards: int = 1, *
     spark = resolve(spark)
     began = time.perf_counter()
     sc = spark.sparkContext
-    results = run_shard_tasks(spark, "manifest2rec", f"icformat manifest2rec {os.path.basename(manifest)}: {num_shards} shards",
+    results = run_shard_tasks(spark, "manifest2rec", f"icformat manifest2rec {os.path.basename(manifest)}: {num_shards:,} shards",
                               partial(_convert_shard, job), num_shards, files,
                               shard_of=lambda r: r[0], error_of=lambda r: r[2])
     stats = [s for _, s, _ in results]

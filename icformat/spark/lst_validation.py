@@ -19,11 +19,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..io.paths import PathLike, is_uri
+from ..io.sniff import check_text_file
 from ..errors import LstError, UsageError
 from ..io.paths import is_s3
 from ..lst import checks, paths
 from ..lst.images import check_image_files
-from ..lst.parse import EMPTY_LST, count_lines, first_row_width
+from ..lst.parse import EMPTY_LST, LST_KIND, count_lines, first_row_width
 from ..lst.table import LstTable
 from ..lst.remote import check_objects_exist
 from ..lst.validate import LstValidation, parse_image_shape, read_lst_tolerant
@@ -147,6 +148,7 @@ def validate_lst(
             raise UsageError(f"--root {root}: files can be checked in a local folder or under an s3:// prefix", name)
         if not is_s3(root) and not os.path.isdir(root):
             raise LstError(f"image root {root} is not a folder", name)
+    check_text_file(name, LST_KIND)  # another kind of file: one line, before any task
     size = file_size(name)
     sc = resolve(spark).sparkContext
     parts = parts or max(sc.defaultParallelism, -(-size // (64 << 20)))

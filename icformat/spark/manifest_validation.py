@@ -18,9 +18,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..io.paths import PathLike
+from ..io.sniff import check_text_file
 from ..errors import ManifestError, UsageError
 from ..manifest.labels import LabelInfo, check_label_format
-from ..manifest.parse import _BLANK, _UTF8_BOM, decode_line, parse_attribute_names, source_name
+from ..manifest.parse import _BLANK, _UTF8_BOM, MANIFEST_KIND, decode_line, parse_attribute_names, source_name
 from ..manifest.refs import base_of
 from ..manifest.validator import ManifestValidation, Validator
 from .ranges import byte_ranges, file_size, read_owned_lines, shuffle_buckets
@@ -130,6 +131,7 @@ def validate_manifest(
     names = parse_attribute_names(attribute_names)
     label_format = check_label_format(label_format)
     path = source_name(src)
+    check_text_file(path, MANIFEST_KIND)  # another kind of file: one line, before any task
     size = file_size(path)
     sc = resolve(spark).sparkContext
     ranges = byte_ranges(size, parts or max(sc.defaultParallelism, -(-size // (64 << 20))))

@@ -151,7 +151,7 @@ def pack_lst(
     spark = resolve(spark)
     began = time.perf_counter()
     sc = spark.sparkContext
-    results = run_shard_tasks(spark, "im2rec", f"icformat im2rec {os.path.basename(lst)}: {num_shards} shards",
+    results = run_shard_tasks(spark, "im2rec", f"icformat im2rec {os.path.basename(lst)}: {num_shards:,} shards",
                               partial(_pack_shard, job), num_shards, files,
                               shard_of=lambda r: r.shard, error_of=lambda r: r.error)
     reports = [r.report for r in results]

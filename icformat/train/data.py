@@ -272,7 +272,7 @@ def require_nonempty(channel: Channel, count: int, hp: Hyperparameters) -> None:
         raise TrainingDataError(f"{channel.name} channel: it holds no images (empty channel) [{channel.describe()}]")
     if channel.name == "train" and count < hp.mini_batch_size:
         raise TrainingDataError(
-            f"train channel: {count} images, fewer than mini_batch_size={hp.mini_batch_size}; the number of input "
+            f"train channel: {count:,} images, fewer than mini_batch_size={hp.mini_batch_size}; the number of input "
             f"images must be at least mini_batch_size [{channel.describe()}]")
 
 

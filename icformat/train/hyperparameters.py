@@ -308,10 +308,10 @@ def check_dataset(
     problems = []
     if channel == "train":
         if num_examples < hp.mini_batch_size:
-            problems.append(f"{channel} channel: {num_examples} images, fewer than mini_batch_size={hp.mini_batch_size}; "
+            problems.append(f"{channel} channel: {num_examples:,} images, fewer than mini_batch_size={hp.mini_batch_size}; "
                             "the number of input images must be at least mini_batch_size")
         if num_examples != hp.num_training_samples:
-            problems.append(f"{channel} channel: {num_examples} images but num_training_samples={hp.num_training_samples}; "
+            problems.append(f"{channel} channel: {num_examples:,} images but num_training_samples={hp.num_training_samples}; "
                             f"set num_training_samples={num_examples}")
     problems += check_labels(hp, labels, label_width, channel)
     if min_image_shape is not None and hp.resize is None:

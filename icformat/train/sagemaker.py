@@ -8,11 +8,11 @@ the ``model`` channel for incremental training, and the artifact ``ROOT/model/mo
 from __future__ import annotations
 
 import glob
-import json
 import os
 from dataclasses import dataclass
 
-from ..errors import FormatError, InputNotFound, TrainingDataError
+from ..errors import InputNotFound, TrainingDataError
+from ..io.sniff import read_json_object
 from .data import Channel, lst_channel, pipe_channel, rec_channel
 
 #: stand-in attribute names of a pipe-mode augmented manifest channel (image first, label second)
@@ -31,17 +31,9 @@ class SageMakerJob:
 
 
 def read_json(path: str, what: str) -> dict:
-    """A JSON object from ``path``; one-line errors for a missing file, bad JSON or another type."""
-    if not os.path.isfile(path):
-        raise InputNotFound(f"{path}: no {what} file", path=path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise FormatError(f"not valid JSON ({exc}); the {what} must be one JSON object", path=path) from None
-    if not isinstance(data, dict):
-        raise FormatError(f"the {what} must be a JSON object, not {type(data).__name__}", path=path)
-    return data
+    """A JSON object from ``path``; one-line errors for a missing file, a folder, another kind of
+    file, bad JSON or another type (:func:`~icformat.io.sniff.read_json_object`)."""
+    return read_json_object(path, what)
 
 
 def read_sagemaker_root(root: str, *, attribute_names=None, label_format: str | None = None) -> SageMakerJob:
