@@ -265,9 +265,12 @@ def job_from_sagemaker_root(root: str, *, attribute_names: Sequence[str] = ()) -
     if not os.path.isdir(config_dir):
         raise JobError(f"{root}: no input/config folder; give the folder that holds input/config and input/data (/opt/ml)")
     hyperparameters = _read_json(os.path.join(config_dir, "hyperparameters.json"), required=True)
-    configs = _read_json(os.path.join(config_dir, "inputdataconfig.json"), required=False) or {}
-    names = set(configs) | (set(os.listdir(data_dir)) if os.path.isdir(data_dir) else set())
-    names = {n for n in names if not _is_pipe_name(n, configs)}
+    configs = _read_json(os.path.join(config_dir, "inputdataconfig.json"), required=False)
+    if configs:  # SageMaker names every channel there
+        names = set(configs)
+    else:  # no inputdataconfig.json: File-mode channels, one per folder
+        configs = {}
+        names = {n for n in (os.listdir(data_dir) if os.path.isdir(data_dir) else ()) if os.path.isdir(os.path.join(data_dir, n))}
     channels, modes = {}, set()
     for name in sorted(names):
         config = configs.get(name) or {}
@@ -290,12 +293,6 @@ def job_from_sagemaker_root(root: str, *, attribute_names: Sequence[str] = ()) -
     job = Job({}, channels, input_mode=mode, source=root, hyperparameters_source=where, root=root)
     job.add_hyperparameters(hyperparameters, where)
     return job
-
-
-def _is_pipe_name(name: str, configs: dict) -> bool:
-    """``train_0``, ``train_1``: the FIFOs of a Pipe-mode channel, not channels of their own."""
-    base, _, epoch = name.rpartition("_")
-    return bool(base) and epoch.isdigit() and base in configs and name not in configs
 
 
 def _read_json(path: str, required: bool) -> Any:
