@@ -164,11 +164,12 @@ def size(uri: str) -> int:
     return int(meta["ContentLength"])
 
 
-def put(uri: str, data: bytes) -> None:
-    """Store ``data`` at ``uri`` in one request."""
+def put(uri: str, data: bytes, content_type: str | None = None) -> None:
+    """Store ``data`` at ``uri`` in one request (with ``content_type`` as its Content-Type when given)."""
     bucket, key = split_s3(uri)
+    extra = {"ContentType": content_type} if content_type else {}
     with mapped_errors(uri):
-        client().put_object(Bucket=bucket, Key=key, Body=data)
+        client().put_object(Bucket=bucket, Key=key, Body=data, **extra)
 
 
 LIST_PAGE_SIZE = 1000  # keys per listing request (S3's maximum)
