@@ -15,7 +15,7 @@ from ..manifest.labels import label_format_from_content_type
 from .checks import check_across, check_channel_data
 from .config import DATA_CHANNELS, check_job_config
 from .data import ChannelData
-from .findings import BAD_MAGIC, EMPTY_REC, ERROR, INVALID_LST, NOTE, UNCHECKED, WARNING, ChannelSummary, Finding, Report
+from .findings import BAD_MAGIC, BATCH_TOO_BIG, EMPTY_REC, ERROR, INVALID_LST, NOTE, UNCHECKED, WARNING, ChannelSummary, Finding, Report
 from .hyperparameters import Settings, check_hyperparameters
 from .job import IMAGES, MANIFEST, MANIFEST_FILE, PIPE, Channel, Job, channel_format
 from ..errors import ChannelUnreachable
