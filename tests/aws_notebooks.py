@@ -7,12 +7,14 @@ demo, last present at 7e07bb432): generic ``Estimator`` with the image-classific
 tiny data, one epoch, ``image_shape=3,32,32``, ResNet-18.
 
 Nothing is sent: a botocore ``before-call`` hook on the SDK's boto3 session records the
-CreateTrainingJob / CreateHyperParameterTuningJob body and stops every call (the SDK's telemetry
-lookup included) by raising. Credentials and region are fake.
+CreateTrainingJob / CreateHyperParameterTuningJob body and stops every call (the SDK's STS lookup
+included) by raising; the SDK's telemetry ping, a plain HTTPS GET outside botocore, is switched off.
+Credentials and region are fake.
 """
 from __future__ import annotations
 
 import json
+import logging
 
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -33,7 +35,10 @@ class Recorder:
     def __init__(self):
         import boto3
         import sagemaker
+        from sagemaker.telemetry import telemetry_logging
 
+        telemetry_logging._send_telemetry_request = lambda *args, **kwargs: None  # no ping to AWS
+        logging.getLogger("sagemaker").setLevel(logging.CRITICAL)  # it logs every stopped call as an error
         boto = boto3.session.Session(aws_access_key_id="fake", aws_secret_access_key="fake", region_name=REGION)
         boto.events.register("before-call", self._stop)  # every client of this session: sagemaker, sts
         self.session = sagemaker.Session(boto_session=boto, default_bucket="icformat-not-used")

@@ -21,7 +21,8 @@ from tests.s3server import s3_server  # noqa: F401  (pytest fixture)
 from . import aws_notebooks as nb
 from . import preflight_data as data
 
-N_REC, N_REC_VAL = 64, 9  # RecordIO: enough images for the tuning notebook's mini_batch_size range [8, 64]
+N_REC, N_REC_VAL = 16, 6  # RecordIO
+N_TUNED = 64  # the tuning job's RecordIO: enough images for the notebook's mini_batch_size range [8, 64]
 N_IMG, N_IMG_VAL = 12, 6  # images + .lst and augmented manifests
 BUCKET = "icformat-aws-examples"
 
@@ -69,10 +70,11 @@ def notebook_data(s3_server, tmp_path_factory) -> Uris:
 
 
 def _recordio(root: str) -> None:
-    for name, count, seed in (("train", N_REC, 1), ("validation", N_REC_VAL, 2)):
-        os.makedirs(os.path.join(root, "rec", name))
+    for folder, name, count, seed in (("rec", "train", N_REC, 1), ("rec", "validation", N_REC_VAL, 2),
+                                      ("rec-tuned", "train", N_TUNED, 6), ("rec-tuned", "validation", N_REC_VAL, 2)):
+        os.makedirs(os.path.join(root, folder, name))
         labels = [float(i % data.CLASSES) for i in range(count)]
-        data.write_rec(os.path.join(root, "rec", name, f"{name}.rec"), labels, data.jpegs(count, seed=seed))
+        data.write_rec(os.path.join(root, folder, name, f"{name}.rec"), labels, data.jpegs(count, seed=seed))
 
 
 def _multi_label(root: str) -> None:
@@ -119,8 +121,8 @@ def recorder() -> nb.Recorder:
 # -- the notebooks' jobs ----------------------------------------------------------------------------
 
 
-def _rec_channels(u: Uris) -> dict:
-    return {"train": u.s3("rec/train/"), "validation": u.s3("rec/validation/")}
+def _rec_channels(u: Uris, folder: str = "rec") -> dict:
+    return {"train": u.s3(f"{folder}/train/"), "validation": u.s3(f"{folder}/validation/")}
 
 
 def full_training(r: nb.Recorder, u: Uris, **changes) -> dict:
@@ -197,8 +199,8 @@ def tuning(r: nb.Recorder, u: Uris, **ranges) -> dict:
     """The notebooks' HyperparameterTuner over the RecordIO job (CreateHyperParameterTuningJob)."""
     ic = r.estimator(u.s3("output"))
     ic.set_hyperparameters(image_shape="3,32,32", num_layers=18, epochs=1, num_classes=3,
-                           num_training_samples=N_REC, precision_dtype="float32")
-    return r.tuning_job(nb.tuner(ic, **ranges), nb.recordio_inputs(_rec_channels(u)))
+                           num_training_samples=N_TUNED, precision_dtype="float32")
+    return r.tuning_job(nb.tuner(ic, **ranges), nb.recordio_inputs(_rec_channels(u, "rec-tuned")))
 
 
 NOTEBOOK_JOBS = {
@@ -272,7 +274,7 @@ FAILURES = {
     "manifest-unwrapped": (lambda r, u: ground_truth(r, u, record_wrapping=None), "record-wrapper", F.BAD_MAGIC),
     "manifest-wrong-attribute": (lambda r, u: ground_truth(r, u, attribute_names=("source-ref", "class")),
                                  "manifest-attributes", F.EMPTY_BATCH),
-    "batch-above-images": (lambda r, u: full_training(r, u, mini_batch_size=128), "mini-batch-size", F.BATCH_TOO_BIG),
+    "batch-above-images": (lambda r, u: full_training(r, u, mini_batch_size=32), "mini-batch-size", F.BATCH_TOO_BIG),
     "cpu-instance": (lambda r, u: _on_cpu(r, u), "instance", None),
     "tuning-rate-range": (lambda r, u: tuning(r, u, learning_rate=(1e-6, 1.5)), "hyperparameters",
                           F.HYPERPARAMETER_REJECTED),
@@ -336,9 +338,9 @@ def test_notebook_job_trains(name, notebook_data, recorder, seed_model, tmp_path
 def test_trainer_agrees_with_preflight(notebook_data, recorder, seed_model, tmp_path, capsys):
     """The same parser and rules: a job preflight fails, the trainer refuses before training; the
     num_training_samples warning preflight gives, the trainer logs and trains."""
-    path = _write(tmp_path, full_training(recorder, notebook_data, mini_batch_size=128))
+    path = _write(tmp_path, full_training(recorder, notebook_data, mini_batch_size=32))
     assert main(["train", "--training-job-request", path, "--output-dir", str(tmp_path / "out")]) == 1
-    assert "fewer than mini_batch_size=128" in capsys.readouterr().err and not os.path.exists(tmp_path / "out")
+    assert "fewer than mini_batch_size=32" in capsys.readouterr().err and not os.path.exists(tmp_path / "out")
     path = _write(tmp_path, lst_format(recorder, notebook_data))
     assert main(["train", "--training-job-request", path, "--output-dir", str(tmp_path / "out"), "--hp", "epochs=1",
                  "-j", "0"]) == 1

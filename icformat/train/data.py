@@ -99,7 +99,7 @@ def manifest_channel(name: str, manifest: str, attribute_names, label_format: st
     """An augmented manifest (local or ``s3://``) streamed as SageMaker's Pipe mode streams it."""
     from ..manifest.parse import parse_attribute_names
 
-    if not streams.is_uri(manifest) and not os.path.isfile(streams.local_path(manifest)):
+    if not is_uri(manifest) and not os.path.isfile(local_path(manifest)):
         raise InputNotFound(f"{manifest}: no such augmented manifest", path=manifest)
     return Channel(name, "manifest", (manifest,), attribute_names=tuple(parse_attribute_names(attribute_names)),
                    label_format=label_format)
@@ -270,6 +270,8 @@ def make_loader(channel: Channel, hp: Hyperparameters, *, train: bool, feed: Fee
 
 
 def _source(channel: Channel, hp: Hyperparameters, feed: FeedOptions):
+    if channel.kind == "manifest":
+        return _ManifestRows(channel, hp.num_classes)
     if channel.kind == "pipe":
         from ..pipe.reader import PipeReader
 
