@@ -354,3 +354,37 @@ def test_trainer_agrees_with_preflight(notebook_data, recorder, seed_model, tmp_
         ("hyperparameter mini_batch_size", "--hp")]
     assert main(["train", "--training-job-request", path, *bad]) == 1
     assert "3 hyperparameter errors" in capsys.readouterr().err
+
+
+def test_sagemaker_root_of_a_pipe_manifest_job(mx, notebook_data, tmp_path, capsys):
+    """The layout SageMaker writes for a Pipe-mode augmented-manifest job: inputdataconfig.json has
+    RecordWrapperType but no S3DataType, and the data are FIFOs train_0, validation_0. Preflight reads
+    it as a manifest job (nothing fails; the FIFOs are not read), and the trainer trains it."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "opt-ml"
+    (root / "input" / "config").mkdir(parents=True)
+    (root / "input" / "data").mkdir()
+    hp = {**{k: str(v) for k, v in nb.SMALL.items()}, "num_classes": "3", "num_training_samples": str(N_IMG)}
+    (root / "input" / "config" / "hyperparameters.json").write_text(json.dumps(hp))
+    config = {c: {"ContentType": "application/x-recordio", "TrainingInputMode": "Pipe",
+                  "S3DistributionType": "FullyReplicated", "RecordWrapperType": "RecordIO"} for c in ("train", "validation")}
+    (root / "input" / "config" / "inputdataconfig.json").write_text(json.dumps(config))
+    for channel in config:
+        os.mkfifo(root / "input" / "data" / f"{channel}_0")
+    assert main(["preflight", "--sagemaker-root", str(root), "--json"]) == 2  # FIFOs: not read, nothing fails
+    report = json.loads(capsys.readouterr().out)
+    assert report["errors"] == 0 and {f["channel"] for f in report["findings"]} == {"train", "validation"}
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    servers = [subprocess.Popen([sys.executable, "-m", "icformat", "pipe", "serve", str(root / "input" / "data"),
+                                 os.path.join(notebook_data.root, "gt-local", f"{channel}.manifest"), "--channel", channel,
+                                 "--epochs", "1", "--attribute-names", "source-ref,category", "--timeout", "120"],
+                                env=dict(os.environ, PYTHONPATH=repo), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+               for channel in config]
+    try:
+        assert main(["train", "--sagemaker-root", str(root), "-j", "0", "--json"]) == 0, capsys.readouterr().err
+    finally:
+        for server in servers:
+            server.communicate(timeout=120)
+    assert json.loads(capsys.readouterr().out)["epochs"] == 1 and (root / "model" / "model.tar.gz").exists()
