@@ -21,8 +21,8 @@ def _hp_args(**extra) -> list[str]:
 
 @pytest.mark.parametrize("hp,text", [
     ({"num_layers": 19}, "hyperparameter num_layers: got '19'; valid: one of 18, 34, 50, 101, 152, 200"),
-    ({"learning_rate": "abc", "epochs": 0}, "2 hyperparameter errors: hyperparameter learning_rate: got 'abc'; valid: "
-                                            "a float in [0, 1] (from --hp) | hyperparameter epochs: got '0'"),
+    ({"learning_rate": "abc", "epochs": 0}, "2 hyperparameter errors: hyperparameter epochs: got '0'; valid: a positive "
+                                            "integer (from --hp) | hyperparameter learning_rate: got 'abc'"),
     ({"optimizer": "adagrad"}, "hyperparameter optimizer: got 'adagrad'; valid: one of sgd, adam, rmsprop, nag"),
     ({"use_weighted_loss": 1}, "hyperparameter use_weighted_loss: 1 needs multi_label=1"),
 ])
