@@ -12,11 +12,10 @@ judged it.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 
-from ..errors import FormatError, InputNotFound, TrainingDataError
+from ..errors import InputNotFound, TrainingDataError
 from ..io.paths import is_uri
 from ..manifest.labels import label_format_from_content_type
 from ..preflight.job import IMAGES, MANIFEST, PIPE, Job, channel_format, job_from_sagemaker_root
@@ -39,20 +38,6 @@ class SageMakerJob:
     output: str | None
     sources: dict = field(default_factory=dict)
     source: str | None = None
-
-
-def read_json(path: str, what: str) -> dict:
-    """A JSON object from ``path``; one-line errors for a missing file, bad JSON or another type."""
-    if not os.path.isfile(path):
-        raise InputNotFound(f"{path}: no {what} file", path=path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise FormatError(f"not valid JSON ({exc}); the {what} must be one JSON object", path=path) from None
-    if not isinstance(data, dict):
-        raise FormatError(f"the {what} must be a JSON object, not {type(data).__name__}", path=path)
-    return data
 
 
 def read_sagemaker_root(root: str, *, attribute_names=None, label_format: str | None = None) -> SageMakerJob:
