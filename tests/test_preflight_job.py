@@ -152,3 +152,37 @@ def test_example_request_in_examples_folder_reads():
     job = job_from_request(os.path.join(HERE, "..", "examples", "training-job-request.json"))
     assert set(job.channels) == {"train", "validation"} and job.channels["train"].uri.startswith("s3://")
     assert job.hyperparameters["num_classes"] == "4"
+
+
+def test_every_hyperparameter_problem_with_its_source(tmp_path, capsys):
+    rec = data.rec_dataset(str(tmp_path / "rec"))
+    hp = data.write_hp(str(tmp_path / "hp.json"), learning_rate="abc", num_training_samples=None)
+    args = ["preflight", "--hyperparameters", hp, "--hp", "epochs=0", "--hp", "mini_batch_size=-1",
+            "--channel", f"train={rec['train']}", "--channel", f"validation={rec['validation']}", "--json"]
+    assert main(args) == 1
+    found = {(f["message"].split(":")[0], f["path"]) for f in json.loads(capsys.readouterr().out)["findings"]
+             if f["check"] == "hyperparameters"}
+    assert found == {("hyperparameter learning_rate", hp), ("hyperparameter epochs", "--hp"),
+                     ("hyperparameter mini_batch_size", "--hp"), ("hyperparameter num_training_samples", None)}
+
+
+def test_hyperparameters_file_takes_request_bodies(tmp_path):
+    from icformat.preflight.job import gather_hyperparameters
+
+    training = write_json(tmp_path / "training.json", request_body({"train": "s3://b/t/"}))
+    values, sources = gather_hyperparameters(training, ["epochs=1"])
+    assert values == {**data.HP, "epochs": "1"} and sources["num_classes"] == training and sources["epochs"] == "--hp"
+    tuning = write_json(tmp_path / "tuning.json", {"TrainingJobDefinition": {"StaticHyperParameters": {"num_classes": "3"}}})
+    assert gather_hyperparameters(tuning, []) == ({"num_classes": "3"}, {"num_classes": tuning})
+
+
+def test_channel_path_relocates_a_request_channel(tmp_path):
+    from icformat.preflight.job import read_job
+
+    rec = data.rec_dataset(str(tmp_path / "rec"))
+    path = write_json(tmp_path / "r.json", request_body({"train": "s3://b/train/", "validation": "s3://b/validation/"}))
+    job = read_job(request=path, channel_paths=[f"train={rec['train']}", f"validation={rec['validation']}"])
+    assert job.channels["train"].uri == rec["train"] and job.channels["train"].content_type == "application/x-recordio"
+    assert preflight(job).exit_code == 0
+    with pytest.raises(JobError, match="no channel 'model'"):
+        read_job(request=path, channel_paths=["model=x.tar.gz"])

@@ -110,10 +110,18 @@ def test_transform_s3_to_s3(backend, s3_bucket, photo_tree, tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert (report["written"], report["failed"]) == (5, 1)
     key = f"{backend}-out/{names[0]}.out"
-    body = json.loads(client.get_object(Bucket=s3_bucket, Key=key)["Body"].read())
+    stored = client.get_object(Bucket=s3_bucket, Key=key)
+    assert stored["ContentType"] == "application/json"  # what it holds, not binary/octet-stream
+    body = json.loads(stored["Body"].read())
     np.testing.assert_allclose(body["prediction"], _direct(model, [os.path.join(photo_tree, names[0])])[0], atol=1e-6)
     assert main(["transform", "-m", model, f"s3://{s3_bucket}/in", out, "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["skipped_existing"] == 5
+    lines = f"s3://{s3_bucket}/{backend}-lines"
+    assert main(["transform", "-m", model, f"s3://{s3_bucket}/in", lines, "--accept", "application/jsonlines"]) == 1
+    stored = client.get_object(Bucket=s3_bucket, Key=f"{backend}-lines/{names[0]}.out")
+    assert stored["ContentType"] == "application/jsonlines"
+    text = stored["Body"].read().decode()
+    assert text.endswith("\n") and text.count("\n") == 1 and "prediction" in json.loads(text)
 
 
 @pytest.mark.parametrize("args, message", [

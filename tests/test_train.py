@@ -262,6 +262,18 @@ def test_optimizer_settings():
     assert sgd == {"learning_rate": 0.1, "momentum": 0.9, "wd": 0.0001}
 
 
+def test_schedule_counts_batches_from_num_training_samples():
+    """As SageMaker's (MXNet's fit.py): 200 samples / batch 16 -> 13 batches per epoch, whatever the
+    channel holds; under dist_sync each of 2 workers counts floor(200 / 2) = 100 -> 7."""
+    from icformat.train.hyperparameters import parse_hyperparameters, schedule_batches_per_epoch
+    from icformat.train.optim import optimizer_params
+
+    hp = parse_hyperparameters({"num_classes": "3", "num_training_samples": "200", "mini_batch_size": "16",
+                                "lr_scheduler_step": "1,3"})
+    assert optimizer_params(hp, schedule_batches_per_epoch(hp))["lr_scheduler"].step == [13, 39]
+    assert schedule_batches_per_epoch(hp, workers=2) == 7
+
+
 def test_digest_matches_a_fresh_load(digits_data, tmp_path):
     mx = runtime.import_mxnet()
     train_ch, _ = rec_job_channels(digits_data)

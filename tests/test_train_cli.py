@@ -21,7 +21,8 @@ def _hp_args(**extra) -> list[str]:
 
 @pytest.mark.parametrize("hp,text", [
     ({"num_layers": 19}, "hyperparameter num_layers: got '19'; valid: one of 18, 34, 50, 101, 152, 200"),
-    ({"learning_rat": 0.1}, "unknown hyperparameter 'learning_rat'; did you mean learning_rate?"),
+    ({"learning_rate": "abc", "epochs": 0}, "2 hyperparameter errors: hyperparameter epochs: got '0'; valid: a positive "
+                                            "integer (from --hp) | hyperparameter learning_rate: got 'abc'"),
     ({"optimizer": "adagrad"}, "hyperparameter optimizer: got 'adagrad'; valid: one of sgd, adam, rmsprop, nag"),
     ({"use_weighted_loss": 1}, "hyperparameter use_weighted_loss: 1 needs multi_label=1"),
 ])
@@ -42,7 +43,7 @@ def test_usage_and_input_errors(digits_data, tmp_path):
     bad_json = tmp_path / "hp.json"
     bad_json.write_text("{num_classes: 3")
     parsed = icformat("train", "--train", digits_data["train"], "--hyperparameters", str(bad_json))
-    assert parsed.returncode == 1 and "hp.json: not valid JSON" in parsed.stderr
+    assert parsed.returncode == 2 and "hp.json: not valid JSON" in parsed.stderr  # as preflight: the one parser
     no_required = icformat("train", "--train", digits_data["train"], "--hp", "epochs=1")
     assert no_required.returncode == 1 and "hyperparameter num_classes: missing" in no_required.stderr
     for done in (nothing, parsed, no_required):

@@ -13,6 +13,9 @@ from icformat.train.hyperparameters import (
     merge_hyperparameters,
     parse_assignments,
     parse_hyperparameters,
+    schedule_batches_per_epoch,
+    schedule_warning,
+    validate_hyperparameters,
 )
 
 BASE = {"num_classes": "10", "num_training_samples": "100"}
@@ -78,7 +81,7 @@ INVALID = [
     ("kv_store", "dist_device_sync"), ("learning_rate", "1.1"), ("lr_scheduler_factor", "inf"),
     ("lr_scheduler_step", "20,10"), ("lr_scheduler_step", "0"), ("lr_scheduler_step", "x"),
     ("mini_batch_size", "0"), ("momentum", "-0.5"), ("multi_label", "2"), ("num_layers", "19"),
-    ("optimizer", "adagrad"), ("precision_dtype", "float64"), ("resize", "0"), ("top_k", "1"),
+    ("optimizer", "adagrad"), ("precision_dtype", "float64"), ("resize", "0"), ("top_k", "0"),
     ("use_pretrained_model", "yes"), ("use_weighted_loss", "true"), ("weight_decay", "1.01"),
 ]
 
@@ -107,12 +110,37 @@ def test_required_missing(missing):
     assert info.value.name == missing
 
 
-def test_unknown_name():
-    with pytest.raises(HyperparameterError, match="unknown hyperparameter 'learning_rat'; did you mean learning_rate") as info:
-        parse(learning_rat="0.1")
-    assert info.value.name == "learning_rat"
-    with pytest.raises(HyperparameterError, match="known: augmentation_type, beta_1"):
-        parse(zzz="1")
+def test_unknown_name_is_a_warning():
+    # the reference does not confirm whether SageMaker rejects or ignores unknown names: never an error
+    review = validate_hyperparameters({**BASE, "learning_rat": "0.1", "zzz": "1"}, sources={"learning_rat": "--hp"})
+    assert review.errors == [] and [p.name for p in review.warnings] == ["learning_rat", "zzz"]
+    assert "did you mean learning_rate" in review.warnings[0].message and review.warnings[0].source == "--hp"
+    assert "known: augmentation_type, beta_1" in review.warnings[1].message
+    assert any("learning_rat" in note for note in parse(learning_rat="0.1").notes)
+
+
+def test_top_k_1_is_a_warning_not_an_error():
+    # the reference marks SageMaker's behaviour as unconfirmed; AWS's Kubernetes sample uses it
+    hp = parse(top_k="1")
+    assert hp.top_k == 1 and any("top_k" in note and "not confirmed" in note for note in hp.notes)
+    assert [p.severity for p in validate_hyperparameters({**BASE, "top_k": "1"}).problems] == ["warning"]
+
+
+def test_every_problem_in_one_run_with_its_source():
+    raw = {"num_classes": "10", "learning_rate": "abc", "epochs": "0", "mini_batch_size": "-1", "optimizer": "adam"}
+    sources = {"num_classes": "hp.json", "learning_rate": "--hp", "epochs": "--hp", "mini_batch_size": "--hp",
+               "optimizer": "hp.json"}
+    review = validate_hyperparameters(raw, sources=sources)
+    assert review.hp is None
+    found = {(p.name, p.source) for p in review.errors}
+    assert found == {("learning_rate", "--hp"), ("epochs", "--hp"), ("mini_batch_size", "--hp"),
+                     ("num_training_samples", None)}
+    with pytest.raises(HyperparameterError) as info:
+        parse_hyperparameters(raw, sources=sources)
+    message = str(info.value)
+    assert message.startswith("4 hyperparameter errors: ") and "\n" not in message
+    assert "hyperparameter epochs: got '0'; valid: a positive integer (from --hp)" in message
+    assert "hyperparameter num_training_samples: missing" in message
 
 
 INCONSISTENT = [
@@ -153,7 +181,6 @@ def test_consistent_dataset_has_no_problems():
 
 @pytest.mark.parametrize("kwargs,text", [
     (dict(num_examples=0, labels=[], label_width=None), "empty channel"),
-    (dict(num_examples=41, labels=[0], label_width=1), "set num_training_samples=41"),
     (dict(num_examples=40, labels=[0, 10, 12], label_width=1), "label(s) 10, 12 outside 0..9"),
     (dict(num_examples=40, labels=[-1], label_width=1), "outside 0..9"),
     (dict(num_examples=40, labels=[1.5], label_width=1), "whole class ids"),
@@ -191,6 +218,17 @@ def test_multi_label_width_and_values():
 
 def test_several_problems_reported_together():
     problems = check_dataset(hp_small(), num_examples=3, labels=[11], label_width=1, min_image_shape=(8, 8))
-    assert len(problems) == 4
-    with pytest.raises(TrainingDataError, match=r"and 3 more problem"):
+    assert len(problems) == 3
+    with pytest.raises(TrainingDataError, match=r"and 2 more problem"):
         ensure_dataset(hp_small(), num_examples=3, labels=[11], label_width=1, min_image_shape=(8, 8))
+
+
+def test_num_training_samples_mismatch_is_a_warning_about_the_schedule():
+    # AWS's lst-format notebook ships num_training_samples=15240 for 15,420 images, and the job ran
+    hp = parse(num_training_samples="15240", mini_batch_size="128", lr_scheduler_step="10,20")
+    assert check_dataset(hp, num_examples=15420, labels=[0], label_width=1) == []
+    assert schedule_batches_per_epoch(hp) == 120 and schedule_batches_per_epoch(hp, workers=2) == 60
+    text = schedule_warning(hp, 15420)
+    assert "15,420 images but num_training_samples=15,240; the job runs" in text
+    assert "drops after 1200/2400 batches (120 per epoch" in text and text.endswith("set num_training_samples=15420")
+    assert schedule_warning(hp, 15240) is None

@@ -143,7 +143,6 @@ def test_sagemaker_root_lst_and_model_channels(digits_data, tmp_path):
     ({"mini_batch_size": 300}, "256 images, fewer than mini_batch_size=300"),
     ({"num_classes": 5}, "label(s) 5, 6, 7, 8, 9 outside 0..4"),
     ({"image_shape": f"3,{SIZE + 8},{SIZE + 8}"}, f"smaller than image_shape {SIZE + 8}x{SIZE + 8}; set resize"),
-    ({"num_training_samples": 200}, "256 images but num_training_samples=200"),
     ({"multi_label": 1}, "multi-label records carry 1 labels but num_classes=10"),
 ])
 def test_data_errors_before_training(digits_data, tmp_path, hp, text):

@@ -112,7 +112,7 @@ def test_preflight_says_what_a_file_is(capsys, tmp_path, files, photo_tree):
 
 def test_train_says_what_its_hyperparameters_file_is(capsys, files):
     code, out, err = run(capsys, "train", "--hyperparameters", files["rec"], "--train", files["rec"])
-    assert code == 1 and "val.rec is a RecordIO file, not a hyperparameters JSON file" in err
+    assert code == 2 and "val.rec is a RecordIO file, not a hyperparameters JSON file" in err
 
 
 @requires_mxnet

@@ -69,10 +69,14 @@ def predict_command(model, sources, top_k, classes, output, batch_size, workers,
 @_batch_option
 @_workers_option
 @_threads_option
+@click.option("--accept", type=click.Choice(["application/json", "application/jsonlines"]), default="application/json",
+              show_default=True, help="Output format (SageMaker's Accept): one JSON object, or one JSON Lines line; "
+              "S3 outputs get it as their Content-Type.")
 @json_option
-def transform_command(model, input_path, output, batch_size, workers, threads, as_json) -> None:
+def transform_command(model, input_path, output, batch_size, workers, threads, accept, as_json) -> None:
     """Batch transform as SageMaker runs it: every file under INPUT (folder or s3:// prefix) gives
-    OUTPUT/<relative name>.out holding {"prediction": [...]}.
+    OUTPUT/<relative name>.out holding {"prediction": [...]} (written to s3:// with the content type of
+    what it holds).
 
     Bad images are reported and skipped (exit status 1 at the end; the good ones are written).
     Outputs that already exist are kept and their images skipped, so re-running resumes.
@@ -90,7 +94,8 @@ def transform_command(model, input_path, output, batch_size, workers, threads, a
             click.echo(f"icformat: warning: {pred.source}: {pred.error}; skipped", err=True)
 
     try:
-        report = run_transform(predictor, input_path, output, batch_size=batch_size, workers=workers, on_result=on_result)
+        report = run_transform(predictor, input_path, output, batch_size=batch_size, workers=workers, on_result=on_result,
+                               accept=accept)
     finally:
         bar.close()
         predictor.close()

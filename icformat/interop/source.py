@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Iterator, NamedTuple, Sequence
 
-from ..io.paths import PathLike, is_fifo, is_uri, local_path
+from ..io.paths import PathLike, is_fifo, is_uri
 from ..io.streams import exists
 from ..recordio.index import iter_index
 from ..recordio.reader import RecordReader

@@ -84,10 +84,11 @@ class ObjectStore:
         except Exception as exc:  # other transports raise their own errors
             return describe_error(exc, uri)
 
-    def write(self, uri: str, data: bytes) -> None:
-        """Store ``data`` at ``uri`` (local files appear whole, through a temporary name)."""
+    def write(self, uri: str, data: bytes, content_type: str | None = None) -> None:
+        """Store ``data`` at ``uri`` (local files appear whole, through a temporary name; an S3 object
+        gets ``content_type`` as its Content-Type)."""
         if is_s3(uri):
-            s3.put(uri, data)
+            s3.put(uri, data, content_type)
             return
         with open_output(uri, "wb") as out:
             out.write(data)

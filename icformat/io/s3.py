@@ -179,11 +179,12 @@ def size(uri: str) -> int:
     return int(meta["ContentLength"])
 
 
-def put(uri: str, data: bytes) -> None:
-    """Store ``data`` at ``uri`` in one request."""
+def put(uri: str, data: bytes, content_type: str | None = None) -> None:
+    """Store ``data`` at ``uri`` in one request (with ``content_type`` as its Content-Type when given)."""
     bucket, key = object_location(uri)
+    extra = {"ContentType": content_type} if content_type else {}
     with mapped_errors(uri):
-        client().put_object(Bucket=bucket, Key=key, Body=data)
+        client().put_object(Bucket=bucket, Key=key, Body=data, **extra)
 
 
 def delete(uri: str) -> None:

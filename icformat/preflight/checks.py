@@ -12,8 +12,8 @@ from ..io.streams import open_input
 from .data import ChannelData
 from .findings import (BATCH_TOO_BIG, EMPTY_BATCH, EMPTY_REC, ERROR, INVALID_LST, MULTI_LABEL_MISMATCH,
                        TRAINING_FAILS_ON_IMAGE, WARNING, WRONG_TRAINING, Finding)
+from ..train.hyperparameters import check_dataset, schedule_warning
 from .hyperparameters import Settings
-from ..train.hyperparameters import check_dataset
 
 IMBALANCE_RATIO = 10  # warn when the largest class has this many times the images of the smallest
 _SHOW = 5
@@ -31,6 +31,10 @@ def check_channel_data(data: ChannelData, settings: Settings) -> list[Finding]:
                              label_width=data.label_width if rec else None,
                              min_image_shape=data.min_image_shape(), channel=data.name)
     findings = [_dataset_finding(data, settings, m) for m in messages]
+    schedule = schedule_warning(hp, data.count) if data.name == "train" else None
+    if schedule:
+        findings.append(Finding(WARNING, "num-training-samples", schedule, f"set num_training_samples={data.count}", "",
+                                data.name, data.files[0] if data.files else None))
     if rec and data.multi is not None and data.label_width is None:
         findings.append(Finding(ERROR, "labels", f"the {data.name} records carry different numbers of labels",
                                 "repack them with one label count (icformat im2rec --pack-label)", WRONG_TRAINING,
@@ -52,9 +56,6 @@ def _dataset_finding(data: ChannelData, settings: Settings, message: str) -> Fin
     where: tuple = (data.files[0] if data.files else None, None, None)
     if "mini_batch_size" in message:
         check, fix, prevents = "mini-batch-size", f"set mini_batch_size <= {data.count}, or add images", BATCH_TOO_BIG
-    elif "num_training_samples" in message:
-        check, fix = "num-training-samples", f"set num_training_samples={data.count}"
-        prevents = "a wrong learning-rate schedule (lr_scheduler_step counts epochs from num_training_samples)"
     elif "multi-label records carry" in message:
         check, fix = "multi-label-width", f"set num_classes={data.label_width}, or pack {hp.num_classes} labels per image"
         prevents = MULTI_LABEL_MISMATCH.format(width=data.label_width, num_classes=hp.num_classes)
@@ -94,10 +95,11 @@ def _coverage(data: ChannelData, settings: Settings) -> list[Finding]:
     missing = sorted(set(range(num_classes)) - present)
     if not missing or not present or max(present) >= num_classes:
         return []
-    return [Finding(ERROR, "num-classes", f"num_classes={num_classes} but the training images have "
-                    f"{len(present)} classes: none has class {_list(missing)}",
+    return [Finding(WARNING, "num-classes", f"num_classes={num_classes} but the training images have "
+                    f"{len(present)} classes: none has class {_list(missing)}; the job runs (a rare class can be "
+                    "missing from a split), but the network never learns those classes",
                     f"set num_classes={len(present)} and relabel 0..{len(present) - 1}, or add images of the missing classes",
-                    WRONG_TRAINING, data.name, data.files[0] if data.files else None)]
+                    "", data.name, data.files[0] if data.files else None)]
 
 
 def check_across(train: ChannelData | None, validation: ChannelData | None) -> list[Finding]:

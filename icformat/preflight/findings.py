@@ -2,8 +2,10 @@
 
 A finding names where the problem is (channel, file, line or record offset), what is wrong, what to
 change, and the SageMaker failure it prevents (the verbatim message where one is known, from the
-reference's list of known errors). Severities: ``error`` (the job will fail or train wrongly),
-``warning`` (it will run, but look), ``unchecked`` (preflight could not look: a channel unreachable).
+reference's list of known errors). One rule decides the severity, for preflight and ``icformat train``
+alike: ``error`` only where SageMaker itself fails the job (or icformat's trainer cannot run it),
+``warning`` where the job runs but probably not as meant (or a rule the reference does not confirm),
+``note`` for what matters only when training locally; ``unchecked`` where preflight could not look.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 ERROR = "error"
 WARNING = "warning"
+NOTE = "note"
 UNCHECKED = "unchecked"
 
 # Verbatim SageMaker image-classification errors (reference, section 5.4).
@@ -104,8 +107,10 @@ class Report:
 
     @property
     def verdict(self) -> str:
-        errors, warnings, unchecked = (len(self.of(s)) for s in (ERROR, WARNING, UNCHECKED))
+        errors, warnings, unchecked, notes = (len(self.of(s)) for s in (ERROR, WARNING, UNCHECKED, NOTE))
         counts = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
+        if notes:
+            counts += f", {_plural(notes, 'note')}"
         if unchecked:
             counts += f", {unchecked:,} not checked"
         state = {0: "will run", 1: "will fail", 2: "could not check everything"}[self.exit_code]
@@ -114,7 +119,7 @@ class Report:
         return f"preflight: {state} ({counts}){'; ' + data if data else ''}"
 
     def sorted_findings(self) -> list[Finding]:
-        order = {ERROR: 0, UNCHECKED: 1, WARNING: 2}
+        order = {ERROR: 0, UNCHECKED: 1, WARNING: 2, NOTE: 3}
         return sorted(self.findings, key=lambda f: (order.get(f.severity, 3), f.channel or "", f.path or "",
                                                     f.line or 0, f.offset or 0))
 
@@ -126,6 +131,7 @@ class Report:
             "errors": len(self.of(ERROR)),
             "warnings": len(self.of(WARNING)),
             "unchecked": len(self.of(UNCHECKED)),
+            "notes": len(self.of(NOTE)),
             "channels": [asdict(c) for c in self.channels],
             "findings": [f.to_dict() for f in self.sorted_findings()],
         }

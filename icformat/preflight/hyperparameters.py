@@ -1,16 +1,18 @@
 """Hyperparameters through the trainer's own validation (``icformat.train.hyperparameters``: the one
-table of names, defaults and ranges), and the few values the data checks need when it refuses them.
+table of names, defaults and ranges), every problem at once with the source of its value; a tuning
+job's ranges checked at both ends; and the few values the data checks need when the set is refused.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ..errors import HyperparameterError
-from ..train.hyperparameters import Hyperparameters, check_dataset, parse_hyperparameters
-from .findings import ERROR, HYPERPARAMETER_REJECTED, POS_CLS_WEIGHTS, Finding
+from ..train.hyperparameters import (ERROR as HP_ERROR, Hyperparameters, HyperparameterProblem,
+                                     validate_hyperparameters)
+from .findings import ERROR, HYPERPARAMETER_REJECTED, POS_CLS_WEIGHTS, WARNING, Finding
+from .job import Job
 
-__all__ = ["Settings", "check_dataset", "check_hyperparameters"]
+__all__ = ["Settings", "check_hyperparameters"]
 
 
 @dataclass(frozen=True)
@@ -26,20 +28,35 @@ class Settings:
     resize: int | None
 
 
-def check_hyperparameters(raw: Mapping[str, Any], source: str | None = None) -> tuple[Settings, list[Finding]]:
-    """Validate ``raw`` (strings, as SageMaker sends them) for a GPU training job."""
-    try:
-        hp = parse_hyperparameters(raw, device="gpu")
-    except HyperparameterError as exc:
-        return _lenient(raw), [_finding(exc, source)]
-    return Settings(hp, hp.num_classes, hp.multi_label, hp.image_shape, hp.num_layers, hp.resize), []
+def check_hyperparameters(job: Job) -> tuple[Settings, list[Finding]]:
+    """Validate the job's hyperparameters (strings, as SageMaker sends them) for a GPU training job:
+    every problem, each naming where its value came from; for a tuning job also every trial extreme."""
+    review = validate_hyperparameters(job.hyperparameters, device="gpu", sources=job.sources,
+                                      source=job.hyperparameters_source)
+    findings = [_finding(p) for p in review.problems]
+    seen = {(p.name, p.message) for p in review.problems}
+    for tuned in job.tuning:
+        for value in tuned.values:
+            trial = {**job.hyperparameters, tuned.name: value}
+            where = f"{job.source} (tuning range {tuned.name}: {tuned.kind} value {value})"
+            for problem in validate_hyperparameters(trial, device="gpu", source=where).problems:
+                if (problem.name, problem.message) in seen or problem.severity != HP_ERROR:
+                    continue
+                seen.add((problem.name, problem.message))
+                findings.append(_finding(HyperparameterProblem(
+                    problem.name, f"a tuning trial with {tuned.name}={value} fails: {problem.message}", HP_ERROR, where)))
+    hp = review.hp
+    if hp is not None:
+        return Settings(hp, hp.num_classes, hp.multi_label, hp.image_shape, hp.num_layers, hp.resize), findings
+    return _lenient(job.hyperparameters), findings
 
 
-def _finding(exc: HyperparameterError, source: str | None) -> Finding:
-    name = exc.name or "hyperparameters"
-    prevents = POS_CLS_WEIGHTS if name == "use_weighted_loss" else HYPERPARAMETER_REJECTED
-    return Finding(ERROR, "hyperparameters", str(exc), f"correct {name} in the hyperparameters", prevents,
-                   path=source)
+def _finding(problem: HyperparameterProblem) -> Finding:
+    if problem.severity != HP_ERROR:
+        return Finding(WARNING, "hyperparameters", problem.message, "", "", path=problem.source)
+    prevents = POS_CLS_WEIGHTS if problem.name == "use_weighted_loss" else HYPERPARAMETER_REJECTED
+    fix = f"correct {problem.name} in {problem.source}" if problem.source else f"set {problem.name}"
+    return Finding(ERROR, "hyperparameters", problem.message, fix, prevents, path=problem.source)
 
 
 def _lenient(raw: Mapping[str, Any]) -> Settings:

@@ -13,11 +13,11 @@ from ..io.paths import is_fifo, is_uri, local_path
 from ..errors import IcformatError, WrongFileKind
 from ..manifest.labels import label_format_from_content_type
 from .checks import check_across, check_channel_data
-from .config import DATA_CHANNELS, check_job_config, is_image_channel
+from .config import DATA_CHANNELS, check_job_config
 from .data import ChannelData
-from .findings import BAD_MAGIC, EMPTY_REC, ERROR, INVALID_LST, UNCHECKED, WARNING, ChannelSummary, Finding, Report
+from .findings import BAD_MAGIC, BATCH_TOO_BIG, EMPTY_REC, ERROR, INVALID_LST, NOTE, UNCHECKED, WARNING, ChannelSummary, Finding, Report
 from .hyperparameters import Settings, check_hyperparameters
-from .job import AUGMENTED_MANIFEST, MANIFEST_FILE, PIPE, Channel, Job
+from .job import IMAGES, MANIFEST, MANIFEST_FILE, PIPE, Channel, Job, channel_format
 from ..errors import ChannelUnreachable
 from .listing import Entry, is_image, list_channel, stray_objects
 from .model import check_model_channel
@@ -31,16 +31,17 @@ def preflight(job: Job, *, check_images: bool = False, workers: int | None = Non
     2 could not check). ``check_images`` decodes every image (``workers`` processes or threads);
     ``progress(n)`` is called as records, lines and images are checked."""
     report = Report(source=job.source)
-    settings, findings = check_hyperparameters(job.hyperparameters, job.hyperparameters_source)
+    settings, findings = check_hyperparameters(job)
     report.extend(findings)
     report.extend(check_job_config(job, settings))
+    report.extend(_local_notes(job, settings))
     listings = _list_all(job, report)
     scanned: dict[str, ChannelData] = {}
     for name in DATA_CHANNELS:
         channel = job.channels.get(name)
         if channel is None or name not in listings:
             continue
-        if is_image_channel(channel) and f"{name}_lst" in job.channels and f"{name}_lst" not in listings:
+        if channel_format(job, channel) == IMAGES and f"{name}_lst" in job.channels and f"{name}_lst" not in listings:
             continue  # its .lst channel is unreachable: reported already
         data = _scan(job, channel, listings, settings, check_images, workers, progress, report)
         if data is not None:
@@ -50,10 +51,37 @@ def preflight(job: Job, *, check_images: bool = False, workers: int | None = Non
             report.channels.append(ChannelSummary(name, channel.uri, data.kind, data.count,
                                                   len(data.class_counts()), len(data.files)))
     report.extend(check_across(scanned.get("train"), scanned.get("validation")))
+    report.extend(_tuned_batches(job, scanned.get("train")))
     if "model" in job.channels and "model" in listings:
         report.extend(_model(job.channels["model"], listings["model"], settings))
         report.channels.append(ChannelSummary("model", job.channels["model"].uri, "model"))
     return report
+
+
+def _tuned_batches(job: Job, train: ChannelData | None) -> list[Finding]:
+    """A tuning job's trials with a mini_batch_size above the training image count fail."""
+    if train is None or not train.count:
+        return []
+    findings = []
+    for tuned in (t for t in job.tuning if t.name == "mini_batch_size"):
+        sizes = [int(float(v)) for v in tuned.values if v.replace(".", "", 1).isdigit()]
+        if sizes and max(sizes) > train.count:
+            findings.append(Finding(ERROR, "mini-batch-size", f"tuning range mini_batch_size reaches {max(sizes)}, above the "
+                                    f"{train.count:,} training images: those trials fail", f"set the range's MaxValue "
+                                    f"<= {train.count}, or add images", BATCH_TOO_BIG, "train",
+                                    train.files[0] if train.files else None))
+    return findings
+
+
+def _local_notes(job: Job, settings: Settings) -> list[Finding]:
+    """What matters only for training locally with ``icformat train``."""
+    hp = settings.hp
+    if hp is None or not hp.use_pretrained_model or "model" in job.channels:
+        return []
+    return [Finding(NOTE, "pretrained", f"use_pretrained_model=1: SageMaker starts from its ImageNet-pretrained "
+                    f"ResNet-{hp.num_layers}; icformat train downloads nothing, so training this job locally needs "
+                    "--pretrained", f"give icformat train --pretrained PREFIX_OR_TGZ: an MXNet checkpoint prefix, a "
+                    f".params file or a model.tar.gz of a ResNet-{hp.num_layers}", "", path=job.source_of("use_pretrained_model"))]
 
 
 def _list_all(job: Job, report: Report) -> dict[str, list[Entry]]:
@@ -93,16 +121,17 @@ def _scan(job: Job, channel: Channel, listings: dict, settings: Settings, check_
           report: Report) -> ChannelData | None:
     name, entries = channel.name, [e for e in listings[channel.name] if not e.stray]
     try:
-        if channel.data_type == AUGMENTED_MANIFEST:
+        kind = channel_format(job, channel)
+        if kind == MANIFEST:
             return _scan_manifest(channel, entries, settings, check_images, workers, progress, report)
-        if is_image_channel(channel):
+        if kind == IMAGES:
             return _scan_images(channel, entries, listings, settings, check_images, workers, progress, report)
         return _scan_recordio(job, channel, entries, check_images, workers, progress, report)
     except ChannelUnreachable as exc:
         report.add(Finding(UNCHECKED, "channel", exc.reason, "", "", name, exc.uri))
     except WrongFileKind as exc:  # SageMaker reads it as what the channel says it is, and fails
-        fails = (_MANIFEST_UNREADABLE if channel.data_type == AUGMENTED_MANIFEST
-                 else INVALID_LST.format(channel=name) if is_image_channel(channel) else BAD_MAGIC)
+        fails = (_MANIFEST_UNREADABLE if kind == MANIFEST else INVALID_LST.format(channel=name) if kind == IMAGES
+                 else BAD_MAGIC)
         report.add(Finding(ERROR, "file-kind", exc.reason, "give the channel the file it needs", fails, name, exc.path))
     except (OSError, IcformatError) as exc:
         report.add(Finding(UNCHECKED, "channel", f"cannot read the channel: {exc}", "", "", name, channel.uri))

@@ -15,7 +15,7 @@ from ..io.objects import ObjectStore
 from ..io.paths import join_uri, split_s3
 from .batches import DEFAULT_BATCH_SIZE, iter_predictions
 from .model import Predictor
-from .results import Prediction, transform_body
+from .results import JSON, JSONLINES, Prediction, transform_body
 from .sources import ImageSource, iter_sources, list_keys
 
 OUT_SUFFIX = ".out"
@@ -52,9 +52,12 @@ def existing_outputs(output: str, store: ObjectStore) -> set[str]:
 
 def run_transform(predictor: Predictor, input_path: str, output: str, *, batch_size: int = DEFAULT_BATCH_SIZE,
                   workers: int | None = None, on_result: Callable[[Prediction | None], None] | None = None,
-                  store: ObjectStore | None = None) -> TransformReport:
+                  store: ObjectStore | None = None, accept: str = JSON) -> TransformReport:
     """Transform every image under ``input_path`` into ``output``; ``on_result`` is called per image
-    (None for one skipped)."""
+    (None for one skipped). ``accept`` is ``application/json`` (SageMaker's batch default) or
+    ``application/jsonlines`` (the body ends with a newline); S3 outputs get it as Content-Type."""
+    if accept not in (JSON, JSONLINES):
+        raise ValueError(f"accept must be {JSON} or {JSONLINES}, not {accept!r}")
     store = store or ObjectStore()
     local_output = None if is_uri(output) else local_path(output)
     done = existing_outputs(output if local_output is None else local_output, store)
@@ -64,7 +67,8 @@ def run_transform(predictor: Predictor, input_path: str, output: str, *, batch_s
         if pred.error is not None:
             report.failed.append((pred.name, pred.error))
         else:
-            _write(store, output_name(output, pred.name), transform_body(pred.probabilities))
+            body = transform_body(pred.probabilities) + (b"\n" if accept == JSONLINES else b"")
+            _write(store, output_name(output, pred.name), body, accept)
             report.written += 1
         if on_result:
             on_result(pred)
@@ -82,7 +86,7 @@ def _todo(sources: Iterator[ImageSource], output: str, done: set[str], report: T
             yield source
 
 
-def _write(store: ObjectStore, target: str, body: bytes) -> None:
+def _write(store: ObjectStore, target: str, body: bytes, content_type: str) -> None:
     if not is_uri(target):
         os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-    store.write(target, body)
+    store.write(target, body, content_type)

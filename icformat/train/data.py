@@ -1,8 +1,9 @@
 """Training channels: where the images come from, what they hold, and the loader that feeds them.
 
 A channel is RecordIO (one ``.rec``, a folder of shards or a shard prefix, local or ``s3://``),
-images listed by a ``.lst`` under a root, or a pipe-mode channel (``<dir>/<name>_<epoch>`` FIFOs,
-RecordIO or an augmented manifest). ``survey`` reads a file channel once (labels from the record
+images listed by a ``.lst`` under a root, a pipe-mode channel (``<dir>/<name>_<epoch>`` FIFOs,
+RecordIO or an augmented manifest), or an augmented manifest read as SageMaker streams it (one
+image and one label per row, the images fetched from their references). ``survey`` reads a file channel once (labels from the record
 headers, image sizes from the image headers) so that SageMaker's data errors are caught before
 training; a pipe channel can only be checked as it streams (``check_batch_labels``).
 """
@@ -28,7 +29,7 @@ from .hyperparameters import Hyperparameters, check_labels, ensure_dataset
 
 @dataclass(frozen=True)
 class Channel:
-    """One input channel: ``kind`` is ``rec``, ``lst`` or ``pipe``."""
+    """One input channel: ``kind`` is ``rec``, ``lst``, ``pipe`` or ``manifest``."""
 
     name: str
     kind: str
@@ -39,13 +40,15 @@ class Channel:
 
     @property
     def is_stream(self) -> bool:
-        return self.kind == "pipe" or (self.kind == "rec" and len(self.paths) == 1 and is_fifo(self.paths[0]))
+        return self.kind in ("pipe", "manifest") or (self.kind == "rec" and len(self.paths) == 1 and is_fifo(self.paths[0]))
 
     def describe(self) -> str:
         if self.kind == "pipe":
             return f"{self.paths[0]}/{self.name}_<epoch> (pipe mode)"
         if self.kind == "lst":
             return f"{self.paths[0]} (images under {self.root})"
+        if self.kind == "manifest":
+            return f"{self.paths[0]} (augmented manifest, {','.join(self.attribute_names or ())})"
         return self.paths[0] if len(self.paths) == 1 else f"{len(self.paths)} .rec shards ({self.paths[0]} ...)"
 
 
@@ -90,6 +93,37 @@ def pipe_channel(name: str, directory: str, attribute_names=None, label_format: 
 
         names = tuple(parse_attribute_names(attribute_names))
     return Channel(name, "pipe", (directory,), attribute_names=names, label_format=label_format)
+
+
+def manifest_channel(name: str, manifest: str, attribute_names, label_format: str | None = None) -> Channel:
+    """An augmented manifest (local or ``s3://``) streamed as SageMaker's Pipe mode streams it."""
+    from ..manifest.parse import parse_attribute_names
+
+    if not is_uri(manifest) and not os.path.isfile(local_path(manifest)):
+        raise InputNotFound(f"{manifest}: no such augmented manifest", path=manifest)
+    return Channel(name, "manifest", (manifest,), attribute_names=tuple(parse_attribute_names(attribute_names)),
+                   label_format=label_format)
+
+
+class _ManifestRows:
+    """``(image_bytes, label)`` per manifest row, read again on every iteration (one epoch each):
+    the payloads SageMaker's RecordIO-wrapped pipe carries, with the label parsed as the pipe reader
+    parses it."""
+
+    def __init__(self, channel: Channel, num_classes: int):
+        self.channel, self.num_classes = channel, num_classes
+
+    def __iter__(self) -> Iterator[tuple]:
+        from ..manifest.labels import parse_label
+        from ..pipe.wrap import iter_manifest_payloads
+
+        path = self.channel.paths[0]
+        for row, payloads in iter_manifest_payloads(path, self.channel.attribute_names):
+            image, label = payloads[0], payloads[-1]
+            try:
+                yield image, parse_label(label.decode("utf-8"), self.channel.label_format, self.num_classes)
+            except (IcformatError, UnicodeDecodeError) as exc:
+                raise TrainingDataError(f"{path}:{row.line}: bad label {label[:40]!r}: {exc}") from None
 
 
 # ---- survey -------------------------------------------------------------------------------
@@ -236,6 +270,8 @@ def make_loader(channel: Channel, hp: Hyperparameters, *, train: bool, feed: Fee
 
 
 def _source(channel: Channel, hp: Hyperparameters, feed: FeedOptions):
+    if channel.kind == "manifest":
+        return _ManifestRows(channel, hp.num_classes)
     if channel.kind == "pipe":
         from ..pipe.reader import PipeReader
 
@@ -277,4 +313,4 @@ def require_nonempty(channel: Channel, count: int, hp: Hyperparameters) -> None:
 
 
 __all__ = ["Channel", "FeedOptions", "Survey", "check_batch_labels", "check_channel", "lst_channel",
-           "make_loader", "pipe_channel", "rec_channel", "require_nonempty", "survey"]
+           "make_loader", "manifest_channel", "pipe_channel", "rec_channel", "require_nonempty", "survey"]

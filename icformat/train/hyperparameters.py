@@ -1,9 +1,13 @@
 """SageMaker image-classification hyperparameters: names, defaults and valid ranges.
 
-SageMaker passes every hyperparameter as a string (``hyperparameters.json``); ``parse_hyperparameters``
-turns such a mapping into a typed, frozen ``Hyperparameters`` or raises ``HyperparameterError`` with
-one line naming the parameter and its valid range. ``check_dataset`` compares them with what a
-channel holds (image count, labels, label width, smallest image). Pure Python: no MXNet, no numpy.
+SageMaker passes every hyperparameter as a string (``hyperparameters.json``).
+``validate_hyperparameters`` checks such a mapping and returns every problem at once (each naming the
+parameter, its valid range and where the value came from); ``parse_hyperparameters`` turns it into a
+typed, frozen ``Hyperparameters`` or raises ``HyperparameterError`` listing every error.
+``check_dataset`` compares them with what a channel holds (image count, labels, label width, smallest
+image). Severity follows one rule: an error where SageMaker fails the job; a warning where it runs but
+probably not as meant, or where the rule is not confirmed (``top_k=1``, unknown names). Pure Python:
+no MXNet, no numpy.
 """
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Callable, Collection, Iterable, Mapping
 
 from ..errors import HyperparameterError
+
+ERROR, WARNING = "error", "warning"
 
 IMAGENET_DEPTHS = (18, 34, 50, 101, 152, 200)
 CIFAR_DEPTHS = (20, 32, 44, 56, 110)
@@ -202,7 +208,7 @@ SPEC: dict[str, tuple[Callable[[Any], Any], str]] = {
     "optimizer": (_choice(OPTIMIZERS), "one of sgd, adam, rmsprop, nag"),
     "precision_dtype": (_choice(PRECISIONS), "float32 or float16"),
     "resize": (_POSITIVE, "a positive integer >= the height and width of image_shape"),
-    "top_k": (_ranged(_int, 2), "an integer > 1 and <= num_classes"),
+    "top_k": (_ranged(_int, 1), "an integer > 1 and <= num_classes"),
     "use_pretrained_model": (_zero_one, "0 or 1"),
     "use_weighted_loss": (_zero_one, "0 or 1"),
     "weight_decay": (_UNIT, "a float in [0, 1]"),
@@ -220,54 +226,117 @@ def _unknown(name: str) -> str:
     return f"unknown hyperparameter {name!r}; known: {', '.join(sorted(SPEC))}"
 
 
-def _fail(name: str, problem: str) -> HyperparameterError:
-    return HyperparameterError(f"hyperparameter {name}: {problem}; valid: {SPEC[name][1]}", name=name)
+def _fail(name: str, problem: str) -> str:
+    return f"hyperparameter {name}: {problem}; valid: {SPEC[name][1]}"
 
 
-def parse_hyperparameters(raw: Mapping[str, Any], *, device: str = "cpu") -> Hyperparameters:
-    """Typed hyperparameters from SageMaker's string mapping; ``HyperparameterError`` on the first
-    unknown, missing, invalid or contradictory one. ``device`` ("cpu" or "gpu") decides whether
-    float16 can run."""
+@dataclass(frozen=True)
+class HyperparameterProblem:
+    """One problem of a hyperparameter set: ``name`` the parameter, ``severity`` error or warning,
+    ``source`` where the value came from (``--hp``, a file, a request...; None when not given)."""
+
+    name: str
+    message: str
+    severity: str = ERROR
+    source: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.message} (from {self.source})" if self.source else self.message
+
+
+@dataclass(frozen=True)
+class HyperparameterReview:
+    """``validate_hyperparameters``' answer: the typed set (None when any error) and every problem."""
+
+    hp: Hyperparameters | None
+    problems: tuple[HyperparameterProblem, ...]
+
+    @property
+    def errors(self) -> list[HyperparameterProblem]:
+        return [p for p in self.problems if p.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[HyperparameterProblem]:
+        return [p for p in self.problems if p.severity == WARNING]
+
+
+def validate_hyperparameters(raw: Mapping[str, Any], *, device: str = "cpu", sources: Mapping[str, str] | None = None,
+                             source: str | None = None) -> HyperparameterReview:
+    """Every unknown, missing, invalid or contradictory hyperparameter of ``raw``, each with its
+    source (``sources[name]``, else ``source``). ``device`` ("cpu" or "gpu") decides whether float16
+    can run."""
+    sources = sources or {}
+    where = lambda name: sources.get(name, source)  # noqa: E731
+    problems: list[HyperparameterProblem] = []
     values: dict[str, Any] = {}
     for name, value in raw.items():
         if name.startswith(_SERVICE_PREFIXES):
             continue
         if name not in SPEC:
-            raise HyperparameterError(_unknown(name), name=name)
+            problems.append(HyperparameterProblem(name, _unknown(name) + "; whether SageMaker rejects or ignores unknown "
+                                                  "names is not confirmed; icformat ignores it", WARNING, where(name)))
+            continue
         if value is None:
             continue
         try:
             values[name] = SPEC[name][0](value)
         except (ValueError, TypeError):
-            raise _fail(name, f"got {_text(value)!r}") from None
+            problems.append(HyperparameterProblem(name, _fail(name, f"got {_text(value)!r}"), ERROR, where(name)))
+    given = {p.name for p in problems} | set(values)
     for name in REQUIRED:
-        if name not in values:
-            raise _fail(name, "missing")
-    _check_combinations(values)
-    notes = []
+        if name not in given:
+            problems.append(HyperparameterProblem(name, _fail(name, "missing"), ERROR, None))
+    problems += [HyperparameterProblem(name, message, severity, where(name))
+                 for name, message, severity in _combinations(values)]
+    notes = [str(p) for p in problems if p.severity == WARNING]
     if values.get("precision_dtype") == "float16" and device == "cpu":
         notes.append("precision_dtype float16 is a GPU mode: training on the CPU in float32")
-    known = {f.name for f in fields(Hyperparameters)}
-    return Hyperparameters(**{k: v for k, v in values.items() if k in known}, notes=tuple(notes))
+    hp = None
+    if not any(p.severity == ERROR for p in problems):
+        known = {f.name for f in fields(Hyperparameters)}
+        hp = Hyperparameters(**{k: v for k, v in values.items() if k in known}, notes=tuple(notes))
+    return HyperparameterReview(hp, tuple(problems))
 
 
-def _check_combinations(v: dict[str, Any]) -> None:
+def parse_hyperparameters(raw: Mapping[str, Any], *, device: str = "cpu", sources: Mapping[str, str] | None = None,
+                          source: str | None = None) -> Hyperparameters:
+    """Typed hyperparameters from SageMaker's string mapping; ``HyperparameterError`` naming every
+    error (its ``name`` is the first one's). Warnings become ``notes``."""
+    review = validate_hyperparameters(raw, device=device, sources=sources, source=source)
+    errors = review.errors
+    if errors:
+        text = " | ".join(str(p) for p in errors)
+        if len(errors) > 1:
+            text = f"{len(errors)} hyperparameter errors: {text}"
+        raise HyperparameterError(text, name=errors[0].name)
+    assert review.hp is not None
+    return review.hp
+
+
+def _combinations(v: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """``(name, message, severity)`` for each contradiction between valid values."""
+    found = []
     epochs = v.get("epochs", 30)
     shape = v.get("image_shape", (3, 224, 224))
     if v.get("checkpoint_frequency") is not None and v["checkpoint_frequency"] > epochs:
-        raise _fail("checkpoint_frequency", f"{v['checkpoint_frequency']} is above epochs={epochs}")
+        found.append(("checkpoint_frequency", _fail("checkpoint_frequency", f"{v['checkpoint_frequency']} is above "
+                                                     f"epochs={epochs}"), ERROR))
     if v.get("resize") is not None and v["resize"] < max(shape[1], shape[2]):
-        raise _fail("resize", f"{v['resize']} is smaller than image_shape {shape[1]}x{shape[2]}")
-    if v.get("top_k") is not None and v["top_k"] > v["num_classes"]:
-        raise _fail("top_k", f"{v['top_k']} is above num_classes={v['num_classes']}")
+        found.append(("resize", _fail("resize", f"{v['resize']} is smaller than image_shape {shape[1]}x{shape[2]}"), ERROR))
+    if v.get("top_k") == 1:
+        found.append(("top_k", "hyperparameter top_k: 1 is below the documented range (an integer > 1); whether SageMaker "
+                      "rejects it is not confirmed (AWS's Kubernetes sample sets 1); top-1 accuracy is the accuracy "
+                      "itself", WARNING))
+    elif v.get("top_k") is not None and "num_classes" in v and v["top_k"] > v["num_classes"]:
+        found.append(("top_k", _fail("top_k", f"{v['top_k']} is above num_classes={v['num_classes']}"), ERROR))
     if v.get("use_weighted_loss") and not v.get("multi_label"):
-        raise _fail("use_weighted_loss", "1 needs multi_label=1")
+        found.append(("use_weighted_loss", _fail("use_weighted_loss", "1 needs multi_label=1"), ERROR))
     if v.get("use_pretrained_model") and v.get("num_layers", 152) in CIFAR_DEPTHS:
-        raise HyperparameterError(
-            f"hyperparameter num_layers: {v['num_layers']} has no pretrained model; with use_pretrained_model=1 "
-            f"valid: one of {', '.join(map(str, IMAGENET_DEPTHS))}", name="num_layers")
-    if v.get("multi_label") and v["num_classes"] < 2:
-        raise _fail("num_classes", "multi_label=1 needs at least 2 classes")
+        found.append(("num_layers", f"hyperparameter num_layers: {v['num_layers']} has no pretrained model; with "
+                      f"use_pretrained_model=1 valid: one of {', '.join(map(str, IMAGENET_DEPTHS))}", ERROR))
+    if v.get("multi_label") and "num_classes" in v and v["num_classes"] < 2:
+        found.append(("num_classes", _fail("num_classes", "multi_label=1 needs at least 2 classes"), ERROR))
+    return found
 
 
 def merge_hyperparameters(*sources: Mapping[str, Any]) -> dict[str, Any]:
@@ -310,9 +379,6 @@ def check_dataset(
         if num_examples < hp.mini_batch_size:
             problems.append(f"{channel} channel: {num_examples:,} images, fewer than mini_batch_size={hp.mini_batch_size}; "
                             "the number of input images must be at least mini_batch_size")
-        if num_examples != hp.num_training_samples:
-            problems.append(f"{channel} channel: {num_examples:,} images but num_training_samples={hp.num_training_samples}; "
-                            f"set num_training_samples={num_examples}")
     problems += check_labels(hp, labels, label_width, channel)
     if min_image_shape is not None and hp.resize is None:
         height, width = hp.image_shape[1:]
@@ -320,6 +386,30 @@ def check_dataset(
             problems.append(f"{channel} channel: an image is {min_image_shape[0]}x{min_image_shape[1]}, smaller than "
                             f"image_shape {height}x{width}; set resize >= {max(height, width)} or a smaller image_shape")
     return problems
+
+
+def schedule_batches_per_epoch(hp: Hyperparameters, workers: int = 1) -> int:
+    """Batches per epoch as the learning-rate schedule counts them: from ``num_training_samples``, as
+    MXNet's image-classification ``fit.py`` (which SageMaker's algorithm follows) computes its epoch
+    size: ceil(floor(num_training_samples / workers) / mini_batch_size)."""
+    return max(1, math.ceil((hp.num_training_samples // max(1, workers)) / hp.mini_batch_size))
+
+
+def schedule_warning(hp: Hyperparameters, num_examples: int) -> str | None:
+    """The warning when ``num_training_samples`` differs from the training image count: the job runs
+    (AWS's own lst-format example ships 15240 for 15,420 images), but the ``lr_scheduler_step``
+    schedule is counted from num_training_samples. None when they agree."""
+    if num_examples == hp.num_training_samples:
+        return None
+    if hp.lr_scheduler_step:
+        batches = schedule_batches_per_epoch(hp)
+        effect = (f"the learning rate drops after {'/'.join(str(s * batches) for s in hp.lr_scheduler_step)} batches "
+                  f"({batches} per epoch from num_training_samples), not at epochs "
+                  f"{','.join(map(str, hp.lr_scheduler_step))} of these images")
+    else:
+        effect = "it would move the learning-rate drops of an lr_scheduler_step off the epoch boundaries"
+    return (f"train channel: {num_examples:,} images but num_training_samples={hp.num_training_samples:,}; the job runs, "
+            f"but {effect}; set num_training_samples={num_examples}")
 
 
 def check_labels(hp: Hyperparameters, labels: Iterable[Any], label_width: int | None, channel: str = "train") -> list[str]:

@@ -9,7 +9,9 @@ from ..mxnet_runtime import import_mxnet
 
 def optimizer_params(hp: Hyperparameters, batches_per_epoch: int) -> dict[str, Any]:
     """``Module.init_optimizer``'s ``optimizer_params`` for ``hp`` (``rescale_grad`` is set by
-    the module: 1 / (batch x workers) under dist_sync)."""
+    the module: 1 / (batch x workers) under dist_sync). ``batches_per_epoch`` is the schedule's
+    epoch length: :func:`~icformat.train.hyperparameters.schedule_batches_per_epoch`, counted from
+    num_training_samples as SageMaker's algorithm counts it."""
     mx = import_mxnet()
     params: dict[str, Any] = {"learning_rate": hp.learning_rate}
     if hp.optimizer in ("sgd", "nag"):

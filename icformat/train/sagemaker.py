@@ -1,19 +1,26 @@
-"""SageMaker's training-container layout, so that a job runs locally exactly as in the service.
+"""A SageMaker job as the trainer's channels, read by the one job parser (``icformat.preflight.job``,
+which preflight uses too): a CreateTrainingJob or tuning-job request, or SageMaker's training-container
+layout, so that a job runs locally exactly as in the service.
 
-``ROOT/input/config/hyperparameters.json`` (strings), ``ROOT/input/config/inputdataconfig.json``
-(per channel: ``ContentType``, ``TrainingInputMode`` File or Pipe, ``RecordWrapperType``), the
-channels in ``ROOT/input/data/<channel>/`` (Pipe mode: the FIFOs ``ROOT/input/data/<channel>_<epoch>``),
-the ``model`` channel for incremental training, and the artifact ``ROOT/model/model.tar.gz``.
+The container layout: ``ROOT/input/config/hyperparameters.json`` (strings),
+``ROOT/input/config/inputdataconfig.json`` (per channel: ``ContentType``, ``TrainingInputMode`` File or
+Pipe, ``RecordWrapperType``), the channels in ``ROOT/input/data/<channel>/`` (Pipe mode: the FIFOs
+``ROOT/input/data/<channel>_<epoch>``), the ``model`` channel for incremental training, and the
+artifact ``ROOT/model/model.tar.gz``. Each channel's input format is
+:func:`~icformat.preflight.job.channel_format`'s decision, so the trainer reads a job the way preflight
+judged it.
 """
 from __future__ import annotations
 
-import glob
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import InputNotFound, TrainingDataError
-from ..io.sniff import read_json_object
-from .data import Channel, lst_channel, pipe_channel, rec_channel
+from ..io.paths import is_uri
+from ..manifest.labels import label_format_from_content_type
+from ..preflight.job import IMAGES, MANIFEST, PIPE, Job, channel_format, job_from_sagemaker_root
+from ..preflight.listing import list_channel
+from .data import Channel, lst_channel, manifest_channel, pipe_channel, rec_channel
 
 #: stand-in attribute names of a pipe-mode augmented manifest channel (image first, label second)
 MANIFEST_PAIR = ("image-ref", "label")
@@ -21,70 +28,64 @@ MANIFEST_PAIR = ("image-ref", "label")
 
 @dataclass(frozen=True)
 class SageMakerJob:
-    """What ``--sagemaker-root`` describes."""
+    """A job's hyperparameters (with where each came from) and its channels as the trainer reads them;
+    ``output`` is ROOT/model/model.tar.gz for a container layout, else None."""
 
     hyperparameters: dict
     train: Channel
     validation: Channel | None
     model: str | None
-    output: str
-
-
-def read_json(path: str, what: str) -> dict:
-    """A JSON object from ``path``; one-line errors for a missing file, a folder, another kind of
-    file, bad JSON or another type (:func:`~icformat.io.sniff.read_json_object`)."""
-    return read_json_object(path, what)
+    output: str | None
+    sources: dict = field(default_factory=dict)
+    source: str | None = None
 
 
 def read_sagemaker_root(root: str, *, attribute_names=None, label_format: str | None = None) -> SageMakerJob:
     """The job in SageMaker's folder layout under ``root``."""
     if not os.path.isdir(root):
         raise InputNotFound(f"{root}: no such folder (expected SageMaker's layout: input/config, input/data)", path=root)
-    config = os.path.join(root, "input", "config")
-    data = os.path.join(root, "input", "data")
-    hyperparameters = read_json(os.path.join(config, "hyperparameters.json"), "hyperparameters")
-    channels_path = os.path.join(config, "inputdataconfig.json")
-    configs = read_json(channels_path, "input data config") if os.path.exists(channels_path) else _guess(data)
-    if "train" not in configs:
-        raise TrainingDataError(f"{channels_path}: no train channel (channels: {', '.join(sorted(configs)) or 'none'})")
-    channels = {name: _channel(data, name, configs, attribute_names, label_format) for name in ("train", "validation")
-                if name in configs}
-    model = _model_archive(data) if "model" in configs else None
-    return SageMakerJob(hyperparameters, channels["train"], channels.get("validation"), model,
-                        os.path.join(root, "model", "model.tar.gz"))
+    names = _names(attribute_names) if attribute_names else ()
+    return training_job(job_from_sagemaker_root(root, attribute_names=names), label_format=label_format)
 
 
-def _guess(data: str) -> dict:
-    """File-mode channels from the folders present, when there is no inputdataconfig.json."""
-    if not os.path.isdir(data):
-        raise InputNotFound(f"{data}: no channel folder (expected input/data/train ...)", path=data)
-    return {name: {"TrainingInputMode": "File"} for name in os.listdir(data) if os.path.isdir(os.path.join(data, name))}
+def training_job(job: Job, *, label_format: str | None = None) -> SageMakerJob:
+    """The trainer's channels for ``job`` (from a request, the container layout or ``--channel``s)."""
+    if "train" not in job.channels:
+        raise TrainingDataError(f"{job.source}: no train channel (channels: {', '.join(sorted(job.channels)) or 'none'})")
+    train = _channel(job, "train", label_format)
+    validation = _channel(job, "validation", label_format) if "validation" in job.channels else None
+    model = _model(job.channels["model"].uri) if "model" in job.channels else None
+    output = os.path.join(job.root, "model", "model.tar.gz") if job.root else None
+    return SageMakerJob(dict(job.hyperparameters), train, validation, model, output, dict(job.sources), job.source)
 
 
-def _channel(data: str, name: str, configs: dict, attribute_names, label_format) -> Channel:
-    config = configs[name] if isinstance(configs[name], dict) else {}
-    content_type = config.get("ContentType")
-    if config.get("TrainingInputMode", "File").lower() == "pipe":
-        if attribute_names:
-            names = _names(attribute_names)
-        else:
-            names = MANIFEST_PAIR if config.get("RecordWrapperType", "None") == "RecordIO" else None
-        if label_format is None and names:
-            from ..manifest.labels import label_format_from_content_type
+def _channel(job: Job, name: str, label_format: str | None) -> Channel:
+    channel = job.channels[name]
+    kind = channel_format(job, channel)
+    if kind == MANIFEST or (job.mode_of(channel) == PIPE and job.root):
+        names = channel.attribute_names or (MANIFEST_PAIR if kind == MANIFEST else None)
+        labels = label_format or (label_format_from_content_type(channel.content_type) if names else None)
+        if job.root and job.mode_of(channel) == PIPE:  # the container's FIFOs <name>_<epoch>
+            return pipe_channel(name, os.path.join(job.root, "input", "data"), names, labels)
+        return manifest_channel(name, channel.uri, names, labels)
+    if kind == IMAGES:
+        lst = job.channels.get(f"{name}_lst")
+        if lst is None:
+            raise TrainingDataError(f"{job.source}: the {name} channel holds images but there is no {name}_lst channel")
+        return lst_channel(name, _single(lst.uri, ".lst", f"{name}_lst"), channel.uri)
+    if not is_uri(channel.uri) and not os.path.exists(channel.uri):
+        raise InputNotFound(f"{channel.uri}: the {name} channel's folder is missing", path=channel.uri)
+    return rec_channel(name, channel.uri)
 
-            label_format = label_format_from_content_type(content_type)
-        pipe_channel(name, data)  # checks the folder
-        return Channel(name, "pipe", (data,), None, names, label_format)
-    folder = os.path.join(data, name)
-    lst_name = f"{name}_lst"
-    if lst_name in configs:
-        lsts = sorted(glob.glob(os.path.join(data, lst_name, "*.lst")))
-        if len(lsts) != 1:
-            raise TrainingDataError(f"{os.path.join(data, lst_name)}: expected one .lst file, found {len(lsts)}")
-        return lst_channel(name, lsts[0], folder)
-    if not os.path.isdir(folder):
-        raise InputNotFound(f"{folder}: the {name} channel's folder is missing", path=folder)
-    return rec_channel(name, folder)
+
+def _single(uri: str, suffix: str, channel: str) -> str:
+    """The one ``suffix`` file of a channel (``uri`` itself when it names one)."""
+    if uri.lower().endswith(suffix):
+        return uri
+    found = [e.uri for e in list_channel(uri) if e.relative.lower().endswith(suffix)]
+    if len(found) != 1:
+        raise TrainingDataError(f"{uri}: expected one {suffix} file in the {channel} channel, found {len(found)}")
+    return found[0]
 
 
 def _names(manifest) -> tuple[str, ...]:
@@ -93,11 +94,13 @@ def _names(manifest) -> tuple[str, ...]:
     return tuple(parse_attribute_names(manifest))
 
 
-def _model_archive(data: str) -> str:
-    folder = os.path.join(data, "model")
-    archives = sorted(glob.glob(os.path.join(folder, "*.tar.gz")))
+def _model(uri: str) -> str:
+    if uri.endswith((".tar.gz", ".tgz")):
+        return uri
+    entries = list_channel(uri)
+    archives = sorted(e.uri for e in entries if e.relative.endswith((".tar.gz", ".tgz")))
     if archives:
         return archives[0]
-    if os.path.isdir(folder) and glob.glob(os.path.join(folder, "*-symbol.json")):
-        return folder
-    raise InputNotFound(f"{folder}: the model channel holds no model.tar.gz", path=folder)
+    if any(e.relative.endswith("-symbol.json") for e in entries):
+        return uri
+    raise InputNotFound(f"{uri}: the model channel holds no model.tar.gz", path=uri)

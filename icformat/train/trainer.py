@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from .checkpoints import CheckpointKeeper, write_artifact
 from .data import Channel, FeedOptions, Survey, check_batch_labels, check_channel, make_loader, require_nonempty, survey
-from .hyperparameters import Hyperparameters
+from .hyperparameters import Hyperparameters, schedule_batches_per_epoch, schedule_warning
 from .metrics import Accuracy
 from .network import POS_WEIGHT, build_symbol, build_weighted_training_symbol
 from .optim import optimizer_params, parameter_block
@@ -121,6 +121,9 @@ def _checked(hp: Hyperparameters, channel: Channel) -> Survey | None:
         return None
     check_channel(hp, channel, found)
     LOG.info("%s channel: %d images, %s", channel.name, found.num_examples, channel.describe())
+    warning = schedule_warning(hp, found.num_examples) if channel.name == "train" else None
+    if warning:
+        LOG.warning(warning)
     return found
 
 
@@ -167,7 +170,8 @@ class _Run:
         arg, aux = self._initial_params(module, train_iter, seed)
         module.init_params(initializer=mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2),
                            arg_params=arg, aux_params=aux, allow_missing=True, allow_extra=True)
-        steps = self.steps_per_epoch(train_iter)
+        # the learning-rate schedule counts batches from num_training_samples, as SageMaker's does
+        steps = schedule_batches_per_epoch(self.hp, self.workers)
         module.init_optimizer(kvstore=self.kv if self.kv is not None else "local", optimizer=self.hp.optimizer,
                               optimizer_params=optimizer_params(self.hp, steps))
         return module
