@@ -11,14 +11,17 @@ $(VENV)/.installed: pyproject.toml
 	@# Debian's is installed where it is missing and apt-get can run as root; elsewhere a test says what to install
 	@if ! ldconfig -p 2>/dev/null | grep -q 'libturbojpeg\.so\.0' && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get install -y -q libturbojpeg0 >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q libturbojpeg0 >/dev/null; } || true; fi
+	@# the report's tests open it in Debian's chromium, driven by Playwright (whose own browser download cannot run here)
+	@if ! command -v chromium >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } || true; fi
 	$(PY) -m venv $(VENV)
-	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[train,export,serve,spark,dev,turbo]'
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[train,export,serve,spark,dev,turbo,report]'
 	touch $@
 
 # the core environment: numpy 2, no mxnet, onnxruntime (inference on exported models)
 $(CORE)/.installed: pyproject.toml
 	$(PY) -m venv $(CORE)
-	$(CORE)/bin/pip install $(PIP_FLAGS) -e '.[dev,serve,onnx]' 'numpy>=2'
+	$(CORE)/bin/pip install $(PIP_FLAGS) -e '.[dev,serve,onnx,report,peers]' 'numpy>=2'
 	touch $@
 
 demo: $(VENV)/.installed

@@ -42,7 +42,7 @@ def class_balance(splits: dict[str, dict[str, int]]) -> str:
     axes.set_yticks(y + height * (len(splits) - 1) / 2, labels)
     axes.invert_yaxis()
     axes.set_xlabel("images")
-    axes.legend()
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
     return _png(figure)
 
 
