@@ -17,7 +17,7 @@ from PIL import Image
 from icformat.lst.format import write_lst
 from icformat.recordio.header import IRHeader, pack
 from icformat.recordio.writer import RecordWriter
-from icformat.report.build import ReportOptions, Split, write_report
+from icformat.report.build import Split, write_report
 from icformat.samples import sample_photos
 from icformat.train.data import data_channel
 

@@ -81,6 +81,8 @@ def evaluate_command(model, data, root, attribute_names, label_format, classes, 
 
 def format_evaluation(found: dict) -> str:
     """The human text of an evaluation."""
+    from ..evaluate.run import class_names
+
     lines = [f"{found['images']:,} images evaluated on {found['backend']} ({found['model']})"]
     if found["multi_label"]:
         mean_ap = found["mean_average_precision"]
@@ -105,8 +107,8 @@ def format_evaluation(found: dict) -> str:
     if found["mistakes"]:
         lines.append("most confident mistakes:")
         for m in found["mistakes"]:
-            lines.append(f"  {m['where']}  ({m['name']}): true {m['label']}, predicted {m['predicted']} "
-                         f"(p={m['confidence']:.3f})")
+            lines.append(f"  {m['where']}  ({m['name']}): true {class_names(m['label'], found['classes'])}, predicted "
+                         f"{class_names(m['predicted'], found['classes'])} (p={m['confidence']:.3f})")
     return "\n".join(lines)
 
 

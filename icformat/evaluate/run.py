@@ -8,7 +8,6 @@ confident mistakes keep their image bytes too (a bounded heap), for a report to 
 from __future__ import annotations
 
 import heapq
-import itertools
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
@@ -88,6 +87,13 @@ class Evaluation:
     def to_dict(self) -> dict:
         return {**self.summary(), "mistakes": [m.to_dict() for m in self.mistakes],
                 "failures": [{"where": w, "error": e} for w, e in self.failed]}
+
+
+def class_names(value: int | list[int], classes: list[str]) -> str:
+    """A class id's name, or the names of several joined by ``+`` (``(none)`` for no class)."""
+    if isinstance(value, list):
+        return "+".join(classes[i] for i in value) or "(none)"
+    return classes[value]
 
 
 def _rows(classes: list[str], columns: dict[str, list]) -> list[dict]:
@@ -174,4 +180,4 @@ def _mistake(example: Example, truth, probs: np.ndarray, multi: bool, threshold:
     return Mistake(example.name, example.uri, truth, best, float(probs[best]), bytes(example.image))
 
 
-__all__ = ["Evaluation", "Mistake", "evaluate"]
+__all__ = ["Evaluation", "Mistake", "class_names", "evaluate"]

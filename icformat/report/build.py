@@ -9,7 +9,6 @@ and once more reading bytes only, to draw the duplicates found; thumbnails are s
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -111,7 +110,7 @@ def write_report(splits: Sequence[Split], output: str, *, model: str | None = No
              sections.duplicates(scans, _shown_pairs(duplicates, options.pairs), drawn, counts, options.near_distance),
              sections.oddities(scans)]
     if evaluation is not None:
-        parts.append(sections.model(evaluation, classes))
+        parts.append(sections.model(evaluation))
     if history:
         parts.append(html.section("Training curves", html.chart(charts.curves(history), "training curves"),
                                   anchor="training"))

@@ -1,13 +1,12 @@
 """The report's sections, each from what the scans, validators, duplicate search and evaluation found."""
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 
+from ..evaluate.run import class_names
 from . import charts, html
 from .look import thumbnail_of
-from .scan import ASPECT_BINS, SIZE_BINS, SplitScan
+from .scan import ASPECT_BINS, SIZE_BINS, SplitScan, Thumb
 
 ODD_TITLES = {"tiny": "Tiny images", "elongated": "Extremely elongated images", "near-uniform": "Nearly uniform images"}
 
@@ -95,7 +94,7 @@ def oddities(scans: list[SplitScan]) -> str:
     return html.section("Odd images", *parts, anchor="odd")
 
 
-def model(evaluation, classes: Sequence[str] | None) -> str:
+def model(evaluation) -> str:
     found = evaluation.summary()
     names = found["classes"]
     parts = [html.paragraph(f"{found['model']} on {found['images']:,} images ({found['backend']}), the last split.")]
@@ -110,18 +109,9 @@ def model(evaluation, classes: Sequence[str] | None) -> str:
         rows = [[r["class"], r["precision"], r["recall"], r["f1"], int(r["support"])] for r in found["per_class"]]
         parts.append(html.table(["class", "precision", "recall", "F1", "support"], rows, data="metrics"))
     parts.append(html.heading(f"The {len(evaluation.mistakes)} most confident mistakes"))
-    cards = []
-    for m in evaluation.mistakes:
-        from .scan import Thumb
-
-        true = _names(m.label, names)
-        cards.append(Thumb(m.name, m.uri, f"true {true}", thumbnail_of(m.image),
-                           f"predicted {_names(m.predicted, names)} (p={m.confidence:.2f})"))
+    cards = [Thumb(m.name, m.uri, f"true {class_names(m.label, names)}", thumbnail_of(m.image),
+                   f"predicted {class_names(m.predicted, names)} (p={m.confidence:.2f})") for m in evaluation.mistakes]
     parts.append(html.grid(cards))
     return html.section("Model", *parts, anchor="model")
 
 
-def _names(value, names: Sequence[str]) -> str:
-    if isinstance(value, list):
-        return "+".join(names[i] for i in value) or "(none)"
-    return names[value]

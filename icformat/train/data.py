@@ -277,7 +277,7 @@ def _rec_examples(channel: Channel) -> Iterator[Example]:
 
 
 def _lst_items(channel: Channel) -> Iterator[tuple[Example, str]]:
-    from ..lst import read_lst
+    from ..lst.parse import read_lst
 
     lst, root = channel.paths[0], channel.root
     table = read_lst(lst)
