@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -48,15 +47,14 @@ def rec_corpus(work: str, records: int) -> str:
 
 def run_report(rec: str, out: str) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds and peak RSS (MB) of `icformat report REC` in its own process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    code = subprocess.call([sys.executable, "-m", "icformat", "report", rec, "-o", out], cwd=ROOT)
+    child = subprocess.Popen([sys.executable, "-m", "icformat", "report", rec, "-o", out], cwd=ROOT)
+    _, status, usage = os.wait4(child.pid, 0)  # this process's own resource usage
     wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if code:
-        raise SystemExit(f"icformat report failed (exit {code})")
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return wall, cpu, after.ru_maxrss / 1024
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise SystemExit(f"icformat report failed (exit {child.returncode})")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def main() -> None:

@@ -100,7 +100,7 @@ def write_report(splits: Sequence[Split], output: str, *, model: str | None = No
                  for s, found in zip(splits, problems)]
         duplicates, counts = _duplicates(scans, options)
         drawn = _draw_pairs(splits, duplicates, classes, options.pairs)
-        evaluation = _evaluate(predictor, splits[-1], options) if predictor is not None else None
+        evaluation = _evaluate(predictor, splits[-1], options, classes) if predictor is not None else None
     finally:
         if predictor is not None:
             predictor.close()
@@ -225,11 +225,14 @@ def _draw_pairs(splits, duplicates, classes, pairs: int) -> dict[tuple[int, int]
     return drawn
 
 
-def _evaluate(predictor, split: Split, options: ReportOptions):
+def _evaluate(predictor, split: Split, options: ReportOptions, classes: Sequence[str] | None):
     from ..evaluate.run import evaluate
 
-    return evaluate(predictor, iter_examples(split.channel), top_k=options.top_k, threshold=options.threshold,
-                    mistakes=options.mistakes)
+    found = evaluate(predictor, iter_examples(split.channel), top_k=options.top_k, threshold=options.threshold,
+                     mistakes=options.mistakes)
+    if classes is not None and len(classes) == len(found.classes):
+        found.classes = list(classes)
+    return found
 
 
 def _history(training: str) -> list[dict]:

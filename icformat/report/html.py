@@ -11,8 +11,8 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding
 th{background:#f4f4f4}td.l,th.l{text-align:left}
 .grid{display:flex;flex-wrap:wrap;gap:8px}.card{width:120px;font-size:11px;word-break:break-all}
 .card img{width:96px;height:96px;object-fit:contain;background:#eee;display:block}
-.pair{display:flex;gap:6px;border:1px solid #ddd;padding:6px;margin:4px;font-size:11px;width:260px}
-.pair img{width:96px;height:96px;object-fit:contain;background:#eee}
+.pair{display:flex;flex-wrap:wrap;gap:6px;border:1px solid #ddd;padding:6px;font-size:11px;width:204px}
+.pair img{width:96px;height:96px;object-fit:contain;background:#eee}.pair div{width:100%;word-break:break-all}
 .error{color:#b00020}.warning{color:#a15c00}.note{color:#555}.muted{color:#777;font-size:90%}
 .chart{max-width:100%}
 """

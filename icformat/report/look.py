@@ -1,7 +1,7 @@
 """What the report needs from one image, computed once as it streams by (on worker threads):
-header facts, a small thumbnail, a perceptual hash (``imagehash.phash``) and a digest of the bytes,
-whether it is gray and how uniform it is. Decoding goes through the one decoder, at a reduced DCT
-scale for JPEGs (the thumbnail and the hash need no more than 64 pixels a side)."""
+header facts, a perceptual hash (``imagehash.phash``) and a digest of the bytes, whether it is gray
+and how uniform it is. Decoding goes through the one decoder, at a reduced DCT scale for JPEGs (the
+hash looks at 32x32 pixels). Thumbnails are made only for the few images shown (:func:`thumbnail_of`)."""
 from __future__ import annotations
 
 import base64
@@ -15,7 +15,7 @@ from ..errors import ImageError, MissingDependencyError
 from ..image.decode import decode, image_info
 
 THUMB_PIXELS = 96
-_HASH_SIDE = 64
+_HASH_SIDE = 32
 
 
 def import_imagehash():
@@ -37,7 +37,6 @@ class Look(NamedTuple):
     phash: int = 0
     gray: bool = False
     spread: float = 0.0  # standard deviation of the gray levels (0 for a uniform image)
-    thumb: np.ndarray | None = None
     error: str | None = None
 
 
@@ -48,7 +47,7 @@ def digest_of(data: bytes | memoryview) -> int:
 
 def look_at(data: bytes | memoryview) -> Look:
     """Everything :class:`Look` holds, for the encoded image ``data``."""
-    from PIL import Image
+    from PIL import Image, ImageStat
 
     imagehash = import_imagehash()
     digest = digest_of(data)
@@ -59,12 +58,11 @@ def look_at(data: bytes | memoryview) -> Look:
         return Look(digest, error=str(exc))
     image = Image.fromarray(np.ascontiguousarray(pixels))
     bits = np.packbits(np.asarray(imagehash.phash(image).hash, dtype=bool).ravel())
-    gray_levels = np.asarray(image.convert("L"), dtype=np.float32)
-    thumb = image.copy()
-    thumb.thumbnail((THUMB_PIXELS, THUMB_PIXELS))
-    spread_rgb = pixels.max(axis=2).astype(np.int16) - pixels.min(axis=2)
-    return Look(digest, info.height, info.width, info.mode, int.from_bytes(bits.tobytes(), "big"),
-                bool(spread_rgb.max() <= 3), float(gray_levels.std()), np.asarray(thumb))
+    ycbcr = image.convert("YCbCr")
+    chroma = ycbcr.getextrema()[1:]  # a gray image has Cb and Cr at 128 throughout
+    gray = max(abs(v - 128) for band in chroma for v in band) <= 2
+    spread = ImageStat.Stat(ycbcr.getchannel(0)).stddev[0]
+    return Look(digest, info.height, info.width, info.mode, int.from_bytes(bits.tobytes(), "big"), gray, float(spread))
 
 
 def thumbnail_uri(thumb: np.ndarray | None) -> str:

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..io.parallel import map_ordered
 from ..train.data import Example
-from .look import Look, look_at, thumbnail_uri
+from .look import Look, look_at, thumbnail_of, thumbnail_uri
 
 SIZE_BINS = np.array([0, 16, 32, 64, 128, 224, 256, 384, 512, 768, 1024, 2048, 4096, 1 << 30])
 ASPECT_BINS = np.array([0, 0.25, 0.5, 0.67, 0.8, 0.95, 1.05, 1.25, 1.5, 2.0, 4.0, 1e9])
@@ -109,7 +109,8 @@ def scan_split(name: str, source: str, examples: Iterable[Example], *, options: 
 
 
 def _thumb(example: Example, label: str, look: Look, note: str = "") -> Thumb:
-    return Thumb(example.name, example.uri, label, thumbnail_uri(look.thumb), note)
+    src = thumbnail_uri(None) if look.error is not None else thumbnail_of(example.image)
+    return Thumb(example.name, example.uri, label, src, note)
 
 
 def _take(scan: SplitScan, example: Example, look: Look, label: str, options: ScanOptions, rng: random.Random,

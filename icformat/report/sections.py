@@ -44,8 +44,7 @@ def samples(scans: list[SplitScan]) -> str:
     parts = []
     for s in scans:
         parts.append(html.heading(f"{s.name}: a random sample per class"))
-        for label in sorted(s.samples, key=charts.natural_key):
-            parts.append(html.grid(s.samples[label]))
+        parts.append(html.grid(t for label in sorted(s.samples, key=charts.natural_key) for t in s.samples[label]))
     return html.section("Thumbnails per class", *parts, anchor="samples")
 
 
@@ -66,6 +65,9 @@ def duplicates(scans, shown, drawn, counts, near_distance: int) -> str:
     parts = [html.paragraph(f"Exact duplicates: the same bytes. Near duplicates: perceptual hashes (phash) within "
                             f"{near_distance} of 64 bits (resized, re-encoded, slightly cropped copies). Pairs across "
                             "splits (leakage between training and validation) come first.")]
+    if any(s.odd_counts.get("tiny") for s in scans):
+        parts.append(html.paragraph("Some images are tiny: phash sees little detail in them, so tiny images that are "
+                                    "merely alike can pair up as near duplicates.", "note"))
     for kind in ("exact", "near"):
         pairs = [d for d in shown if d.kind == kind]
         parts.append(html.heading(f"{kind.capitalize()} duplicates: {counts[kind]:,} pair(s)"
