@@ -190,3 +190,24 @@ def test_bad_input_is_one_line_and_leaves_nothing(tmp_path):
                          capture_output=True, text=True, env=icformat_env(), timeout=120)
     assert run.returncode == 1 and run.stderr.count("\n") == 1 and "nope.rec" in run.stderr
     assert not out.exists() and os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("tiles", [None, (64, 100)], ids=["default-tiles", "small-tiles"])
+def test_near_pairs_equal_a_plain_count_of_differing_bits(tiles, monkeypatch):
+    from icformat.report import duplicates
+    from icformat.report.duplicates import _popcount, near_pairs
+
+    if tiles:
+        monkeypatch.setattr(duplicates, "_ROWS", tiles[0])
+        monkeypatch.setattr(duplicates, "_COLUMNS", tiles[1])
+
+    rng = np.random.default_rng(5)
+    base = rng.integers(0, 2**63, 300, dtype=np.int64).astype(np.uint64)
+    flips = np.uint64(1) << rng.integers(0, 64, (300, 3)).astype(np.uint64)
+    hashes = np.concatenate([base, base ^ flips[:, 0] ^ flips[:, 1], base ^ flips[:, 2], base[:40]])
+    plain = [(i, j, bin(int(hashes[i]) ^ int(hashes[j])).count("1")) for i in range(len(hashes))
+             for j in range(i + 1, len(hashes))]
+    want = sorted((d, i, j) for i, j, d in plain if d <= 8)
+    pairs, total = near_pairs(hashes, 8)
+    assert total == len(want) and sorted((d, i, j) for i, j, d in pairs.tolist()) == want
+    assert _popcount(hashes).tolist() == [bin(int(h)).count("1") for h in hashes]

@@ -77,7 +77,7 @@ def lst_channel(name: str, lst: str, root: str | None = None) -> Channel:
     if not is_uri(lst) and not os.path.isfile(local_path(lst)):
         raise InputNotFound(f"{lst}: no such .lst file", path=lst)
     if root is None:
-        root = os.path.dirname(lst) if not is_uri(lst) else lst.rsplit("/", 1)[0]
+        root = (os.path.dirname(lst) or ".") if not is_uri(lst) else lst.rsplit("/", 1)[0]
     elif not is_uri(root) and not os.path.isdir(local_path(root)):
         raise InputNotFound(f"{root}: no such image folder (the root of {lst})", path=root)
     return Channel(name, "lst", (lst,), root)
