@@ -211,3 +211,27 @@ def test_near_pairs_equal_a_plain_count_of_differing_bits(tiles, monkeypatch):
     pairs, total = near_pairs(hashes, 8)
     assert total == len(want) and sorted((d, i, j) for i, j, d in pairs.tolist()) == want
     assert _popcount(hashes).tolist() == [bin(int(h)).count("1") for h in hashes]
+
+
+def test_manifest_with_bad_lines_and_preflight_findings(planted, tmp_path):
+    """A bad label and a missing image are shown as problems, not a failed report; preflight's
+    findings on the job (given hyperparameters) are listed with the validators'."""
+    manifest = tmp_path / "validation.manifest"
+    rows = [json.dumps({"source-ref": os.path.join(planted["root"], rel), "class": c})
+            for _, _, rel, c in planted["rows"]["validation"]]
+    rows[2] = json.dumps({"source-ref": os.path.join(planted["root"], "validation", "gone.jpg"), "class": 1})
+    rows[4] = json.dumps({"source-ref": os.path.join(planted["root"], planted["rows"]["validation"][4][2]),
+                          "class": "cat"})
+    manifest.write_text("\n".join(rows) + "\n")
+    train = Split("train", planted["train"], data_channel("train", planted["train"], root=planted["root"]))
+    validation = Split("validation", str(manifest), data_channel("validation", str(manifest)))
+    hp = {"num_classes": "3", "num_training_samples": "18", "mini_batch_size": "32", "image_shape": "3,64,64",
+          "epochs": "1"}
+    out = tmp_path / "r.html"
+    result = write_report([train, validation], str(out), hyperparameters=hp)
+    page = out.read_text()
+    assert result.images == {"train": 18, "validation": 18}
+    assert result.oddities["validation"]["undecodable"] == 1  # the missing image
+    assert f"{manifest}:5" in page and f"{manifest}:3" in page  # the validator names both lines
+    assert "preflight: " in page and "mini_batch_size" in page  # 18 images, fewer than mini_batch_size=32
+    assert result.problems >= 3

@@ -95,7 +95,7 @@ def write_report(splits: Sequence[Split], output: str, *, model: str | None = No
         predictor = open_predictor(model)
         classes = classes or (list(predictor.info.classes) if predictor.info.classes else None)
     try:
-        scans = [scan_split(s.name, s.channel.describe(), iter_examples(s.channel, workers=options.scan.workers),
+        scans = [scan_split(s.name, s.channel.describe(), iter_examples(s.channel, workers=options.scan.workers, tolerant=True),
                             options=options.scan, places={p[3] for p in found}, classes=classes, progress=progress)
                  for s, found in zip(splits, problems)]
         duplicates, counts = _duplicates(scans, options)
@@ -159,7 +159,7 @@ def _add_preflight(splits: Sequence[Split], hyperparameters: dict, problems: lis
     for name, split in zip(names, splits):
         channel = split.channel
         if channel.kind == "lst":
-            options += [f"{name}={channel.root}", f"{name}_lst={channel.paths[0]}"]
+            options += [f"{name}={channel.root};application/x-image", f"{name}_lst={channel.paths[0]}"]
         else:
             options.append(f"{name}={split.data}")
             attribute_names = channel.attribute_names or attribute_names
@@ -216,7 +216,7 @@ def _draw_pairs(splits, duplicates, classes, pairs: int) -> dict[tuple[int, int]
     drawn = {}
     for number, positions in wanted.items():
         last = max(positions)
-        for position, example in enumerate(iter_examples(splits[number].channel)):
+        for position, example in enumerate(iter_examples(splits[number].channel, tolerant=True)):
             if position in positions:
                 drawn[(number, position)] = Thumb(example.name, example.uri, label_text(example.labels, classes),
                                                   thumbnail_of(example.image))
@@ -228,7 +228,7 @@ def _draw_pairs(splits, duplicates, classes, pairs: int) -> dict[tuple[int, int]
 def _evaluate(predictor, split: Split, options: ReportOptions, classes: Sequence[str] | None):
     from ..evaluate.run import evaluate
 
-    found = evaluate(predictor, iter_examples(split.channel), top_k=options.top_k, threshold=options.threshold,
+    found = evaluate(predictor, iter_examples(split.channel, tolerant=True), top_k=options.top_k, threshold=options.threshold,
                      mistakes=options.mistakes)
     if classes is not None and len(classes) == len(found.classes):
         found.classes = list(classes)

@@ -48,11 +48,17 @@ def samples(scans: list[SplitScan]) -> str:
     return html.section("Thumbnails per class", *parts, anchor="samples")
 
 
+SHOWN_PROBLEMS = 200  # per split; the validators' own --json lists them all
+
+
 def problems(scans: list[SplitScan], found: list[list]) -> str:
     parts = []
     for s, problems_of_split in zip(scans, found):
         items = [html.problem_line(severity, where, message, s.at_places.get(key))
-                 for severity, where, message, key in problems_of_split]
+                 for severity, where, message, key in problems_of_split[:SHOWN_PROBLEMS]]
+        if len(problems_of_split) > SHOWN_PROBLEMS:
+            items.append(f"<li>... and {len(problems_of_split) - SHOWN_PROBLEMS:,} more (the validator's --json "
+                         "lists every one)</li>")
         undecodable = [html.problem_line("error", t.uri, t.note, t) for t in s.undecodable]
         parts.append(html.heading(f"{s.name}: {len(problems_of_split):,} problem(s) from the validators, "
                                   f"{s.undecodable_count:,} undecodable image(s)"))

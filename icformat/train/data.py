@@ -251,16 +251,18 @@ def data_channel(name: str, data: str, *, root: str | None = None, attribute_nam
     return rec_channel(name, data)
 
 
-def iter_examples(channel: Channel, *, workers: int | None = None) -> Iterator[Example]:
+def iter_examples(channel: Channel, *, workers: int | None = None, tolerant: bool = False) -> Iterator[Example]:
     """Every image of a file channel, in order; images of a ``.lst`` or a manifest are read on
     ``workers`` threads (default: 16 for ``s3://``, else 1). A listed image that is missing raises
-    ``InputNotFound`` naming its line."""
+    ``InputNotFound`` naming its line, a manifest line that cannot be read ``ManifestError``, a bad
+    label ``TrainingDataError``; ``tolerant`` gives such an example empty image bytes (missing) or no
+    labels (a bad label) instead, and leaves out lines that are not JSON (the validators name them)."""
     if channel.kind == "rec":
         return _rec_examples(channel)
     if channel.kind == "lst":
-        return _read_listed(_lst_items(channel), workers)
+        return _read_listed(_lst_items(channel, tolerant), workers, tolerant)
     if channel.kind == "manifest":
-        return _read_listed(_manifest_items(channel), workers)
+        return _read_listed(_manifest_items(channel, tolerant), workers, tolerant)
     raise TrainingDataError(f"{channel.name} channel: a {channel.kind} channel cannot be read as files")
 
 
@@ -276,40 +278,50 @@ def _rec_examples(channel: Channel) -> Iterator[Example]:
                 yield Example(str(header.id), path, labels, image, offset=offset)
 
 
-def _lst_items(channel: Channel) -> Iterator[tuple[Example, str]]:
+def _lst_items(channel: Channel, tolerant: bool = False) -> Iterator[tuple[Example, str]]:
     from ..lst.parse import read_lst
 
     lst, root = channel.paths[0], channel.root
-    table = read_lst(lst)
+    table = read_lst(lst, on_error="skip") if tolerant else read_lst(lst)
     for relative, line, labels in zip(table.paths, table.lines.tolist(), table.labels):
         location = root.rstrip("/") + "/" + relative if is_uri(root) else os.path.join(root, relative)
         yield Example(relative, lst, np.asarray(labels, dtype=np.float32), b"", line=line), location
 
 
-def _manifest_items(channel: Channel) -> Iterator[tuple[Example, str]]:
+def _manifest_items(channel: Channel, tolerant: bool) -> Iterator[tuple[Example, str]]:
     from ..manifest.labels import parse_label
     from ..manifest.parse import read_manifest
     from ..manifest.refs import base_of, resolve_ref
 
     manifest = channel.paths[0]
     base = base_of(manifest)
-    for row in read_manifest(manifest, channel.attribute_names):
+    for row in read_manifest(manifest, channel.attribute_names, on_error="skip" if tolerant else "raise"):
         try:
-            label = parse_label(row.label_value, channel.label_format, channel.num_classes)
+            labels = np.atleast_1d(np.asarray(parse_label(row.label_value, channel.label_format, channel.num_classes),
+                                              dtype=np.float32))
         except ValueError as exc:
-            raise TrainingDataError(f"{manifest}:{row.line}: {exc}") from None
+            if not tolerant:
+                raise TrainingDataError(f"{manifest}:{row.line}: {exc}") from None
+            labels = None
         ref = str(row.ref)
-        yield Example(ref, manifest, np.atleast_1d(np.asarray(label, dtype=np.float32)), b"", line=row.line), \
-            resolve_ref(ref, base)
+        yield Example(ref, manifest, labels, b"", line=row.line), resolve_ref(ref, base)
 
 
-def _read_listed(items: Iterator[tuple[Example, str]], workers: int | None) -> Iterator[Example]:
+def _read_listed(items: Iterator[tuple[Example, str]], workers: int | None, tolerant: bool = False) -> Iterator[Example]:
     from ..io.parallel import choose_workers, map_ordered, peek
 
     first, items = peek(items)
     threads = choose_workers(workers, first[1] if first else None)
-    for (example, location), data in map_ordered(_read_image, items, workers=threads):
+    for (example, location), data in map_ordered(_read_image_tolerant if tolerant else _read_image, items,
+                                                 workers=threads):
         yield Example(example.name, example.path, example.labels, data, line=example.line)
+
+
+def _read_image_tolerant(item: tuple[Example, str]) -> bytes:
+    try:
+        return _read_image(item)
+    except InputNotFound:
+        return b""
 
 
 def _read_image(item: tuple[Example, str]) -> bytes:
