@@ -85,6 +85,7 @@ def write_report(splits: Sequence[Split], output: str, *, model: str | None = No
                  hyperparameters: dict | None = None, training: str | None = None,
                  options: ReportOptions = ReportOptions(), progress: Callable[[int], None] | None = None) -> ReportResult:
     """Write the report of ``splits`` to ``output`` (atomically; local or ``s3://``)."""
+    history = _history(training) if training else None  # a bad file fails now, not after the scan
     problems = [_validate(split, options) for split in splits]
     if hyperparameters is not None:
         _add_preflight(splits, hyperparameters, problems)
@@ -95,7 +96,8 @@ def write_report(splits: Sequence[Split], output: str, *, model: str | None = No
         predictor = open_predictor(model)
         classes = classes or (list(predictor.info.classes) if predictor.info.classes else None)
     try:
-        scans = [scan_split(s.name, s.channel.describe(), iter_examples(s.channel, workers=options.scan.workers, tolerant=True),
+        scans = [scan_split(s.name, s.channel.describe(),
+                            iter_examples(s.channel, workers=options.scan.workers, tolerant=True),
                             options=options.scan, places={p[3] for p in found}, classes=classes, progress=progress)
                  for s, found in zip(splits, problems)]
         duplicates, counts = _duplicates(scans, options)
@@ -104,7 +106,6 @@ def write_report(splits: Sequence[Split], output: str, *, model: str | None = No
     finally:
         if predictor is not None:
             predictor.close()
-    history = _history(training) if training else None
     parts = [sections.overview(scans, problems, counts), sections.balance(scans), sections.sizes(scans),
              sections.samples(scans), sections.problems(scans, problems),
              sections.duplicates(scans, _shown_pairs(duplicates, options.pairs), drawn, counts, options.near_distance),
@@ -117,12 +118,16 @@ def write_report(splits: Sequence[Split], output: str, *, model: str | None = No
     document = html.page("icformat report: " + ", ".join(s.name for s in splits), parts).encode("utf-8")
     with open_output(output, "wb") as f:
         f.write(document)
+    return _result(output, scans, problems, duplicates, counts, evaluation, len(document))
+
+
+def _result(output, scans, problems, duplicates, counts, evaluation, size: int) -> ReportResult:
+    oddities = {s.name: {**dict(s.odd_counts), "undecodable": s.undecodable_count,
+                         **({"grayscale-in-colour": s.gray_count} if s.mostly_colour else {})} for s in scans}
     return ReportResult(
         output, {s.name: s.count for s in scans}, {s.name: dict(s.class_counts) for s in scans},
-        sum(len(p) for p in problems), counts["exact"], counts["near"], counts["across"],
-        {s.name: {**dict(s.odd_counts), "undecodable": s.undecodable_count,
-                  **({"grayscale-in-colour": s.gray_count} if s.mostly_colour else {})} for s in scans},
-        evaluation.summary().get("accuracy") if evaluation is not None else None, len(document),
+        sum(len(p) for p in problems), counts["exact"], counts["near"], counts["across"], oddities,
+        evaluation.summary().get("accuracy") if evaluation is not None else None, size,
         [{"kind": d.kind, "first": _where(scans, d.first), "second": _where(scans, d.second), "distance": d.distance}
          for d in duplicates])
 
