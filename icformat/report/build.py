@@ -36,12 +36,14 @@ class Split:
 class ReportOptions:
     """What to look for and how much to show (see :class:`~icformat.report.scan.ScanOptions`);
     ``near_distance``: phash bits two near duplicates may differ in; ``check_images``: the
-    validators decode every image too; ``pairs``: duplicate pairs drawn per kind."""
+    validators decode every image too; ``pairs``: duplicate pairs drawn per kind; ``kept_pairs``: pairs
+    listed per kind in the result (all are counted), which bounds the memory they take."""
 
     scan: ScanOptions = ScanOptions()
     near_distance: int = DEFAULT_NEAR_DISTANCE
     check_images: bool = False
     pairs: int = 24
+    kept_pairs: int = 10_000
     mistakes: int = 24
     top_k: int = 5
     threshold: float = 0.5
@@ -187,19 +189,24 @@ def _duplicates(scans: list[SplitScan], options: ReportOptions) -> tuple[list[Du
         split = int(np.searchsorted(starts, i, side="right") - 1)
         return split, int(i - starts[split])
 
-    found, same = [], set()
+    found, counts = [], {"exact": 0, "near": 0, "across": 0}
+
+    def note(duplicate: Duplicate) -> None:
+        counts[duplicate.kind] += 1
+        counts["across"] += duplicate.across
+        if counts[duplicate.kind] <= options.kept_pairs:
+            found.append(duplicate)
+
     for group in exact_groups(digests):
         for other in group[1:].tolist():
-            found.append(Duplicate("exact", place(int(group[0])), place(other)))
-            same.add((int(group[0]), other))
+            note(Duplicate("exact", place(int(group[0])), place(other)))
     usable = np.flatnonzero(decoded)
-    pairs, _ = near_pairs(phashes[usable], options.near_distance)
+    pairs, total = near_pairs(phashes[usable], options.near_distance, limit=options.kept_pairs)
     for i, j, d in pairs.tolist():
         a, b = int(usable[i]), int(usable[j])
-        if (a, b) not in same and digests[a] != digests[b]:
-            found.append(Duplicate("near", place(a), place(b), d))
-    counts = {"exact": sum(d.kind == "exact" for d in found), "near": sum(d.kind == "near" for d in found),
-              "across": sum(d.across for d in found)}
+        if digests[a] != digests[b]:  # same bytes: listed as exact
+            note(Duplicate("near", place(a), place(b), d))
+    counts["near"] += total - len(pairs)  # found beyond the kept ones (their splits are not known)
     return found, counts
 
 

@@ -35,7 +35,8 @@ def exact_groups(digests: np.ndarray) -> list[np.ndarray]:
 def near_pairs(hashes: np.ndarray, max_distance: int = DEFAULT_NEAR_DISTANCE, *,
                limit: int = 100_000) -> tuple[np.ndarray, int]:
     """Pairs ``(i, j, distance)`` with ``i < j`` whose hashes differ in at most ``max_distance``
-    bits, closest first (at most ``limit`` kept), and how many there are. Works in tiles of
+    bits, closest first, and how many there are; beyond ``limit`` pairs, only the count grows (the
+    pairs kept are the first found in order of ``i``). Works in tiles of
     ``_ROWS`` x ``_COLUMNS`` hashes, so memory stays a few MB whatever the number of images."""
     hashes = np.asarray(hashes, dtype=np.uint64)
     found, kept, total = [], 0, 0
