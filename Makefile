@@ -14,15 +14,18 @@ $(VENV)/.installed: pyproject.toml
 	@# Debian's is installed where it is missing and apt-get can run as root; elsewhere a test says what to install
 	@if ! ldconfig -p 2>/dev/null | grep -q 'libturbojpeg\.so\.0' && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get install -y -q libturbojpeg0 >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q libturbojpeg0 >/dev/null; } || true; fi
+	@# the report's tests open it in Debian's chromium, driven by Playwright (whose own browser download cannot run here)
+	@if ! command -v chromium >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } || true; fi
 	$(PY) -m venv $(VENV)
-	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[train,export,serve,spark,dev,turbo]'
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[train,export,serve,spark,dev,turbo,report]'
 	touch $@
 
 # the core environment: numpy 2, no mxnet, onnxruntime (inference on exported models), PyTorch (CPU),
 # webdataset and datasets (the readers the rec2wds/rec2parquet tests check against)
 $(CORE)/.installed: pyproject.toml
 	$(PY) -m venv $(CORE)
-	$(CORE)/bin/pip install $(PIP_FLAGS) -e '.[dev,serve,onnx,torch,interop]' 'numpy>=2' 'torch==2.13.0'
+	$(CORE)/bin/pip install $(PIP_FLAGS) -e '.[dev,serve,onnx,torch,interop,report,peers]' 'numpy>=2' 'torch==2.13.0'
 	touch $@
 
 # Python 3.13: the core (numpy 2, no MXNet), the mxnet.recordio drop-in and the PyTorch datasets. No CPU

@@ -17,7 +17,7 @@ from .. import package_version
 from ..errors import IcformatError, UsageError
 
 _COMMAND_MODULES = ("rec", "lst", "im2rec", "manifest", "pipe", "loader", "bench", "train", "launch", "preflight",
-                    "serve", "export", "interop")
+                    "serve", "export", "interop", "evaluate", "report")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

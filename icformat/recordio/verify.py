@@ -18,7 +18,7 @@ from .header import HEADER, HEADER_SIZE, split_record
 from .layout import PLAIN_LAYOUT, RecLayout, detect_layout
 from .index import read_index
 from .batch import RecordBatch, make_batch
-from .reader import CHUNK_BYTES, RecordReader
+from .reader import CHUNK_BYTES, RecordReader, _drop_pages
 from .scan import scan_records
 from .writer import default_index_path
 
@@ -161,7 +161,7 @@ def _walk_local(local: str, name: str, check, problems: list[Problem], max_probl
             return
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             view = memoryview(mm)
-            pos, batch = 0, None
+            pos, batch, dropped = 0, None, 0
             try:
                 while pos < size and len(problems) < max_problems:
                     end = min(size, pos + CHUNK_BYTES)
@@ -173,6 +173,7 @@ def _walk_local(local: str, name: str, check, problems: list[Problem], max_probl
                         check(batch)
                         batch = None
                     pos = scan.next_pos
+                    dropped = _drop_pages(mm, dropped, pos)  # memory stays flat whatever the file's size
                     exc = scan.error
                     if isinstance(exc, NotRecordIOError):
                         raise exc

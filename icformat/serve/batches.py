@@ -4,7 +4,7 @@ order. An image that cannot be read or decoded yields a ``Prediction`` with its 
 from __future__ import annotations
 
 import os
-from typing import Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -19,10 +19,10 @@ from .sources import ImageSource
 DEFAULT_BATCH_SIZE = 32
 
 
-def _loader(store: ObjectStore, image_shape: tuple[int, int, int]):
-    def load(source: ImageSource) -> np.ndarray | str:
+def _loader(read: Callable[[Any], bytes], image_shape: tuple[int, int, int]):
+    def load(source) -> np.ndarray | str:
         try:
-            return preprocess(store.read(source.uri), image_shape)
+            return preprocess(read(source), image_shape)
         except ImageError as exc:
             return f"not a usable image: {exc}"
         except Exception as exc:  # a read failure of the transport (OSError, botocore's ClientError)
@@ -33,9 +33,15 @@ def _loader(store: ObjectStore, image_shape: tuple[int, int, int]):
 
 
 def iter_predictions(predictor: Predictor, sources: Iterable[ImageSource], *, batch_size: int = DEFAULT_BATCH_SIZE,
-                     workers: int | None = None, store: ObjectStore | None = None) -> Iterator[Prediction]:
-    """One :class:`Prediction` per source, in order, computed ``batch_size`` images at a time."""
-    load = _loader(store or ObjectStore(), predictor.info.image_shape)
+                     workers: int | None = None, store: ObjectStore | None = None,
+                     read: Callable[[Any], bytes] | None = None) -> Iterator[Prediction]:
+    """One :class:`Prediction` per source, in order, computed ``batch_size`` images at a time.
+    ``read(source)`` gives a source's bytes (default: ``store.read(source.uri)``), so that images
+    already in hand (records of a ``.rec``) take the same path."""
+    if read is None:
+        store = store or ObjectStore()
+        read = lambda source: store.read(source.uri)  # noqa: E731
+    load = _loader(read, predictor.info.image_shape)
     threads = workers or max(2, os.cpu_count() or 1)
     pending: list[tuple[ImageSource, np.ndarray | str]] = []
     good = 0

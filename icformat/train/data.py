@@ -19,7 +19,7 @@ import numpy as np
 
 from ..io.paths import is_fifo, is_uri, local_path
 from ..io.streams import open_input
-from ..errors import IcformatError, ImageError, InputNotFound, TrainingDataError
+from ..errors import IcformatError, ImageError, InputNotFound, RecordIOError, TrainingDataError
 from ..image.decode import image_info
 from ..recordio.reader import RecordReader
 from ..recordio.header import split_record
@@ -37,6 +37,7 @@ class Channel:
     root: str | None = None
     attribute_names: tuple[str, ...] | None = None
     label_format: str | None = None
+    num_classes: int | None = None
 
     @property
     def is_stream(self) -> bool:
@@ -77,7 +78,7 @@ def lst_channel(name: str, lst: str, root: str | None = None) -> Channel:
     if not is_uri(lst) and not os.path.isfile(local_path(lst)):
         raise InputNotFound(f"{lst}: no such .lst file", path=lst)
     if root is None:
-        root = os.path.dirname(lst) if not is_uri(lst) else lst.rsplit("/", 1)[0]
+        root = (os.path.dirname(lst) or ".") if not is_uri(lst) else lst.rsplit("/", 1)[0]
     elif not is_uri(root) and not os.path.isdir(local_path(root)):
         raise InputNotFound(f"{root}: no such image folder (the root of {lst})", path=root)
     return Channel(name, "lst", (lst,), root)
@@ -93,16 +94,6 @@ def pipe_channel(name: str, directory: str, attribute_names=None, label_format: 
 
         names = tuple(parse_attribute_names(attribute_names))
     return Channel(name, "pipe", (directory,), attribute_names=names, label_format=label_format)
-
-
-def manifest_channel(name: str, manifest: str, attribute_names, label_format: str | None = None) -> Channel:
-    """An augmented manifest (local or ``s3://``) streamed as SageMaker's Pipe mode streams it."""
-    from ..manifest.parse import parse_attribute_names
-
-    if not is_uri(manifest) and not os.path.isfile(local_path(manifest)):
-        raise InputNotFound(f"{manifest}: no such augmented manifest", path=manifest)
-    return Channel(name, "manifest", (manifest,), attribute_names=tuple(parse_attribute_names(attribute_names)),
-                   label_format=label_format)
 
 
 class _ManifestRows:
@@ -159,18 +150,15 @@ def survey(channel: Channel, progress: Callable[[int], None] | None = None) -> S
 
 def _survey_rec(channel: Channel, progress) -> Survey:
     labels, widths, sizes, bad = [], set(), [], 0
-    for path in channel.paths:
-        with RecordReader(path) as reader:
-            for record in reader.iter_views():
-                _, values, image = split_record(record)
-                if values is None:
-                    bad += 1
-                    continue
-                labels.append(values)
-                widths.add(len(values))
-                bad += _note_size(image, sizes)
-                if progress is not None:
-                    progress(1)
+    for example in _rec_examples(channel):
+        if example.labels is None:
+            bad += 1
+            continue
+        labels.append(example.labels)
+        widths.add(len(example.labels))
+        bad += _note_size(example.image, sizes)
+        if progress is not None:
+            progress(1)
     if len(widths) > 1:
         raise TrainingDataError(f"{channel.name} channel: records carry different numbers of labels "
                                 f"({', '.join(map(str, sorted(widths)))}); {channel.describe()}")
@@ -178,24 +166,14 @@ def _survey_rec(channel: Channel, progress) -> Survey:
 
 
 def _survey_lst(channel: Channel, progress) -> Survey:
-    from ..lst.parse import read_lst
-
-    table = read_lst(channel.paths[0])
-    sizes: list[tuple[int, int]] = []
-    bad = 0
-    for relative, line in zip(table.paths, table.lines.tolist()):
-        location = channel.root.rstrip("/") + "/" + relative if is_uri(channel.root) else os.path.join(channel.root, relative)
-        try:
-            with open_input(location, "rb") as f:
-                data = f.read()
-        except FileNotFoundError:
-            raise InputNotFound(f"{channel.paths[0]}:{line}: image {relative!r} not found under {channel.root}; "
-                                "check --train-root/--validation-root", path=location) from None
-        bad += _note_size(data, sizes)
+    labels, widths, sizes, bad = [], set(), [], 0
+    for example in _read_listed(_lst_items(channel), workers=None):
+        labels.append(example.labels)
+        widths.add(len(example.labels))
+        bad += _note_size(example.image, sizes)
         if progress is not None:
             progress(1)
-    labels = [row for row in table.labels.tolist()]
-    return _summary(labels, {table.label_width} if len(table) else set(), sizes, bad)
+    return _summary(labels, widths, sizes, bad)
 
 
 def _note_size(image, sizes: list) -> int:
@@ -237,6 +215,146 @@ def check_batch_labels(hp: Hyperparameters, labels: np.ndarray, channel: Channel
     problems = check_labels(hp, values, width, channel.name)
     if problems:
         raise TrainingDataError(f"{problems[0]} [{channel.describe()}]")
+
+
+# ---- examples: every labelled image of a file channel, as train, evaluate and report read them ----
+
+MANIFEST_SUFFIXES = (".manifest", ".jsonl", ".json")
+DEFAULT_ATTRIBUTE_NAMES = ("source-ref", "class")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One image of a channel: ``name`` (the record id, or the listed path), ``path`` of the file
+    that holds or lists it with its ``line`` (``.lst``, manifest) or byte ``offset`` (``.rec``),
+    ``labels`` (float32; None when a record has no readable image header) and the encoded ``image``."""
+
+    name: str
+    path: str
+    labels: np.ndarray | None
+    image: bytes | memoryview
+    line: int | None = None
+    offset: int | None = None
+
+    @property
+    def uri(self) -> str:
+        """Where it is: ``path:line`` or ``path@offset`` (as problems name places)."""
+        if self.line is not None:
+            return f"{self.path}:{self.line}"
+        return f"{self.path}@{self.offset:,}" if self.offset is not None else self.path
+
+    @property
+    def key(self) -> tuple[str, int | None]:
+        """``(path, line or offset)``: matches a :class:`~icformat.problems.Problem`'s place."""
+        return self.path, self.line if self.line is not None else self.offset
+
+
+def manifest_channel(name: str, manifest: str, attribute_names=None, label_format: str | None = None,
+                     num_classes: int | None = None) -> Channel:
+    """An augmented manifest (local or ``s3://``; image reference first, label second): read as a file
+    by ``iter_examples``, streamed as SageMaker's Pipe mode streams it by the trainer's loader."""
+    from ..manifest.parse import parse_attribute_names
+
+    if not is_uri(manifest) and not os.path.isfile(local_path(manifest)):
+        raise InputNotFound(f"{manifest}: no such augmented manifest", path=manifest)
+    names = tuple(parse_attribute_names(attribute_names or DEFAULT_ATTRIBUTE_NAMES))
+    return Channel(name, "manifest", (manifest,), attribute_names=names, label_format=label_format,
+                   num_classes=num_classes)
+
+
+def data_channel(name: str, data: str, *, root: str | None = None, attribute_names=None,
+                 label_format: str | None = None, num_classes: int | None = None) -> Channel:
+    """The channel ``data`` names, by its suffix: a ``.lst`` (images under ``root``), a manifest
+    (``.manifest``, ``.jsonl``, ``.json``) or RecordIO (a ``.rec``, a folder of shards, a prefix)."""
+    lowered = os.fspath(data).lower()
+    if lowered.endswith(".lst"):
+        return lst_channel(name, data, root)
+    if lowered.endswith(MANIFEST_SUFFIXES):
+        return manifest_channel(name, data, attribute_names, label_format, num_classes)
+    return rec_channel(name, data)
+
+
+def iter_examples(channel: Channel, *, workers: int | None = None, tolerant: bool = False) -> Iterator[Example]:
+    """Every image of a file channel, in order; images of a ``.lst`` or a manifest are read on
+    ``workers`` threads (default: 16 for ``s3://``, else 1). A listed image that is missing raises
+    ``InputNotFound`` naming its line, a manifest line that cannot be read ``ManifestError``, a bad
+    label ``TrainingDataError``; ``tolerant`` gives such an example empty image bytes (missing) or no
+    labels (a bad label) instead, and leaves out lines that are not JSON (the validators name them)."""
+    if channel.kind == "rec":
+        return _rec_examples(channel)
+    if channel.kind == "lst":
+        return _read_listed(_lst_items(channel, tolerant), workers, tolerant)
+    if channel.kind == "manifest":
+        return _read_listed(_manifest_items(channel, tolerant), workers, tolerant)
+    raise TrainingDataError(f"{channel.name} channel: a {channel.kind} channel cannot be read as files")
+
+
+def _rec_examples(channel: Channel) -> Iterator[Example]:
+    for path in channel.paths:
+        with RecordReader(path) as reader:
+            for offset, record in reader.iter_with_offsets():
+                try:
+                    header, labels, image = split_record(record, offset, path)
+                except RecordIOError:  # no image header: the label is unknown
+                    yield Example(str(offset), path, None, bytes(record), offset=offset)
+                    continue
+                yield Example(str(header.id), path, labels, image, offset=offset)
+
+
+def _lst_items(channel: Channel, tolerant: bool = False) -> Iterator[tuple[Example, str]]:
+    from ..lst.parse import read_lst
+
+    lst, root = channel.paths[0], channel.root
+    table = read_lst(lst, on_error="skip") if tolerant else read_lst(lst)
+    for relative, line, labels in zip(table.paths, table.lines.tolist(), table.labels):
+        location = root.rstrip("/") + "/" + relative if is_uri(root) else os.path.join(root, relative)
+        yield Example(relative, lst, np.asarray(labels, dtype=np.float32), b"", line=line), location
+
+
+def _manifest_items(channel: Channel, tolerant: bool) -> Iterator[tuple[Example, str]]:
+    from ..manifest.labels import parse_label
+    from ..manifest.parse import read_manifest
+    from ..manifest.refs import base_of, resolve_ref
+
+    manifest = channel.paths[0]
+    base = base_of(manifest)
+    for row in read_manifest(manifest, channel.attribute_names, on_error="skip" if tolerant else "raise"):
+        try:
+            labels = np.atleast_1d(np.asarray(parse_label(row.label_value, channel.label_format, channel.num_classes),
+                                              dtype=np.float32))
+        except ValueError as exc:
+            if not tolerant:
+                raise TrainingDataError(f"{manifest}:{row.line}: {exc}") from None
+            labels = None
+        ref = str(row.ref)
+        yield Example(ref, manifest, labels, b"", line=row.line), resolve_ref(ref, base)
+
+
+def _read_listed(items: Iterator[tuple[Example, str]], workers: int | None, tolerant: bool = False) -> Iterator[Example]:
+    from ..io.parallel import choose_workers, map_ordered, peek
+
+    first, items = peek(items)
+    threads = choose_workers(workers, first[1] if first else None)
+    for (example, location), data in map_ordered(_read_image_tolerant if tolerant else _read_image, items,
+                                                 workers=threads):
+        yield Example(example.name, example.path, example.labels, data, line=example.line)
+
+
+def _read_image_tolerant(item: tuple[Example, str]) -> bytes:
+    try:
+        return _read_image(item)
+    except InputNotFound:
+        return b""
+
+
+def _read_image(item: tuple[Example, str]) -> bytes:
+    example, location = item
+    try:
+        with open_input(location, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise InputNotFound(f"{example.uri}: image {example.name!r} not found ({location}); check the image "
+                            "folder (--root, --train-root/--validation-root) or the reference", path=location) from None
 
 
 # ---- loaders ----------------------------------------------------------------------------
@@ -312,5 +430,6 @@ def require_nonempty(channel: Channel, count: int, hp: Hyperparameters) -> None:
             f"images must be at least mini_batch_size [{channel.describe()}]")
 
 
-__all__ = ["Channel", "FeedOptions", "Survey", "check_batch_labels", "check_channel", "lst_channel",
-           "make_loader", "manifest_channel", "pipe_channel", "rec_channel", "require_nonempty", "survey"]
+__all__ = ["Channel", "Example", "FeedOptions", "Survey", "check_batch_labels", "check_channel", "data_channel",
+           "iter_examples", "lst_channel", "make_loader", "manifest_channel", "pipe_channel", "rec_channel",
+           "require_nonempty", "survey"]
