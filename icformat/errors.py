@@ -5,8 +5,8 @@ Families (catch the one you can handle):
 - ``InputNotFound`` (also ``FileNotFoundError``): a file, folder, object or prefix does not exist.
 - ``FormatError`` (also ``ValueError``): data does not follow its format; carries ``path``, ``line``
   (1-based, text files) and ``offset`` (absolute byte position, binary files) where known.
-  Subclasses: ``RecordIOError``, ``LstError``, ``ManifestError`` (``LabelError``), ``ImageError``,
-  ``BadRecordError``.
+  Subclasses: ``RecordIOError``, ``LstError``, ``ManifestError`` (``LabelError``), ``ImageError``
+  (``ImageTooLarge``), ``BadRecordError``.
 - ``UsageError`` (also ``ValueError``): bad arguments or options.
 - ``RemoteAccessError`` (also ``OSError``): an ``s3://`` object cannot be reached; ``reason`` is a
   stable code and the subclasses name the common ones (credentials, permission, endpoint, name).
@@ -105,6 +105,16 @@ class ImageError(FormatError):
     """An image cannot be decoded, encoded or is unsuitable."""
 
 
+class ImageTooLarge(ImageError):
+    """An image over the pixel budget (``--max-pixels``), refused before decoding, or one that ran
+    out of memory decoding; ``height``, ``width`` (when known) and ``max_pixels`` say how large."""
+
+    def __init__(self, message: str, *, height: int | None = None, width: int | None = None,
+                 max_pixels: int | None = None):
+        self.height, self.width, self.max_pixels = height, width, max_pixels
+        super().__init__(message)
+
+
 class BadRecordError(FormatError):
     """A loader met a record it cannot use (``strict=True``)."""
 
@@ -201,7 +211,7 @@ class HttpError(IcformatError):
 
 __all__ = [
     "IcformatError", "InputNotFound", "UsageError", "FormatError", "RecordIOError", "LineError", "LstError",
-    "ManifestError", "LabelError", "ImageError", "BadRecordError", "RemoteAccessError", "RemoteCredentialsError",
+    "ManifestError", "LabelError", "ImageError", "ImageTooLarge", "BadRecordError", "RemoteAccessError", "RemoteCredentialsError",
     "RemotePermissionError", "RemoteEndpointError", "RemoteNameError", "MissingDependencyError", "WorkerError",
     "WorkerTimeout", "HyperparameterError", "TrainingDataError", "ModelMismatchError",
     "JobError", "ChannelUnreachable", "HttpError",
