@@ -9,7 +9,7 @@ from ..preflight.job import Job, job_from_channels, job_from_request, job_from_s
 from ..errors import JobError
 from ..preflight.run import preflight
 from ..train.hyperparameters import merge_hyperparameters, parse_assignments
-from .common import echo_json, fail, json_option, progress
+from .common import echo_json, fail, json_option, max_pixels_option, progress
 
 _EPILOG = """\b
 Examples:
@@ -23,6 +23,7 @@ Examples:
 
 
 @click.command("preflight", epilog=_EPILOG)
+@max_pixels_option
 @click.option("--hyperparameters", "hp_file", metavar="FILE", help="JSON object of hyperparameters (strings, as SageMaker sends them).")
 @click.option("--hp", "assignments", multiple=True, metavar="NAME=VALUE", help="One hyperparameter (repeatable; wins over FILE).")
 @click.option("--channel", "channels", multiple=True, metavar="NAME=URI[;TYPE]",
