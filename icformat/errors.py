@@ -109,10 +109,10 @@ class ImageTooLarge(ImageError):
     """An image over the pixel budget (``--max-pixels``), refused before decoding, or one that ran
     out of memory decoding; ``height``, ``width`` (when known) and ``max_pixels`` say how large."""
 
-    def __init__(self, message: str, *, height: int | None = None, width: int | None = None,
-                 max_pixels: int | None = None):
+    def __init__(self, message: str, path: str | None = None, offset: int | None = None, *, line: int | None = None,
+                 height: int | None = None, width: int | None = None, max_pixels: int | None = None):
         self.height, self.width, self.max_pixels = height, width, max_pixels
-        super().__init__(message)
+        super().__init__(message, path, offset, line=line)
 
 
 class BadRecordError(FormatError):

@@ -213,19 +213,22 @@ def pillow(max_pixels: int | None = None):
 @contextlib.contextmanager
 def open_image(data, max_pixels: int | None = None):
     """``Image.open`` on ``data`` (header only), refused with :class:`ImageTooLarge` above the budget.
-    Pillow's decompression-bomb error and warning (during ``open`` and inside the block, where
-    ``load()`` may check frames and tiles) come out as ``ImageTooLarge``."""
+    Pillow's decompression-bomb error and warning (during ``open``, and inside the block, where
+    ``load()`` may check frames and tiles) come out as ``ImageTooLarge``, never as themselves."""
     limit = resolve_max_pixels(max_pixels)
+    check_header(data, limit)  # JPEG and PNG: refused with their size before Pillow reads them
     Image = pillow(limit)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(io.BytesIO(bytes(data))) as im:
-                check_pixels(im.height, im.width, limit)
-                yield im
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ImageTooLarge(f"{_bomb_size(str(exc))}over the {limit:,}-pixel limit, so it is refused undecoded; "
-                                f"{HOW_TO_RAISE}", max_pixels=limit) from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked just below
+            im = Image.open(io.BytesIO(bytes(data)))
+        with im, warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            check_pixels(im.height, im.width, limit)
+            yield im
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLarge(f"{_bomb_size(str(exc))}over the {limit:,}-pixel limit, so it is refused undecoded; "
+                            f"{HOW_TO_RAISE}", max_pixels=limit) from None
 
 
 def _bomb_size(message: str) -> str:
