@@ -274,22 +274,31 @@ def test_transform(images, tmp_path):
     _said(run.stderr, "bomb.png", "bomb.jpg")
 
 
-@pytest.fixture(scope="module")
-def listed(images, tmp_path_factory) -> str:
-    """A .lst of the four images (hostile ones on lines 1 and 3)."""
-    lst = tmp_path_factory.mktemp("lst") / "data.lst"
-    lst.write_text("0\t0\tbomb.png\n1\t1\tgood-1.jpg\n2\t0\tbomb.jpg\n3\t1\tgood-2.jpg\n")
+LISTED = "0\t0\tbomb.png\n1\t1\tgood-1.jpg\n2\t0\tbomb.jpg\n3\t1\tgood-2.jpg\n"  # hostile on lines 1 and 3
+
+
+def write_list(folder) -> str:
+    """A .lst of the four images in ``folder`` (im2rec writes its .rec beside it)."""
+    lst = folder / "data.lst"
+    lst.write_text(LISTED)
     return str(lst)
 
 
-def test_im2rec_skips_and_reports_them(images, listed, tmp_path):
+@pytest.fixture(scope="module")
+def listed(tmp_path_factory) -> str:
+    return write_list(tmp_path_factory.mktemp("lst"))
+
+
+def test_im2rec_skips_and_reports_them(images, tmp_path):
     from icformat.recordio import RecordReader
 
     for extra in ([], ["--encoding", ".png", "--num-workers", "2"]):
-        out = str(tmp_path / f"out{len(extra)}")
-        run = run_icformat("im2rec", listed, images["folder"], out, *extra)
+        folder = tmp_path / f"run{len(extra)}"
+        folder.mkdir()
+        lst = write_list(folder)
+        run = run_icformat("im2rec", lst, images["folder"], *extra)
         assert run.returncode == 0, run.stderr
-        with RecordReader(out + ".rec") as reader:
+        with RecordReader(lst[: -len(".lst")] + ".rec") as reader:
             assert sum(1 for _ in reader) == 2
         _said(run.stderr, "bomb.png", "bomb.jpg")
 
@@ -303,12 +312,12 @@ def test_lst_validate_check_images(images, listed):
 
 
 @pytest.fixture(scope="module")
-def packed(images, listed, tmp_path_factory) -> str:
+def packed(images, tmp_path_factory) -> str:
     """A .rec of the four images stored as they are (--pass-through): records 0 and 2 hostile."""
-    out = str(tmp_path_factory.mktemp("rec") / "data")
-    run = run_icformat("im2rec", listed, images["folder"], out, "--pass-through")
+    lst = write_list(tmp_path_factory.mktemp("rec"))
+    run = run_icformat("im2rec", lst, images["folder"], "--pass-through")
     assert run.returncode == 0, run.stderr
-    return out + ".rec"
+    return lst[: -len(".lst")] + ".rec"
 
 
 def test_rec_verify_decode(packed):
@@ -347,14 +356,14 @@ def test_preflight_check_images(images, tmp_path):
 
 def test_loader_reports_them_with_their_record(packed):
     """The loader (one worker process) skips both, naming each record; --max-pixels reaches the
-    worker. At 20 Mpx the JPEG is refused even at the 1/8 scale the loader decodes it at."""
-    run = run_icformat("loader", "run", packed, "--batch-size", "2", "--data-shape", "3,32,32", "--num-workers", "1",
-                       "--no-shuffle", "--max-pixels", "20000000", "--json")
+    worker. With --resize 32 the loader decodes the JPEG at 1/8 scale: at 20 Mpx it is refused even so."""
+    run = run_icformat("loader", "run", packed, "--batch-size", "2", "--data-shape", "3,32,32", "--resize", "32",
+                       "--num-workers", "1", "--no-shuffle", "--max-pixels", "20000000", "--json")
     assert run.returncode == 1, run.stderr
     report = json.loads(run.stdout)
     assert report["images"] == 2 and report["skipped"] == 2, report
     assert len(report["errors"]) == 2 and all(REFUSED in e and packed in e for e in report["errors"]), report["errors"]
-    assert "8125x8125" in " ".join(report["errors"])
+    assert "8125x8125 (66,015,625 pixels) even decoded at reduced scale" in " ".join(report["errors"])
     assert "Traceback" not in run.stderr
 
 
