@@ -120,6 +120,8 @@ def test_jpeg_frame_is_libjpegs_reading(photos):
             height, width = simplejpeg.decode_jpeg_header(data)[:2]
             assert jpeg_frame(data) == (height, width, full), name
         assert jpeg_frame(stray) == jpeg_frame(baseline)
+        for view in (memoryview(baseline), np.frombuffer(baseline, np.uint8), bytearray(baseline)):  # as callers hand it
+            assert jpeg_frame(view) == jpeg_frame(baseline), type(view)
         with Image.open(BytesIO(stray)) as im:  # libjpeg (through Pillow) decodes it, at that size
             assert np.asarray(im).shape[:2] == jpeg_frame(stray)[:2]
 

@@ -90,6 +90,7 @@ class JpegFrame(NamedTuple):
 def markers(data) -> Iterator[tuple[int, int, int]]:
     """``(marker, payload start, payload length)`` of each segment after SOI, up to and including
     the first SOS, skipping stray bytes and fill bytes between markers as libjpeg's reader does."""
+    data = _octets(data)
     size, pos = len(data), 2
     while pos < size:
         if data[pos] != 0xFF:  # stray bytes ("extraneous bytes before marker"): libjpeg skips them
@@ -116,9 +117,16 @@ def markers(data) -> Iterator[tuple[int, int, int]]:
         pos += length
 
 
+def _octets(data) -> memoryview:
+    """``data`` (bytes, a memoryview, a NumPy uint8 array) as a view whose items are Python ints."""
+    view = data if isinstance(data, memoryview) else memoryview(data)
+    return view if view.format == "B" and view.ndim == 1 else view.cast("B")
+
+
 def jpeg_frame(data) -> JpegFrame | None:
     """The frame of a JPEG from its markers (no decoding), or None when no SOF comes before the
     first scan (libjpeg cannot decode such data either)."""
+    data = _octets(data)
     height = width = components = 0
     found = full = False
     for marker, start, length in markers(data):

@@ -10,8 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import ImageError
-from .budget import check_jpeg, check_pixels, jpeg_frame, open_image, out_of_memory, resolve_max_pixels
-from .budget import markers as jpeg_markers
+from .budget import check_jpeg, check_pixels, jpeg_frame, markers, open_image, out_of_memory, resolve_max_pixels
 
 JPEG_SOI = b"\xff\xd8"
 TRANSPOSED = (5, 6, 7, 8)  # EXIF orientations that swap height and width
@@ -86,7 +85,7 @@ def _jpeg_exif(data):  # -> PIL.Image.Exif | None
     """Pillow's reading of a JPEG's first EXIF segment (APP1), without opening the image."""
     from PIL import Image
 
-    for marker, start, length in jpeg_markers(data):
+    for marker, start, length in markers(data):
         if marker == 0xE1 and bytes(data[start : start + 6]) == b"Exif\0\0":
             exif = Image.Exif()
             exif.load(bytes(data[start : start + length]))
