@@ -11,7 +11,7 @@ worker. ``max_pixels`` arguments, ``--max-pixels`` on the commands and ``ICFORMA
 the environment (inherited by worker processes and serve's workers) change it.
 
 JPEGs: the size is the largest of the frame headers (SOF) before the first scan, found by walking
-the markers as libjpeg does (skipping stray bytes between them). A decode at a reduced DCT scale
+the markers as libjpeg does (skipping stray bytes between them; past EOI too, to be safe). A decode at a reduced DCT scale
 (``min_height``/``min_width``) allocates the scaled size, and the budget applies to that, except
 for progressive or multi-scan JPEGs, where libjpeg keeps coefficients for the whole image. Other
 formats: the size Pillow's ``Image.open`` reads from the header (PNG's IHDR is read directly too);
@@ -24,11 +24,12 @@ import contextlib
 import io
 import math
 import os
+import re
 import struct
 import warnings
 from typing import Iterator, NamedTuple
 
-from ..errors import ImageTooLarge, UsageError
+from ..errors import ImageError, ImageTooLarge, UsageError
 
 DEFAULT_MAX_PIXELS = 178_956_970
 ENV_VAR = "ICFORMAT_MAX_PIXELS"
@@ -36,8 +37,9 @@ HOW_TO_RAISE = f"raise the limit with --max-pixels (or {ENV_VAR}) if the image i
 
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # frame headers (not DHT, JPG, DAC)
 _PROGRESSIVE = frozenset((0xC2, 0xC6, 0xCA, 0xCE))
-_STANDALONE = frozenset((0x01, *range(0xD0, 0xD8)))  # TEM, RST0-7: no length field
-_SOS, _EOI = 0xDA, 0xD9
+_SEGMENT = re.compile(rb"\xff+([^\x00\x01\xd0-\xd9\xff])")  # a marker with a length (not TEM, RSTn, SOI, EOI)
+_SOS = 0xDA
+MAX_SEGMENTS = 10_000
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -89,24 +91,18 @@ class JpegFrame(NamedTuple):
 
 def markers(data) -> Iterator[tuple[int, int, int]]:
     """``(marker, payload start, payload length)`` of each segment after SOI, up to and including
-    the first SOS, skipping stray bytes and fill bytes between markers as libjpeg's reader does."""
+    the first SOS, found as libjpeg's reader finds them: stray bytes, fill bytes (FF), stuffed
+    zeros and marker-only codes (RSTn, TEM, SOI, EOI) between segments are skipped. One regular
+    expression search per segment, so no input makes this slow; past :data:`MAX_SEGMENTS` it
+    raises ``ImageError`` (no real JPEG has that many)."""
     data = _octets(data)
     size, pos = len(data), 2
-    while pos < size:
-        if data[pos] != 0xFF:  # stray bytes ("extraneous bytes before marker"): libjpeg skips them
-            found = bytes(data[pos:]).find(b"\xff")
-            if found < 0:
-                return
-            pos += found
-        while pos < size and data[pos] == 0xFF:
-            pos += 1
-        if pos >= size:
+    for _ in range(MAX_SEGMENTS):
+        found = _SEGMENT.search(data, pos)
+        if found is None:
             return
-        marker = data[pos]
-        pos += 1
-        if marker == 0 or marker in _STANDALONE:
-            continue
-        if marker == _EOI or pos + 2 > size:
+        marker, pos = data[found.end() - 1], found.end()
+        if pos + 2 > size:
             return
         length = data[pos] << 8 | data[pos + 1]
         if length < 2:
@@ -115,6 +111,8 @@ def markers(data) -> Iterator[tuple[int, int, int]]:
         if marker == _SOS:
             return
         pos += length
+    raise ImageError(f"JPEG with more than {MAX_SEGMENTS:,} segments before its image data; refused (no camera or "
+                     "encoder writes that many)")
 
 
 def _octets(data) -> memoryview:
@@ -241,8 +239,6 @@ def open_image(data, max_pixels: int | None = None):
 
 def _bomb_size(message: str) -> str:
     """``"image has N pixels: "`` from Pillow's bomb message ("Image size (N pixels) exceeds ...")."""
-    import re
-
     found = re.search(r"\((\d+) pixels\)", message)
     return f"image has {int(found.group(1)):,} pixels: " if found else "image is "
 
