@@ -139,6 +139,18 @@ def test_a_second_frame_header_counts_too(photos):
         check_header(data)
 
 
+def test_crafted_marker_runs_before_the_frame(photos):
+    """Restart markers, fill bytes and stray bytes before the frame header are skipped as libjpeg
+    skips them; a flood of segments is refused (ImageError), not walked for ever."""
+    from icformat.errors import ImageError
+
+    jpeg = encode_jpeg(photos["coffee"], 90)
+    for filler in (b"\xff\xd0" * 100_000, b"\xff" * 100_000, b"\x00" * 100_000):
+        assert jpeg_frame(jpeg[:2] + filler + jpeg[2:]) == jpeg_frame(jpeg)
+    with pytest.raises(ImageError, match="more than 10,000 segments"):
+        jpeg_frame(jpeg[:2] + b"\xff\xfe\x00\x02" * 20_000 + jpeg[2:])  # empty comments
+
+
 def test_a_reduced_scale_decode_is_judged_by_what_it_allocates(photos):
     """A baseline JPEG decoded at 1/8 needs 1/64 of its pixels; a progressive one keeps coefficients
     for the whole image, so it is judged at full size."""
