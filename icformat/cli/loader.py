@@ -7,7 +7,8 @@ import warnings
 
 import click
 
-from .common import NON_NEGATIVE, POSITIVE, SHAPE, echo_json, fail, json_option, max_pixels_option, progress
+from .common import NON_NEGATIVE, POSITIVE, SHAPE, echo_json, fail, json_option, progress
+from .common import max_pixels_option
 
 
 def register(cli: click.Group) -> None:
