@@ -6,8 +6,7 @@ Families (catch the one you can handle):
 - ``FormatError`` (also ``ValueError``): data does not follow its format; carries ``path``, ``line``
   (1-based, text files) and ``offset`` (absolute byte position, binary files) where known.
   Subclasses: ``WrongFileKind`` (a RecordIO file given as a ``.lst``...), ``RecordIOError``, ``LstError``,
-  ``ManifestError`` (``LabelError``), ``ImageError``,
-  ``BadRecordError``.
+  ``ManifestError`` (``LabelError``), ``ImageError`` (``ImageTooLarge``), ``BadRecordError``.
 - ``UsageError`` (also ``ValueError``): bad arguments or options.
 - ``RemoteAccessError`` (also ``OSError``): an ``s3://`` object cannot be reached; ``reason`` is a
   stable code and the subclasses name the common ones (credentials, permission, endpoint, name).
@@ -123,6 +122,16 @@ class ImageError(FormatError):
     """An image cannot be decoded, encoded or is unsuitable."""
 
 
+class ImageTooLarge(ImageError):
+    """An image over the pixel budget (``--max-pixels``), refused before decoding, or one that ran
+    out of memory decoding; ``height``, ``width`` (when known) and ``max_pixels`` say how large."""
+
+    def __init__(self, message: str, path: str | None = None, offset: int | None = None, *, line: int | None = None,
+                 height: int | None = None, width: int | None = None, max_pixels: int | None = None):
+        self.height, self.width, self.max_pixels = height, width, max_pixels
+        super().__init__(message, path, offset, line=line)
+
+
 class BadRecordError(FormatError):
     """A loader met a record it cannot use (``strict=True``)."""
 
@@ -219,7 +228,7 @@ class HttpError(IcformatError):
 
 __all__ = [
     "IcformatError", "InputNotFound", "UsageError", "FormatError", "RecordIOError", "LineError", "LstError",
-    "ManifestError", "LabelError", "WrongFileKind", "NotRecordIOError", "ImageError", "BadRecordError", "RemoteAccessError", "RemoteCredentialsError",
+    "ManifestError", "LabelError", "WrongFileKind", "NotRecordIOError", "ImageError", "ImageTooLarge", "BadRecordError", "RemoteAccessError", "RemoteCredentialsError",
     "RemotePermissionError", "RemoteEndpointError", "RemoteNameError", "MissingDependencyError", "WorkerError",
     "WorkerTimeout", "HyperparameterError", "TrainingDataError", "ModelMismatchError",
     "JobError", "ChannelUnreachable", "HttpError",

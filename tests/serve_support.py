@@ -71,12 +71,12 @@ def icformat_env() -> dict:
 class Server:
     """``icformat serve`` in a subprocess, on 127.0.0.1, until ``stop``."""
 
-    def __init__(self, model: str, *extra: str, workers: int = 1):
+    def __init__(self, model: str, *extra: str, workers: int = 1, preexec_fn=None):
         self.port = free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "icformat", "serve", "--model", model, "--port", str(self.port),
              "--workers", str(workers), *extra],
-            env=icformat_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            env=icformat_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=preexec_fn)
         self._wait_ready()
 
     def _wait_ready(self, timeout_s: float = 90) -> None:

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from icformat.im2rec import PackOptions, pack_image, pack_lst, transform_image
 from icformat.image import transcode
+from icformat.image.budget import jpeg_scale
 from icformat.image.resize import center_crop
 from icformat.lst.make import make_lst
 from icformat.recordio import RecordReader, unpack
@@ -286,7 +287,7 @@ def test_dct_scale_is_the_rgb_paths():
     photo = np.zeros((1000, 1411, 3), np.uint8)
     data = jpeg(photo)
     for need in [(500, 706), (375, 530), (250, 353), (125, 177), (126, 177), (1, 1), (600, 800), (0, 0)]:
-        scale = transcode._scale(1000, 1411, *need)
+        scale = jpeg_scale(1000, 1411, *need)
         h, w = (1000, 1411) if scale is None else (-(-1000 * scale[0] // scale[1]), -(-1411 * scale[0] // scale[1]))
         assert (h, w) == simplejpeg.decode_jpeg(data, min_height=need[0], min_width=need[1], min_factor=1.0).shape[:2]
 

@@ -150,3 +150,17 @@ def output_folder_checked(ctx, param, value):
     if value and not is_uri(value) and value.endswith(("/", os.sep)) and not os.path.isdir(value):
         raise click.BadParameter(f"folder {value} does not exist; create it first or give a file name", ctx, param)
     return value
+
+
+def _set_max_pixels(ctx, param, value):
+    if value is not None:
+        from ..image.budget import set_default_max_pixels
+
+        set_default_max_pixels(value)  # kept in the environment: worker processes and serve's workers inherit it
+    return value
+
+
+max_pixels_option = click.option(
+    "--max-pixels", type=POSITIVE, default=None, expose_value=False, is_eager=True, callback=_set_max_pixels,
+    help="Refuse images larger than this many pixels (height x width) from their header, before decoding "
+         "[default: $ICFORMAT_MAX_PIXELS or 178,956,970].")

@@ -8,11 +8,12 @@ import click
 from ..im2rec.pack import PackOptions
 from ..im2rec.run import im2rec
 from ..im2rec.plan import plan_packs
-from .common import echo_json, json_option, output_folder_checked, progress
+from .common import echo_json, json_option, max_pixels_option, output_folder_checked, progress
 from .engine import check_engine, engine_options, im2rec_on_spark
 
 
 @click.command("im2rec")
+@max_pixels_option
 @click.argument("lst_or_prefix")
 @click.argument("root")
 @click.option("-o", "--out-prefix", callback=output_folder_checked,

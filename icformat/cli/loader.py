@@ -9,6 +9,7 @@ import click
 
 from ..recordio.layout import describe_layout
 from .common import NON_NEGATIVE, POSITIVE, SHAPE, echo_json, fail, json_option, progress
+from .common import max_pixels_option
 
 
 def register(cli: click.Group) -> None:
@@ -22,6 +23,7 @@ def loader() -> None:
 
 @loader.command()
 @click.argument("source")
+@max_pixels_option
 @click.option("--root", default=None, help="Image folder for a .lst source (default: the .lst's folder).")
 @click.option("--batch-size", type=POSITIVE, default=128, show_default=True, help="Images per batch.")
 @click.option("--data-shape", type=SHAPE, default="3,224,224", show_default=True, help="channels,height,width (SageMaker's image_shape; 1 or 3 channels).")

@@ -8,7 +8,7 @@ from ..lst.format import write_lst
 from ..lst.parse import require_rows
 from ..lst.make import DEFAULT_EXTS, IM2REC_SEED, make_lst
 from ..lst.validate import validate_lst
-from .common import SHAPE, all_option, echo_findings, echo_json, fail, json_option, progress
+from .common import SHAPE, all_option, echo_findings, echo_json, fail, json_option, max_pixels_option, progress
 from .engine import check_engine, engine_options, validate_lst_on_spark
 
 
@@ -56,6 +56,7 @@ def make_command(prefix, root, recursive, exts, train_ratio, test_ratio, stratif
 
 
 @lst_group.command("validate")
+@max_pixels_option
 @click.argument("lst_file")
 @click.option("--root", help="Image folder or s3:// prefix: check that every file is there.")
 @click.option("--multi-label/--single-label", "multi_label", default=None,

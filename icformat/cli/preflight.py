@@ -7,7 +7,7 @@ import click
 from ..errors import HyperparameterError, JobError
 from ..preflight.job import read_job
 from ..preflight.run import preflight
-from .common import all_option, echo_findings, echo_json, fail, json_option, progress
+from .common import all_option, echo_findings, echo_json, fail, json_option, max_pixels_option, progress
 
 _EPILOG = """\b
 Examples:
@@ -22,6 +22,7 @@ Examples:
 
 
 @click.command("preflight", epilog=_EPILOG)
+@max_pixels_option
 @click.option("--hyperparameters", "hp_file", metavar="FILE", help="JSON object of hyperparameters (strings, as SageMaker "
               "sends them), or a request body (its HyperParameters or StaticHyperParameters).")
 @click.option("--hp", "assignments", multiple=True, metavar="NAME=VALUE", help="One hyperparameter (repeatable; wins over FILE).")

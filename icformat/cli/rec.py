@@ -11,7 +11,8 @@ from ..recordio.extract import extract_rec
 from ..recordio.info import iter_summaries, rec_info
 from ..recordio.layout import describe_layout
 from ..recordio.verify import verify_rec
-from .common import NON_NEGATIVE, all_option, counts_text, echo_findings, echo_json, fail, json_option, output_file_checked, progress, record_count
+from .common import (NON_NEGATIVE, all_option, counts_text, echo_findings, echo_json, fail, json_option, max_pixels_option,
+                     output_file_checked, progress, record_count)
 
 
 def register(cli: click.Group) -> None:
@@ -26,6 +27,7 @@ def rec() -> None:
 @rec.command()
 @click.argument("file")
 @click.option("--decode", is_flag=True, help="Decode every image to report sizes and modes (RGB, L, CMYK...) and count undecodable ones.")
+@max_pixels_option
 @json_option
 def info(file: str, decode: bool, as_json: bool) -> None:
     """Summarise FILE: records, bytes, layout, single/multi-label, label histogram, payload formats.
@@ -108,6 +110,7 @@ def index(file: str, output: str | None, key: str, as_json: bool) -> None:
 @click.option("--index", "index_path", help="Index to check (default: FILE with .idx, when present).")
 @click.option("--no-index", is_flag=True, help="Do not check any index.")
 @click.option("--decode", is_flag=True, help="Decode every image (truncated or damaged JPEGs that MXNet still decodes are warnings).")
+@max_pixels_option
 @click.option("--raw", is_flag=True, help="Records are not image records: skip the 24-byte image-header checks.")
 @click.option("--strict", is_flag=True, help="Warnings make the exit status 1 too.")
 @all_option

@@ -10,7 +10,7 @@ import click
 
 from ..io.atomic import open_output
 from ..serve.batches import DEFAULT_BATCH_SIZE
-from .common import echo_json, fail, json_option, progress
+from .common import echo_json, fail, json_option, max_pixels_option, progress
 
 MODEL_HELP = "model.tar.gz (or its extracted folder) for MXNet, or a .onnx file for onnxruntime; local or s3://."
 _batch_option = click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE, show_default=True,
@@ -22,6 +22,7 @@ _threads_option = click.option("--threads", type=click.IntRange(min=1), default=
 
 
 @click.command("predict")
+@max_pixels_option
 @click.option("--model", "-m", required=True, help=MODEL_HELP)
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--top-k", type=click.IntRange(min=0), default=0, show_default=True,
@@ -63,6 +64,7 @@ def predict_command(model, sources, top_k, classes, output, batch_size, workers,
 
 
 @click.command("transform")
+@max_pixels_option
 @click.option("--model", "-m", required=True, help=MODEL_HELP)
 @click.argument("input_path", metavar="INPUT")
 @click.argument("output")
@@ -110,6 +112,7 @@ def transform_command(model, input_path, output, batch_size, workers, threads, a
 
 
 @click.command("serve")
+@max_pixels_option
 @click.option("--model", "-m", help=MODEL_HELP + " Default inside SageMaker's container: /opt/ml/model.")
 @click.option("--host", default=None, help="Address to listen on [default: 127.0.0.1; 0.0.0.0 in SageMaker's layout].")
 @click.option("--port", type=click.IntRange(0, 65535), default=None,

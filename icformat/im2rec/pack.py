@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..io.paths import is_uri
-from ..errors import IcformatError, ImageError, UsageError
+from ..errors import IcformatError, ImageError, ImageTooLarge, UsageError
+from ..image.budget import check_max_pixels, out_of_memory, resolve_max_pixels
 from ..image.decode import TRANSPOSED, apply_orientation, decode, exif_orientation, image_size, is_jpeg
 from ..image.encode import encode, normalize_encoding
 from ..image.resize import center_crop as crop_center
@@ -44,6 +45,7 @@ class PackOptions:
     pack_label: bool = False
     resize_method: str = "bilinear"
     allow_absolute: bool = False  # read absolute .lst paths as they are (MXNet's im2rec does; opt-in here)
+    max_pixels: int | None = None  # the pixel budget (image/budget.py); None: the default
 
     def __post_init__(self) -> None:
         try:
@@ -56,6 +58,8 @@ class PackOptions:
             raise UsageError(f"resize must be 0 (off) or a positive number of pixels, not {self.resize}")
         if self.encoding == ".jpg" and not 1 <= self.quality <= 100:
             raise UsageError(f"JPEG quality must be 1-100, not {self.quality}")
+        if self.max_pixels is not None:
+            object.__setattr__(self, "max_pixels", check_max_pixels(self.max_pixels))
         if self.encoding == ".png" and self.quality < 0:
             raise UsageError(f"PNG compression must be 0-9 (higher values mean 9), not {self.quality}")
 
@@ -101,7 +105,16 @@ def read_image_file(root: str, path: str, allow_absolute: bool = False, allow_em
 def transform_image(data: bytes, options: PackOptions, notes: list[str] | None = None) -> bytes:
     """Decode, crop, resize and re-encode one image as ``options`` say; what the user should hear
     about (a damaged JPEG) goes to ``notes``. JPEG to JPEG goes through YUV planes where it can
-    (see ``image.transcode``); the RGB path does the rest, and any JPEG that path refuses."""
+    (see ``image.transcode``); the RGB path does the rest, and any JPEG that path refuses. An image
+    over the pixel budget raises ``ImageTooLarge`` undecoded."""
+    limit = resolve_max_pixels(options.max_pixels)
+    try:
+        return _transform(data, options, notes, limit)
+    except MemoryError:
+        raise out_of_memory(data, limit) from None
+
+
+def _transform(data: bytes, options: PackOptions, notes: list[str] | None, limit: int) -> bytes:
     orientation = exif_orientation(data) if options.color != -1 else 1
     target = None
     min_h = min_w = 0
@@ -110,10 +123,11 @@ def transform_image(data: bytes, options: PackOptions, notes: list[str] | None =
         target, (min_h, min_w) = _jpeg_plan(data, orientation, options)
     if yuv and target:
         packed = transcode(data, *target, quality=options.quality, center_crop=options.center_crop, min_height=min_h,
-                           min_width=min_w, orientation=orientation, gray=options.color == 0, method=options.resize_method)
+                           min_width=min_w, orientation=orientation, gray=options.color == 0, method=options.resize_method,
+                           max_pixels=limit)
         if packed is not None:
             return packed
-    array = _decode_pixels(data, options.color, min_h, min_w, notes if notes is not None else [])
+    array = _decode_pixels(data, options.color, min_h, min_w, notes if notes is not None else [], limit)
     array = apply_orientation(array, orientation)
     if options.center_crop:
         array = crop_center(array)
@@ -143,17 +157,20 @@ def _jpeg_plan(data: bytes, orientation: int, options: PackOptions):
     return (fh, fw), (need_h, need_w)
 
 
-def _decode_pixels(data: bytes, color: int, min_h: int, min_w: int, notes: list[str]) -> np.ndarray:
+def _decode_pixels(data: bytes, color: int, min_h: int, min_w: int, notes: list[str], limit: int) -> np.ndarray:
     """Pixels as OpenCV's ``imread(flags=color)`` gives them, in RGB order and before EXIF rotation.
     A JPEG that decodes only with libjpeg's warnings (as OpenCV decodes it) adds a note."""
     if is_jpeg(data) and color != -1:
         try:
-            return decode(data, color=color, min_height=min_h, min_width=min_w, apply_exif=False, strict=True)
+            return decode(data, color=color, min_height=min_h, min_width=min_w, apply_exif=False, strict=True,
+                          max_pixels=limit)
+        except ImageTooLarge:
+            raise
         except ImageError as exc:
-            array = decode(data, color=color, min_height=min_h, min_width=min_w, apply_exif=False)
+            array = decode(data, color=color, min_height=min_h, min_width=min_w, apply_exif=False, max_pixels=limit)
             notes.append(f"{exc}; packed as decoded, with the damaged part gray (as MXNet's im2rec packs it)")
             return array
-    array = decode(data, color=-1, apply_exif=False)  # as stored; then convert like imread does
+    array = decode(data, color=-1, apply_exif=False, max_pixels=limit)  # as stored; then convert like imread does
     if color == -1:
         return array
     if array.dtype != np.uint8:  # 16-bit: imread scales to 8 bits

@@ -1,8 +1,9 @@
 """Decoding images: JPEG through libjpeg-turbo (simplejpeg), at reduced DCT scale when asked;
-everything else through Pillow. Knows nothing about containers."""
+everything else through Pillow. Knows nothing about containers. Every decode first checks the
+image's header size against the pixel budget (``budget.py``): ``max_pixels`` arguments, None for
+the default."""
 from __future__ import annotations
 
-import io
 import re
 from typing import NamedTuple
 
@@ -10,6 +11,7 @@ import numpy as np
 
 from ..errors import ImageError
 from ..io.sniff import image_kind
+from .budget import check_jpeg, check_pixels, jpeg_frame, markers, open_image, out_of_memory, resolve_max_pixels
 
 JPEG_SOI = b"\xff\xd8"
 TRANSPOSED = (5, 6, 7, 8)  # EXIF orientations that swap height and width
@@ -30,8 +32,9 @@ def image_format(data: bytes | memoryview) -> str:
     return image_kind(data)
 
 
-def image_size(data: bytes | memoryview) -> tuple[int, int]:
-    """``(height, width)`` read from the header only."""
+def image_size(data: bytes | memoryview, *, max_pixels: int | None = None) -> tuple[int, int]:
+    """``(height, width)`` read from the header only. JPEGs are not checked against the pixel
+    budget here (a reduced-scale decode may fit it); other formats, decoded whole, are."""
     if is_jpeg(data):
         import simplejpeg
 
@@ -40,27 +43,42 @@ def image_size(data: bytes | memoryview) -> tuple[int, int]:
             return h, w
         except ValueError:
             pass
-    from PIL import Image
-
     try:
-        with Image.open(io.BytesIO(bytes(data))) as im:
+        with open_image(data, max_pixels) as im:
             return im.height, im.width
+    except ImageError:
+        raise
     except Exception as exc:
         raise ImageError(f"cannot read image header: {_pillow_reason(exc, data)}") from exc
 
 
 def exif_orientation(data: bytes | memoryview) -> int:
-    """The EXIF orientation tag (1..8) of a JPEG, 1 when absent. Reads the header only."""
+    """The EXIF orientation tag (1..8), 1 when absent. Reads the header only: for JPEGs the first
+    EXIF segment alone (whatever the image's size)."""
     if b"Exif" not in bytes(data[: 1 << 16]):
         return 1
-    from PIL import Image
-
     try:
-        with Image.open(io.BytesIO(bytes(data))) as im:
-            value = im.getexif().get(0x0112, 1)
+        if is_jpeg(data):
+            exif = _jpeg_exif(data)
+            value = exif.get(0x0112, 1) if exif is not None else 1
+        else:
+            with open_image(data) as im:
+                value = im.getexif().get(0x0112, 1)
     except Exception:
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _jpeg_exif(data):  # -> PIL.Image.Exif | None
+    """Pillow's reading of a JPEG's first EXIF segment (APP1), without opening the image."""
+    from PIL import Image
+
+    for marker, start, length in markers(data):
+        if marker == 0xE1 and bytes(data[start : start + 6]) == b"Exif\0\0":
+            exif = Image.Exif()
+            exif.load(bytes(data[start : start + length]))
+            return exif
+    return None
 
 
 def apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
@@ -91,6 +109,7 @@ def decode(
     apply_exif: bool = True,
     fast: bool = False,
     strict: bool = False,
+    max_pixels: int | None = None,
 ) -> np.ndarray:
     """Decode ``data`` to ``uint8``: ``color=1`` RGB (HxWx3, alpha dropped), ``0`` gray (HxW),
     ``-1`` unchanged (channels as stored; 16-bit PNGs stay uint16).
@@ -100,22 +119,31 @@ def decode(
     full decode followed by a resize. EXIF orientation is applied as OpenCV's ``imread`` does.
     ``strict`` turns libjpeg's warnings (a JPEG cut short, corrupt data) into ``ImageError``;
     by default such JPEGs decode as OpenCV and MXNet decode them.
+
+    An image whose header size is over ``max_pixels`` (the size a reduced-scale JPEG decode
+    allocates, for those) raises ``ImageTooLarge`` before anything is decoded, as does a decode
+    that runs out of memory.
     """
     if len(data) == 0:
         raise ImageError("empty image data (0 bytes)")
-    orientation = exif_orientation(data) if apply_exif else 1
-    if is_jpeg(data) and color in (0, 1):
-        array = _decode_jpeg(data, color, min_height, min_width, orientation, fast, strict)
-        if array is not None:
-            return apply_orientation(array, orientation)
-    return apply_orientation(_decode_pillow(data, color), orientation)
+    limit = resolve_max_pixels(max_pixels)
+    try:
+        orientation = exif_orientation(data) if apply_exif else 1
+        if is_jpeg(data) and color in (0, 1):
+            array = _decode_jpeg(data, color, min_height, min_width, orientation, fast, strict, limit)
+            if array is not None:
+                return apply_orientation(array, orientation)
+        return apply_orientation(_decode_pillow(data, color, limit), orientation)
+    except MemoryError:
+        raise out_of_memory(data, limit) from None
 
 
-def _decode_jpeg(data, color, min_height, min_width, orientation, fast, strict=False) -> np.ndarray | None:
+def _decode_jpeg(data, color, min_height, min_width, orientation, fast, strict=False, max_pixels=None) -> np.ndarray | None:
     import simplejpeg
 
     if orientation in TRANSPOSED:  # the stored image is transposed: swap the minimums
         min_height, min_width = min_width, min_height
+    check_jpeg(data, max_pixels, min_height=min_height, min_width=min_width)
     try:
         array = simplejpeg.decode_jpeg(
             data,
@@ -134,11 +162,11 @@ def _decode_jpeg(data, color, min_height, min_width, orientation, fast, strict=F
     return array[:, :, 0] if color == 0 and array.ndim == 3 else array
 
 
-def _decode_pillow(data, color) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+def _decode_pillow(data, color, max_pixels=None) -> np.ndarray:
+    from PIL import UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(bytes(data))) as im:
+        with open_image(data, max_pixels) as im:
             im.load()
             if color == 1:
                 im = im.convert("RGB")
@@ -149,6 +177,8 @@ def _decode_pillow(data, color) -> np.ndarray:
             return np.asarray(im)
     except UnidentifiedImageError:
         raise ImageError(unknown_format_message(data)) from None
+    except ImageError:
+        raise
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageError(f"cannot decode image: {exc}") from exc
 
@@ -170,9 +200,10 @@ class ImageInfo(NamedTuple):
 _JPEG_MODES = {"Gray": "L", "YCbCr": "RGB", "RGB": "RGB", "CMYK": "CMYK", "YCCK": "CMYK"}
 
 
-def image_info(data: bytes | memoryview) -> ImageInfo:
+def image_info(data: bytes | memoryview, *, max_pixels: int | None = None) -> ImageInfo:
     """Read :class:`ImageInfo` from the header only (no pixel decoding); raises ``ImageError`` for
-    empty data or an unknown/unreadable format."""
+    empty data or an unknown/unreadable format, ``ImageTooLarge`` for an image over the pixel
+    budget (at full size: what MXNet and a full decode allocate)."""
     if len(data) == 0:
         raise ImageError("empty file (0 bytes)")
     fmt = image_format(data)
@@ -184,19 +215,24 @@ def image_info(data: bytes | memoryview) -> ImageInfo:
             h, w, colorspace, _ = simplejpeg.decode_jpeg_header(data)
         except ValueError:
             h = w = 0
+        frame = jpeg_frame(data) if h and w else None
+        if frame is not None:
+            check_pixels(frame.height, frame.width, max_pixels)
         if h and w:
             if orientation in TRANSPOSED:
                 h, w = w, h
             return ImageInfo(fmt, h, w, _JPEG_MODES.get(colorspace, colorspace), 8, False, orientation)
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(bytes(data))) as im:
+        with open_image(data, max_pixels) as im:
             mode, (w, h) = im.mode, im.size
             alpha = "A" in im.getbands() or (mode in ("P", "L", "RGB") and "transparency" in im.info)
             fmt = (im.format or fmt).lower()
     except UnidentifiedImageError:
         raise ImageError(unknown_format_message(data)) from None
+    except ImageError:
+        raise
     except Exception as exc:  # Pillow raises many types for broken files
         raise ImageError(f"not a readable image ({_pillow_reason(exc, data)})") from exc
     bits = 16 if mode.startswith("I;16") or mode == "I" else 1 if mode == "1" else 8
@@ -207,27 +243,32 @@ def image_info(data: bytes | memoryview) -> ImageInfo:
     return ImageInfo(fmt, h, w, mode, bits, alpha, orientation)
 
 
-def verify_image(data: bytes | memoryview, *, strict: bool = True) -> ImageInfo:
+def verify_image(data: bytes | memoryview, *, strict: bool = True, max_pixels: int | None = None) -> ImageInfo:
     """Decode every pixel and return the header :class:`ImageInfo`; raises ``ImageError`` saying why
     when the image is empty, truncated, corrupt or not an image. ``strict=False`` lets JPEGs with
     recoverable errors pass (libjpeg warnings, which OpenCV and MXNet accept). JPEGs are decoded at
-    1/8 scale: every entropy-coded byte is still read, at a fraction of the cost."""
-    info = image_info(data)
-    if info.format == "jpeg" and info.mode in ("RGB", "L"):
-        import simplejpeg
-
-        try:
-            simplejpeg.decode_jpeg(data, colorspace="GRAY" if info.mode == "L" else "RGB", min_height=1, min_width=1, strict=strict)
-        except ValueError as exc:
-            raise ImageError(_jpeg_reason(str(exc))) from exc
-        return info
-    from PIL import Image
-
+    1/8 scale: every entropy-coded byte is still read, at a fraction of the cost. An image over
+    ``max_pixels`` raises ``ImageTooLarge`` undecoded."""
+    limit = resolve_max_pixels(max_pixels)
+    info = image_info(data, max_pixels=limit)
     try:
-        with Image.open(io.BytesIO(bytes(data))) as im:
-            im.load()
-    except Exception as exc:  # Pillow raises many types for broken files
-        raise ImageError(f"cannot decode {info.format.upper()}: {_pillow_reason(exc, data)}") from exc
+        if info.format == "jpeg" and info.mode in ("RGB", "L"):
+            import simplejpeg
+
+            try:
+                simplejpeg.decode_jpeg(data, colorspace="GRAY" if info.mode == "L" else "RGB", min_height=1, min_width=1, strict=strict)
+            except ValueError as exc:
+                raise ImageError(_jpeg_reason(str(exc))) from exc
+            return info
+        try:
+            with open_image(data, limit) as im:
+                im.load()
+        except ImageError:
+            raise
+        except Exception as exc:  # Pillow raises many types for broken files
+            raise ImageError(f"cannot decode {info.format.upper()}: {_pillow_reason(exc, data)}") from exc
+    except MemoryError:
+        raise out_of_memory(data, limit) from None
     return info
 
 

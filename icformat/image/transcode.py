@@ -3,7 +3,7 @@
 Decoding to planes and encoding from them skips libjpeg-turbo's colour conversion and its chroma
 up/down-sampling on both sides; the planes are cropped and resized as 2-D images instead (luma to
 the output size, chroma to the 4:2:0 plane size). A JPEG shrunk by 2x or more decodes at a reduced
-DCT scale (the one the RGB path's decoder picks: see :func:`_scale`).
+DCT scale (the one the RGB path's decoder picks: see :func:`~icformat.image.budget.jpeg_scale`).
 
 :func:`transcode` returns ``None`` whenever this path does not apply (no libturbojpeg, CMYK/YCCK or
 RGB-coded JPEGs, unusual subsampling, a damaged JPEG: any libjpeg warning); the caller then takes
@@ -12,13 +12,13 @@ this path off; :func:`codec_path` says which path runs.
 """
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
 import simplejpeg
 
 from . import turbo
+from .budget import check_jpeg, jpeg_scale
 from .decode import TRANSPOSED, apply_orientation
 from .resize import center_crop_box, opencv, resize
 
@@ -61,12 +61,14 @@ def transcode(
     orientation: int = 1,
     gray: bool = False,
     method: str = "bilinear",
+    max_pixels: int | None = None,
 ) -> bytes | None:
     """A 4:2:0 JPEG (one-channel with ``gray``) of ``data`` rotated by EXIF ``orientation``, center
     cropped when asked, resized to ``height x width``; or None when this path does not apply.
 
     ``min_height``/``min_width`` (of the stored, unrotated image) allow a reduced DCT scale: the
-    smallest n/8 keeping both sides at least that large, as the RGB path decodes.
+    smallest n/8 keeping both sides at least that large, as the RGB path decodes. A JPEG over
+    ``max_pixels`` at that scale raises ``ImageTooLarge`` undecoded.
     """
     if codec_path() != PATH_YUV:
         return None
@@ -77,7 +79,8 @@ def transcode(
     if colorspace not in ("YCbCr", "Gray") or subsampling not in _SUBSAMPLINGS or min(h, w) < 1:
         return None  # CMYK/YCCK, RGB-coded, unusual subsampling: the RGB path
     samp, (fy, fx) = _SUBSAMPLINGS[subsampling]
-    scale = _scale(h, w, min_height, min_width)
+    check_jpeg(data, max_pixels, min_height=min_height, min_width=min_width)  # ImageTooLarge: not for the RGB path either
+    scale = jpeg_scale(h, w, min_height, min_width)
     if scale:
         h, w = -(-h * scale[0] // scale[1]), -(-w * scale[0] // scale[1])
     if gray or samp == turbo.SAMP_GRAY:  # luma only: decoded to gray, as the RGB path's gray decode
@@ -106,21 +109,6 @@ def transcode(
     else:
         chroma = [_chroma(p, (top, left, rows, cols), (fy, fx), (height, width), method) for p in planes[1:]]
     return turbo.encode_packed(_layout([luma, *chroma], True), height, width, turbo.SAMP_420, quality)
-
-
-def _scale(height: int, width: int, min_height: int, min_width: int) -> tuple[int, int] | None:
-    """The smallest DCT scale n/8 keeping both sides >= the minimums (None: full size): the scale
-    the RGB path's decoder (simplejpeg) picks, so both paths resize from the same pixels. With the
-    minimums set only when shrinking 2x or more, that is 1/2, 3/8, 1/4 or 1/8; 3/8 lacks SIMD but
-    decodes as fast as 1/2 (the entropy decoding dominates), and 1/2 in its place would leave the
-    bilinear resize to shrink by up to 2x, aliasing where the RGB path does not."""
-    if min_height <= 0 or min_width <= 0:
-        return None
-    for num in range(1, 8):
-        if -(-height * num // 8) >= min_height and -(-width * num // 8) >= min_width:
-            common = math.gcd(num, 8)
-            return num // common, 8 // common
-    return None
 
 
 def _chroma(plane: np.ndarray, box: tuple[int, int, int, int], factors: tuple[int, int], size: tuple[int, int],

@@ -6,13 +6,14 @@ Pillow) cannot produce pixels from it. Bytes that decode only with libjpeg warni
 short, an extra byte before its end marker, corrupt entropy data) are a warning: MXNet's
 ``ImageRecordIter`` (OpenCV) decodes them too, showing a missing part as gray. One exception, on
 purpose: a JPEG with no decodable scan data at all is an error, though MXNet turns it into a black image.
+An image over the pixel budget (``budget.py``) is an error too, judged from its header alone.
 """
 from __future__ import annotations
 
 import os
 from typing import NamedTuple, Sequence
 
-from ..errors import ImageError
+from ..errors import ImageError, ImageTooLarge
 from .decode import ImageInfo, decode, image_info, verify_image
 
 ERROR = "error"
@@ -51,18 +52,23 @@ def judge_image(
     image_shape: Sequence[int] | None = None,
     resize: int = 0,
     name: str | None = None,
+    max_pixels: int | None = None,
 ) -> ImageVerdict:
     """Decide whether ``data`` is a usable image. ``image_shape`` (C, H, W as SageMaker's
     ``image_shape``) adds the size check after ``resize`` (shorter side) and the colour warnings;
-    ``name`` (the file's name) adds a warning when its extension names another format than the bytes."""
+    ``name`` (the file's name) adds a warning when its extension names another format than the bytes.
+    An image over ``max_pixels`` (the pixel budget, at full size) is an ``image-too-large`` error,
+    found from its header without decoding it."""
     try:
-        info = image_info(data)
-        decode(data, min_height=1, min_width=1, apply_exif=False)
+        info = image_info(data, max_pixels=max_pixels)
+        decode(data, min_height=1, min_width=1, apply_exif=False, max_pixels=max_pixels)
+    except ImageTooLarge as exc:
+        return ImageVerdict(None, (Finding(ERROR, "image-too-large", str(exc)),))
     except ImageError as exc:
         return ImageVerdict(None, (Finding(ERROR, _error_code(data), str(exc)),))
     findings: list[Finding] = []
     try:
-        verify_image(data)
+        verify_image(data, max_pixels=max_pixels)
     except ImageError as exc:
         findings.append(Finding(WARNING, "decode-warning", f"{exc}; it decodes with warnings (as MXNet and OpenCV do)"))
     findings += _name_findings(data, name)

@@ -175,6 +175,7 @@ class GpuImageLoader(LoaderBase):
         """Items ready for the device, and ``(index, message)`` for each record skipped."""
         import torch
 
+        from ..image.budget import check_jpeg
         from ..image.decode import is_jpeg
 
         items, bad = [], []
@@ -190,6 +191,8 @@ class GpuImageLoader(LoaderBase):
                 else:
                     image, labels = image_and_labels(record, self.source.label_width or 1)
                 height, width, orientation = self._size_reader.size(image)
+                if is_jpeg(image):  # decoded whole on the device: the budget applies to the full size
+                    check_jpeg(image, self._size_reader.max_pixels)
                 rng = sample_random(self.seed, epoch, key) if prep.augment.random else None
                 item = _Item()
                 item.index, item.key, item.where = i, key, where

@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from ..errors import ImageError
+from ..errors import ImageError, ImageTooLarge
 from .augment import Plan, plan_sample, scale_matrix
 from .color import jitter_hls
 from .decode import Decoder
@@ -111,6 +111,8 @@ class SampleProcessor:
             info = self.decoder.probe(data)
             plan = plan_sample(info.height, info.width, prep, rng)
             decoded = self.decoder.decode(data, plan.frame[0], plan.frame[1], info)
+        except ImageTooLarge:
+            raise  # said from the header, in the budget's words
         except ImageError as exc:
             raise _in_verdict_words(data, exc) from None
         return decoded, plan

@@ -15,7 +15,7 @@ import numpy as np
 from simplejpeg import decode_jpeg_header as _jpeg_header
 
 from ..io.paths import is_uri, local_path
-from ..errors import ImageError
+from ..errors import ImageError, ImageTooLarge
 from ..image.decode import image_info
 from .findings import WARNING, Finding
 
@@ -146,6 +146,10 @@ def header_size(image) -> tuple[int, int, str | None]:
             pass
     try:
         info = image_info(image)
+    except ImageTooLarge as exc:  # over the pixel budget: its size is known (--check-images reports it)
+        if exc.height and exc.width:
+            return exc.height, exc.width, None
+        return -1, -1, str(exc)
     except ImageError as exc:
         return -1, -1, str(exc)
     return info.height, info.width, None

@@ -3,8 +3,9 @@
 ``GET /ping`` answers 200 (a worker serves only once its model is loaded); ``POST /invocations``
 takes one encoded image (``image/jpeg``, ``image/png`` or ``application/x-image``) and answers its
 probabilities as ``application/json`` (a bare array, the default) or ``application/jsonlines``.
-Bad requests get 415, 406, 413 (over SageMaker's 6 MB payload limit) or 400 with a JSON body saying
-why, and never take the worker down.
+Bad requests get 415, 406, 413 (over SageMaker's 6 MB payload limit, or an image whose header
+claims more pixels than the budget: refused undecoded) or 400 with a JSON body saying why, and
+never take the worker down.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import json
 import logging
 from typing import Callable, Iterable
 
-from ..errors import HttpError, ImageError
+from ..errors import HttpError, ImageError, ImageTooLarge
 from .model import Predictor
 from .preprocess import preprocess
 from .results import JSON, JSONLINES, response_body
@@ -71,10 +72,12 @@ def read_body(environ: dict) -> bytes:
 
 
 class InferenceApp:
-    """The WSGI callable around one loaded ``Predictor``."""
+    """The WSGI callable around one loaded ``Predictor``; ``max_pixels``: the pixel budget (None:
+    the default, ``$ICFORMAT_MAX_PIXELS`` or ``image.budget.DEFAULT_MAX_PIXELS``)."""
 
-    def __init__(self, predictor: Predictor):
+    def __init__(self, predictor: Predictor, *, max_pixels: int | None = None):
         self.predictor = predictor
+        self.max_pixels = max_pixels
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
@@ -97,7 +100,9 @@ class InferenceApp:
         accept = choose_accept(environ.get("HTTP_ACCEPT"))
         body = read_body(environ)
         try:
-            pixels = preprocess(body, self.predictor.info.image_shape)
+            pixels = preprocess(body, self.predictor.info.image_shape, max_pixels=self.max_pixels)
+        except ImageTooLarge as exc:
+            raise HttpError(413, f"image too large: {exc}") from exc
         except ImageError as exc:
             raise HttpError(400, f"cannot decode the image: {exc}") from exc
         probabilities = self.predictor.predict(pixels[None])[0]
