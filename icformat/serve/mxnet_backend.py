@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import FormatError
 from ..train.artifacts import ModelFiles, extract_model_tarball
-from ..mxnet_runtime import import_mxnet
+from ..mxnet_runtime import import_mxnet, quiet_bind
 from .graph import Head, inference_symbol, read_head
 from .model import MXNET, ModelInfo, find_classes_file, load_classes
 from .preprocess import check_image_shape
@@ -61,7 +61,8 @@ class MXNetPredictor:
             symbol, args, aux = mx.model.load_checkpoint(files.prefix, files.epoch)
             net = inference_symbol(mx, symbol, head)
             module = mx.mod.Module(net, data_names=("data",), label_names=None, context=mx.cpu())
-            module.bind(data_shapes=[("data", (1,) + shape)], for_training=False)
+            with quiet_bind():
+                module.bind(data_shapes=[("data", (1,) + shape)], for_training=False)
             module.set_params(args, aux, allow_missing=False, allow_extra=True)
         except (mx.base.MXNetError, ValueError, RuntimeError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
