@@ -18,10 +18,8 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from _models import REPO, core_python, images, run_predict, write_resnet  # noqa: E402
-from _report import Report, emit  # noqa: E402
+from icformat.benchmarks._models import REPO, core_python, images, run_predict, write_resnet  # noqa: E402
+from icformat.benchmarks._report import Report, emit, work_dir  # noqa: E402
 
 TOLERANCE = 1e-5
 MODELS = {"ResNet-18 3x224x224": (18, (3, 224, 224)), "ResNet-20 3x32x32": (20, (3, 32, 32))}
@@ -41,7 +39,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--work", default=os.path.join(REPO, ".bench", "onnx"))
+    parser.add_argument("--work", default=work_dir("onnx"))
     args = parser.parse_args(argv)
     core = core_python()
     if core is None:

@@ -21,10 +21,8 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from _models import REPO, images, mxnet_one_at_a_time, run_predict, write_resnet  # noqa: E402
-from _report import Report, emit  # noqa: E402
+from icformat.benchmarks._models import REPO, images, mxnet_one_at_a_time, run_predict, write_resnet  # noqa: E402
+from icformat.benchmarks._report import Report, emit, work_dir  # noqa: E402
 
 CLIENTS = 4
 
@@ -111,7 +109,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--work", default=os.path.join(REPO, ".bench", "serve"))
+    parser.add_argument("--work", default=work_dir("serve"))
     args = parser.parse_args(argv)
     requests, count = (48, 32) if args.quick else (160, 96)
     os.makedirs(args.work, exist_ok=True)

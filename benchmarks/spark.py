@@ -21,9 +21,7 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from _report import Report, best_of, emit  # noqa: E402
+from icformat.benchmarks._report import Report, best_of, emit, work_dir  # noqa: E402
 
 from icformat import samples  # noqa: E402
 from icformat.im2rec import PackOptions  # noqa: E402
@@ -167,7 +165,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000, help="lines of the list to validate (default 1,000,000)")
     parser.add_argument("--repeat", type=int, default=2, help="timed runs per figure; the best is kept")
     parser.add_argument("--shards-per-core", type=int, default=2, help="shards (tasks) per core (default 2)")
-    parser.add_argument("--work", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".bench", "spark"))
+    parser.add_argument("--work", default=work_dir("spark"))
     parser.add_argument("--only", choices=["pack", "validate"], help="run one of the two parts")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

@@ -25,8 +25,7 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import Report, emit  # noqa: E402
+from icformat.benchmarks._report import Report, emit  # noqa: E402
 
 from icformat import samples  # noqa: E402
 
