@@ -43,7 +43,7 @@ def installed(tmp_path_factory) -> str:
     (wheel,) = os.listdir(work / "wheel")
     venv.create(work / "venv", with_pip=True)
     python = str(work / "venv" / "bin" / "python")
-    done = subprocess.run([python, "-m", "pip", "install", "-q", f"{work / 'wheel' / wheel}[bench]"],
+    done = subprocess.run([python, "-m", "pip", "install", "-q", "--no-compile", f"{work / 'wheel' / wheel}[bench]"],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     return str(work / "venv" / "bin" / "icformat")
