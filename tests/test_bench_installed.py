@@ -14,6 +14,8 @@ import pytest
 
 from icformat.benchmarks import run_all
 
+from .conftest import FULL_ENV, HAS_MXNET
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCHMARKS = run_all.discover()
 
@@ -36,8 +38,10 @@ def test_quick_figures_are_indicative_not_judged():
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> str:
     """The ``icformat`` command of a fresh venv holding the built wheel and its bench extra."""
+    if not (FULL_ENV or HAS_MXNET):
+        pytest.skip("the pip-install run of every benchmark belongs to the full environment's pass of make test")
     work = tmp_path_factory.mktemp("installed")
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", REPO, "--no-deps", "--no-build-isolation", "-q",
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", REPO, "--no-deps", "-q",
                             "-w", str(work / "wheel")], capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stderr[-2000:]
     (wheel,) = os.listdir(work / "wheel")
@@ -51,6 +55,7 @@ def installed(tmp_path_factory) -> str:
 
 @pytest.mark.slow
 def test_bench_runs_from_a_pip_install_outside_the_checkout(installed, tmp_path):
+    """(Minutes: built and installed once per CI run, in the full environment's pass.)"""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["ICFORMAT_BENCH_DIR"] = str(tmp_path / "bench")
     for name in BENCHMARKS:
