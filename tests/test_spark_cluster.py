@@ -22,6 +22,7 @@ def test_local_paths_reach_executors_absolute_and_uris_unchanged(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     assert executor_path("s.lst") == str(tmp_path / "s.lst")
     assert executor_path("out/shard") == str(tmp_path / "out" / "shard")
+    assert executor_path("out/") == str(tmp_path / "out") + "/"  # still a folder
     assert executor_path("s3://bucket/photos") == "s3://bucket/photos" and executor_path(None) is None
 
 

@@ -88,7 +88,9 @@ def executor_path(path: str | None) -> str | None:
     Every job the Spark engine builds passes its local paths through here."""
     if path is None or is_uri(os.fspath(path)):
         return path
-    return os.path.abspath(local_path(os.fspath(path)))
+    name = local_path(os.fspath(path))
+    folder = name.endswith(("/", os.sep)) and len(name) > 1  # "out/" says "a folder": keep saying it
+    return os.path.abspath(name) + (os.sep if folder else "")
 
 
 #: what an executor says when it cannot see a file the driver saw
