@@ -39,9 +39,15 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/python bin/demo
 
 # the full environment: MXNet must import and its oracle tests must run (see tests/conftest.py); it also
-# runs onnxruntime on fresh exports through the core environment's interpreter
+# runs onnxruntime on fresh exports through the core environment's interpreter. The tests it leaves to
+# the core environment (they skip saying "runs in the core environment": onnxruntime needs numpy 2)
+# are listed in .core-todo and then run there, so that nothing this command built for is skipped.
 test: $(VENV)/.installed $(CORE)/.installed
-	ICFORMAT_FULL_ENV=1 ICFORMAT_CORE_PYTHON=$(CURDIR)/$(CORE)/bin/python $(VENV)/bin/python -m pytest -q -p no:cacheprovider
+	rm -f .core-todo
+	ICFORMAT_FULL_ENV=1 ICFORMAT_CORE_PYTHON=$(CURDIR)/$(CORE)/bin/python ICFORMAT_CORE_TODO=$(CURDIR)/.core-todo \
+		$(VENV)/bin/python -m pytest -q -p no:cacheprovider
+	@if [ -s .core-todo ]; then echo "the tests left to the core environment ($$(wc -l < .core-todo)), in $(CORE):"; \
+		$(CORE)/bin/python -m pytest -q -p no:cacheprovider @.core-todo; fi
 
 test-core: $(CORE)/.installed
 	$(CORE)/bin/python -m pytest -q -p no:cacheprovider
@@ -56,4 +62,4 @@ bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/run_all
 
 clean:
-	rm -rf $(VENV) $(CORE) $(PY313_ENV) .demo .bench
+	rm -rf $(VENV) $(CORE) $(PY313_ENV) .demo .bench .core-todo

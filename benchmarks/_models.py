@@ -11,8 +11,7 @@ import tempfile
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
+from icformat.benchmarks._report import PACKAGE_ROOT as REPO  # noqa: E402  (the folder holding icformat)
 
 
 def write_resnet(dest: str, num_layers: int, image_shape: tuple[int, int, int], num_classes: int = 10,

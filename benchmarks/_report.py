@@ -4,9 +4,27 @@ from __future__ import annotations
 import json
 import os
 import platform
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable
+
+import icformat
+
+#: the folder holding the icformat package (a checkout's root, or site-packages): what a child
+#: interpreter needs on PYTHONPATH to import this icformat
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(icformat.__file__)))
+
+
+def work_dir(name: str) -> str:
+    """Where a benchmark keeps its corpora between runs: ``$ICFORMAT_BENCH_DIR/NAME``; else
+    ``.bench/NAME`` in a checkout, or ``icformat-bench/NAME`` in the temp folder for an installed
+    package (never inside site-packages)."""
+    base = os.environ.get("ICFORMAT_BENCH_DIR")
+    if not base:
+        in_checkout = os.path.exists(os.path.join(PACKAGE_ROOT, "pyproject.toml"))
+        base = os.path.join(PACKAGE_ROOT, ".bench") if in_checkout else os.path.join(tempfile.gettempdir(), "icformat-bench")
+    return os.path.join(base, name)
 
 
 @dataclass

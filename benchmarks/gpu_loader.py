@@ -27,10 +27,10 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np  # noqa: E402
-from _report import Report, emit  # noqa: E402
-from loader import RESIZE, ROOT, SHAPE, build_rec, cores  # noqa: E402
+from icformat.benchmarks._report import Report, emit  # noqa: E402
+from icformat.benchmarks._report import work_dir  # noqa: E402
+from icformat.benchmarks.loader import RESIZE, SHAPE, build_rec, cores  # noqa: E402
 
 
 def check(rec: str, device: str, decoder: str, batch: int, batches: int) -> dict:
@@ -135,7 +135,7 @@ def run(args) -> Report:
     if args.device.startswith("cuda") and not cuda_available():
         report.note = f"no CUDA GPU here (torch {info['torch'] or 'not installed'}): nothing measured"
         return report
-    work = args.dir or os.path.join(ROOT, ".bench", "loader")
+    work = args.dir or work_dir("loader")
     os.makedirs(work, exist_ok=True)
     count = args.count or (256 if args.quick else 3000)
     rec = args.rec or build_rec(work, count)  # --rec: a .rec built elsewhere (no photo corpus needed here)

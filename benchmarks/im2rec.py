@@ -28,11 +28,9 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from _mxnet import mxnet_im2rec  # noqa: E402
+from icformat.benchmarks._mxnet import mxnet_im2rec  # noqa: E402
 
-from _report import Report, emit  # noqa: E402
+from icformat.benchmarks._report import Report, emit, work_dir  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -124,11 +122,11 @@ def prepare(work: str, count: int) -> tuple[str, dict[str, str]]:
     return root, lists
 
 
-def run(count: int, workers: int, repeat: int, work: str) -> list[Report]:
+def run(count: int, workers: int, repeat: int, work: str, modes: dict = MODES) -> list[Report]:
     script = mxnet_im2rec()
     root, lists = prepare(work, count)
     try:
-        return _measure(script, root, lists, count, workers, repeat)
+        return _measure(script, root, lists, count, workers, repeat, modes)
     finally:
         shutil.rmtree(os.path.dirname(os.path.dirname(lists["icformat"])), ignore_errors=True)
 
@@ -150,7 +148,7 @@ def _psnr_db(ours: str, theirs: str) -> tuple[float, float]:
     return float(np.mean(values)), float(np.min(values))
 
 
-def _measure(script: str | None, root: str, lists: dict, count: int, workers: int, repeat: int) -> list[Report]:
+def _measure(script: str | None, root: str, lists: dict, count: int, workers: int, repeat: int, modes: dict = MODES) -> list[Report]:
     path = transcode.codec_path()
     both = path == transcode.PATH_YUV
     label = f"{count} ImageNet-size JPEGs, {workers} workers each; JPEG path: {path}"
@@ -161,7 +159,7 @@ def _measure(script: str | None, root: str, lists: dict, count: int, workers: in
     if not both:
         paths.title += f" [YUV path not available: {transcode.unavailable_reason() or 'ICFORMAT_JPEG_PATH=rgb'}]"
     best = lambda runs, i: min(r[i] for r in runs) if runs else float("nan")  # noqa: E731
-    for mode, flags in MODES.items():
+    for mode, flags in modes.items():
         kinds = {"icformat": None}
         if both and mode != "pass-through":
             kinds["icformat-rgb"] = RGB_ENV
@@ -270,16 +268,17 @@ def stages(root: str, count: int = 200) -> Report:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="100 images, one run each")
+    parser.add_argument("--quick", action="store_true", help="60 images, --resize 256 only, one run each: a smoke run")
     parser.add_argument("--count", type=int, default=1500, help="images in the corpus (default 1500)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="workers for both tools (default: all cores)")
     parser.add_argument("--repeat", type=int, default=2, help="runs per tool and mode; the best is kept")
-    parser.add_argument("--work", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".bench", "im2rec"))
+    parser.add_argument("--work", default=work_dir("im2rec"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    count, repeat = (100, 1) if args.quick else (args.count, args.repeat)
-    reports = run(count, args.workers, repeat, args.work)
-    reports.append(stages(os.path.join(args.work, f"corpus-{count}")))
+    count, repeat = (60, 1) if args.quick else (args.count, args.repeat)
+    modes = {"resize 256": MODES["resize 256"]} if args.quick else MODES
+    reports = run(count, args.workers, repeat, args.work, modes)
+    reports.append(stages(os.path.join(args.work, f"corpus-{count}"), 50 if args.quick else 200))
     emit(reports, args.json)
 
 

@@ -27,15 +27,13 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import Report, emit  # noqa: E402
+from icformat.benchmarks._report import Report, emit, work_dir  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 from icformat import samples  # noqa: E402
 from icformat.recordio import IndexedRecordFile, IRHeader, RecordWriter, pack, unpack  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHAPE = (3, 224, 224)
 RESIZE = 256
 
@@ -310,17 +308,19 @@ def explain(split: dict, limit: float, limit_cpu: float, procs: int, batch_size:
 
 def run(args) -> list[Report]:
     sizes = SIZES if args.size == "both" else (args.size,)
+    if args.quick and args.size == "both":
+        sizes = ("imagenet",)  # a smoke run: --size large (or both) to time the large photos too
     return [run_size(args, size) for size in sizes]
 
 
 def run_size(args, size: str) -> Report:
     n_cores = cores()
-    work = args.dir or os.path.join(ROOT, ".bench", "loader")
+    work = args.dir or work_dir("loader")
     os.makedirs(work, exist_ok=True)
     if size == "large":
         count = args.count or (150 if args.quick else 1000)
     else:
-        count = args.count or (300 if args.quick else 3000)
+        count = args.count or (120 if args.quick else 3000)
     rec = build_rec(work, count, size)
     batch = args.batch_size
     rounds = 1 if args.quick else args.rounds
@@ -388,7 +388,7 @@ def main() -> int:
         _iri_child(rec, int(batch), int(threads), bool(int(force)))
         return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="300 (150 large) images, one timed epoch: a smoke run")
+    parser.add_argument("--quick", action="store_true", help="120 ImageNet-size images (150 large with --size), one timed epoch: a smoke run")
     parser.add_argument("--size", choices=(*SIZES, "both"), default="both", help="which photos (default both)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--dir", default=None, help="work folder, reused between runs (default: .bench/loader)")

@@ -4,7 +4,7 @@ run: its `read_list` parsing the same list (no checks at all), and `im2rec.py --
 walking the same tree. MXNet runs in a separate interpreter whose imports are done before timing.
 
     python benchmarks/lst.py            # 1,000,000 lines, 50,000 files
-    python benchmarks/lst.py --quick    # 100,000 lines, 5,000 files
+    python benchmarks/lst.py --quick    # 30,000 lines, 2,000 files
 """
 from __future__ import annotations
 
@@ -17,11 +17,9 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from _mxnet import mxnet_im2rec  # noqa: E402
+from icformat.benchmarks._mxnet import mxnet_im2rec  # noqa: E402
 
-from _report import Report, emit  # noqa: E402
+from icformat.benchmarks._report import Report, emit, work_dir  # noqa: E402
 
 from icformat.lst.make import make_lst  # noqa: E402
 from icformat.lst.validate import validate_lst  # noqa: E402
@@ -128,14 +126,14 @@ def run(lines: int, files: int, repeat: int, work: str) -> list[Report]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="100,000 lines and 5,000 files, one run each")
+    parser.add_argument("--quick", action="store_true", help="30,000 lines and 2,000 files, one run each")
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--files", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--work", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".bench", "lst"))
+    parser.add_argument("--work", default=work_dir("lst"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    lines, files, repeat = (100_000, 5_000, 1) if args.quick else (args.lines, args.files, args.repeat)
+    lines, files, repeat = (30_000, 2_000, 1) if args.quick else (args.lines, args.files, args.repeat)
     emit(run(lines, files, repeat, args.work), args.json)
 
 

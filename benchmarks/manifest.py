@@ -16,7 +16,7 @@ Each figure sits beside its anchor from the same run:
   (image record, label record); both streams go to /dev/null through a file (ours: open(os.devnull));
   (MB/s): reading the images' bytes one after another, nothing written (the ceiling);
 - validation: json.loads over every line (parsing alone, no checks).
-The S3 figures use moto's server on 127.0.0.1 in its own process (tests/s3server.py), so they
+The S3 figures use moto's server on 127.0.0.1 in its own process (icformat/benchmarks/s3server.py), so they
 measure the client side and that (slow, Python) server, not a network.
 """
 from __future__ import annotations
@@ -29,11 +29,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-sys.path.insert(0, ROOT)
-from _report import Report, best_of, emit  # noqa: E402
+from icformat.benchmarks._report import Report, best_of, emit, work_dir  # noqa: E402
 
 from icformat import samples  # noqa: E402
 from icformat.convert import manifest_to_rec  # noqa: E402
@@ -68,7 +64,7 @@ def local_manifest(work: str, root: str, paths: list[str]) -> str:
 
 def s3_manifest(work: str, root: str, paths: list[str]) -> str:
     """Upload the corpus to a bucket of the local S3 server; returns the manifest's s3:// URI."""
-    from tests.s3server import make_bucket, start_server_process, use_server
+    from icformat.benchmarks.s3server import make_bucket, start_server_process, use_server
 
     use_server(start_server_process()[0])
     bucket = make_bucket()
@@ -262,18 +258,18 @@ def bench_validation(report: Report, work: str, lines: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="100 images, 100,000 lines, 5 runs of each local figure (a few ms each)")
+    parser.add_argument("--quick", action="store_true", help="60 images (30 on S3), 30,000 lines, 2 runs of each local figure")
     parser.add_argument("--count", type=int, default=1000, help="images in the corpus (default 1000)")
     parser.add_argument("--lines", type=int, default=1_000_000, help="lines of the manifest to validate")
     parser.add_argument("--workers", type=int, default=None, help="parallel fetches (default: icformat's choice, 16 for s3://, 1 for local files)")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per local figure (ours and the anchor alternately); the best is kept")
     parser.add_argument("--s3-count", type=int, default=300, help="images served by the local S3 server (default 300; one warm-up and one timed run each)")
     parser.add_argument("--no-s3", action="store_true", help="skip the local S3 server figures")
-    parser.add_argument("--work", default=os.path.join(ROOT, ".bench", "manifest"))
+    parser.add_argument("--work", default=work_dir("manifest"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.quick:
-        args.count, args.s3_count, args.lines, args.repeat = 100, 50, 100_000, 5
+        args.count, args.s3_count, args.lines, args.repeat = 60, 30, 30_000, 2
     os.makedirs(args.work, exist_ok=True)
     root, paths, size = image_corpus(args.work, args.count)
     report = Report(f"manifest -> rec and pipe stream: {len(paths)} ImageNet-size JPEGs ({size / 1e6:.0f} MB), fetch threads: {args.workers or 'auto'}")

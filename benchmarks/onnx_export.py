@@ -5,7 +5,7 @@ beside the same on MXNet, on the same real photos and cores, in one run. Probabi
 to 1e-5 (the largest difference over all images and classes is reported).
 
     python benchmarks/onnx_export.py            # 96 images
-    python benchmarks/onnx_export.py --quick    # 32 images
+    python benchmarks/onnx_export.py --quick    # 32 images, ResNet-20 only
 
 (Named onnx_export.py: an ``onnx.py`` here would shadow the onnx package for every script in benchmarks/.)
 """
@@ -18,10 +18,8 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from _models import REPO, core_python, images, run_predict, write_resnet  # noqa: E402
-from _report import Report, emit  # noqa: E402
+from icformat.benchmarks._models import REPO, core_python, images, run_predict, write_resnet  # noqa: E402
+from icformat.benchmarks._report import Report, emit, work_dir  # noqa: E402
 
 TOLERANCE = 1e-5
 MODELS = {"ResNet-18 3x224x224": (18, (3, 224, 224)), "ResNet-20 3x32x32": (20, (3, 32, 32))}
@@ -39,9 +37,9 @@ def _int8(core: str, onnx_path: str, paths: list[str], listing: str, work: str) 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="32 images, the small ResNet-20 only: a smoke run")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--work", default=os.path.join(REPO, ".bench", "onnx"))
+    parser.add_argument("--work", default=work_dir("onnx"))
     args = parser.parse_args(argv)
     core = core_python()
     if core is None:
@@ -54,7 +52,8 @@ def main(argv=None) -> int:
     from icformat.serve.onnx_export import export_onnx
 
     report = Report("ONNX: icformat export + predict on onnxruntime (core env) vs MXNet, same images and cores")
-    for name, (layers, shape) in MODELS.items():
+    models = {k: v for k, v in MODELS.items() if v[0] != 18} if args.quick else MODELS
+    for name, (layers, shape) in models.items():
         tag = f"resnet{layers}-{shape[1]}"
         tarball = write_resnet(os.path.join(args.work, f"{tag}.tar.gz"), layers, shape)
         onnx_path = os.path.join(args.work, f"{tag}.onnx")

@@ -17,12 +17,8 @@ import random
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-sys.path.insert(0, ROOT)
-from _report import Report, emit  # noqa: E402
-from manifest import json_loads_all  # noqa: E402  (the same json.loads anchor as benchmarks/manifest.py)
+from icformat.benchmarks._report import Report, emit, work_dir  # noqa: E402
+from icformat.benchmarks.manifest import json_loads_all  # noqa: E402  (the same json.loads anchor as benchmarks/manifest.py)
 
 from icformat import samples  # noqa: E402
 from icformat.preflight import job_from_channels, preflight  # noqa: E402
@@ -118,14 +114,14 @@ def bench_manifest(report: Report, work: str, lines: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="50,000 records and lines")
+    parser.add_argument("--quick", action="store_true", help="20,000 records and lines")
     parser.add_argument("--records", type=int, default=1_000_000, help="records of the training .rec")
     parser.add_argument("--lines", type=int, default=1_000_000, help="lines of the training manifest")
-    parser.add_argument("--work", default=os.path.join(ROOT, ".bench", "preflight"))
+    parser.add_argument("--work", default=work_dir("preflight"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.quick:
-        args.records = args.lines = 50_000
+        args.records = args.lines = 20_000
     os.makedirs(args.work, exist_ok=True)
     report = Report("preflight: a whole job, no image decode")
     bench_rec(report, args.work, args.records)

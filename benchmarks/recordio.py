@@ -17,8 +17,7 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import Report, best_of, emit  # noqa: E402
+from icformat.benchmarks._report import Report, best_of, emit  # noqa: E402
 
 from icformat import samples  # noqa: E402
 from icformat.recordio import IndexedRecordFile, IRHeader, RecordReader, RecordWriter, pack, scan_offsets  # noqa: E402
@@ -198,8 +197,8 @@ def main() -> None:
         has_mx = True
     except ImportError:
         has_mx = False
-    big_bytes = (64 << 20) if args.quick else (1 << 30)
-    small_count = 100_000 if args.quick else 1_000_000
+    big_bytes = (32 << 20) if args.quick else (1 << 30)
+    small_count = 40_000 if args.quick else 1_000_000
     repeat = 2 if args.quick else 3
     report = Report("RecordIO (icformat vs mxnet.recordio vs page-cache limit)")
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
@@ -208,7 +207,7 @@ def main() -> None:
         _write_file(big, images, big_bytes)
         bench_sequential(report, big, f"image records ~{np.mean([len(p) for p in images]) / 1e3:.0f} KB", has_mx, repeat)
         bench_index(report, big)
-        bench_random(report, big, 2000 if args.quick else 20000, has_mx)
+        bench_random(report, big, 1000 if args.quick else 20000, has_mx)
         small = os.path.join(tmp, "small.rec")
         rng = np.random.default_rng(0)
         small_payloads = [rng.bytes(100) for _ in range(1000)]
@@ -219,7 +218,7 @@ def main() -> None:
         _write_file(mixed, [pack(IRHeader(0, float(i % 10), i, 0), p[24:]) for i, p in enumerate(mixed_payloads)], small_count * 108)
         t_mx = bench_sequential(report, mixed, "50-150-byte records", has_mx, repeat)
         bench_batches(report, mixed, "50-150-byte records", t_mx, repeat)
-        bench_write(report, tmp, images, "image records", (32 << 20) if args.quick else (256 << 20), has_mx)
+        bench_write(report, tmp, images, "image records", (16 << 20) if args.quick else (256 << 20), has_mx)
         bench_write(report, tmp, small_payloads, "100-byte records", small_count * 108 // 4, has_mx)
     emit([report], args.json)
 

@@ -4,7 +4,7 @@ share between threads) beside the same reads done by seeking one smart_open stre
 
 Figures: records/s with one thread (anchor: seek + read on one stream, the way a file object does
 it), and with 8 threads sharing one ``IndexedRecordFile`` (anchor: the one-thread figure; every
-record read is checked). The server is moto on 127.0.0.1 in its own process (tests/s3server.py):
+record read is checked). The server is moto on 127.0.0.1 in its own process (icformat/benchmarks/s3server.py):
 the figures measure the client side and that slow Python server, not a network.
 """
 from __future__ import annotations
@@ -17,10 +17,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.dirname(HERE))
-from _report import Report, emit  # noqa: E402
+from icformat.benchmarks._report import Report, emit  # noqa: E402
 
 from icformat.recordio import IndexedRecordFile, IRHeader, RecordWriter, pack  # noqa: E402
 
@@ -30,7 +27,7 @@ def _payload(i: int) -> bytes:
 
 
 def _upload(count: int) -> str:
-    from tests.s3server import make_bucket, start_server_process, use_server
+    from icformat.benchmarks.s3server import make_bucket, start_server_process, use_server
 
     use_server(start_server_process()[0])
     uri = f"s3://{make_bucket()}/random.rec"
@@ -69,10 +66,10 @@ def _ranged_reads(rec: IndexedRecordFile, keys: list[int], threads: int) -> floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="300 reads instead of 600: a smoke run")
+    parser.add_argument("--quick", action="store_true", help="150 reads of 300 records instead of 600 of 1000: a smoke run")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    count, reads = (500, 300) if args.quick else (1000, 600)
+    count, reads = (300, 150) if args.quick else (1000, 600)
     uri = _upload(count)
     keys = [random.Random(0).randrange(count) for _ in range(reads)]
     report = Report("Random access to a .rec on S3 (local moto server)")

@@ -5,7 +5,7 @@ read/decode/resize/forward one image at a time): the server's overhead over the 
 what batching gives ``predict``. Weights are random (speed does not depend on them).
 
     python benchmarks/serve.py            # 160 requests per server, 96 images
-    python benchmarks/serve.py --quick    # 48 requests per server, 32 images
+    python benchmarks/serve.py --quick    # 48 requests to a 1-worker server, 32 images
 """
 from __future__ import annotations
 
@@ -21,10 +21,8 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from _models import REPO, images, mxnet_one_at_a_time, run_predict, write_resnet  # noqa: E402
-from _report import Report, emit  # noqa: E402
+from icformat.benchmarks._models import REPO, images, mxnet_one_at_a_time, run_predict, write_resnet  # noqa: E402
+from icformat.benchmarks._report import Report, emit, work_dir  # noqa: E402
 
 CLIENTS = 4
 
@@ -109,9 +107,9 @@ images_cache: list[str] = []
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="48 requests to one 1-worker server, 32 images: a smoke run")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--work", default=os.path.join(REPO, ".bench", "serve"))
+    parser.add_argument("--work", default=work_dir("serve"))
     args = parser.parse_args(argv)
     requests, count = (48, 32) if args.quick else (160, 96)
     os.makedirs(args.work, exist_ok=True)
@@ -120,7 +118,7 @@ def main(argv=None) -> int:
     bodies = [open(p, "rb").read() for p in images_cache]
     bare = mxnet_one_at_a_time(model, images_cache[: max(16, count // 2)])
     report = Report("inference: icformat serve / predict, ResNet-18 3x224x224 (random weights)")
-    for workers in (1, 2):
+    for workers in (1,) if args.quick else (1, 2):
         proc, port = start_server(model, workers)
         try:
             result = load_test(port, bodies, requests)

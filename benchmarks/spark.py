@@ -10,7 +10,7 @@
 
     python benchmarks/spark.py                  # 3,000 images, 1 M-line list: about 3 minutes on 2 cores
     python benchmarks/spark.py --lines 10000000 # the 10 M-line list of the issue
-    python benchmarks/spark.py --quick          # 60 images, 200 k lines, no target: a smoke run of about a minute
+    python benchmarks/spark.py --quick          # 60 images on local[2], 50 k lines, no target: a smoke run
 """
 from __future__ import annotations
 
@@ -21,9 +21,7 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from _report import Report, best_of, emit  # noqa: E402
+from icformat.benchmarks._report import Report, best_of, emit, work_dir  # noqa: E402
 
 from icformat import samples  # noqa: E402
 from icformat.im2rec import PackOptions  # noqa: E402
@@ -142,7 +140,7 @@ def pack_reports(count: int, repeat: int, shards_per_core: int, work: str, scrat
     lst = next(iter(make_lst(os.path.join(scratch, "data"), root, recursive=True, write_classes=False).files))
     pack = Report(f"spark im2rec images/s: {count} ImageNet-size JPEGs, --resize 256, same cores as the local packer")
     cost = Report("spark im2rec CPU per image, every process (JVM and Python workers included; ms, lower is better)")
-    for cores in (1, 2):
+    for cores in (2,) if quick else (1, 2):
         (local_rate, local_cpu), (spark_rate, spark_cpu), images = pack_rates(lst, root, scratch, cores, shards_per_core * cores, repeat)
         name = f"local[{cores}], {shards_per_core * cores} shards"
         # a smoke run is too short for the target: Spark's fixed cost per job (about a second) dominates
@@ -162,16 +160,16 @@ def validate_report(lines: int, scratch: str) -> Report:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="60 images, 200,000 lines, one run each")
+    parser.add_argument("--quick", action="store_true", help="60 images on local[2] only, 50,000 lines, one run each")
     parser.add_argument("--count", type=int, default=3000, help="images in the corpus (default 3000)")
     parser.add_argument("--lines", type=int, default=1_000_000, help="lines of the list to validate (default 1,000,000)")
     parser.add_argument("--repeat", type=int, default=2, help="timed runs per figure; the best is kept")
     parser.add_argument("--shards-per-core", type=int, default=2, help="shards (tasks) per core (default 2)")
-    parser.add_argument("--work", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".bench", "spark"))
+    parser.add_argument("--work", default=work_dir("spark"))
     parser.add_argument("--only", choices=["pack", "validate"], help="run one of the two parts")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    count, lines, repeat = (60, 200_000, 1) if args.quick else (args.count, args.lines, args.repeat)
+    count, lines, repeat = (60, 50_000, 1) if args.quick else (args.count, args.lines, args.repeat)
     os.makedirs(args.work, exist_ok=True)
     emit(run(count, lines, repeat, args.shards_per_core, args.work, args.only, args.quick), args.json)
 

@@ -25,8 +25,7 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import Report, emit  # noqa: E402
+from icformat.benchmarks._report import Report, emit  # noqa: E402
 
 from icformat import samples  # noqa: E402
 
@@ -39,14 +38,14 @@ HP = {"num_layers": "20", "image_shape": f"3,{SIZE},{SIZE}", "mini_batch_size": 
 SPEED_IMAGES = 960
 
 
-def build_data(work: str) -> dict:
+def build_data(work: str, speed_images: int = SPEED_IMAGES) -> dict:
     order = np.random.RandomState(0).permutation(1797)
     cut = int(len(order) * 0.8)
     paths = {"train": os.path.join(work, "train.rec"), "val": os.path.join(work, "val.rec"), "n_train": cut,
-             "speed": os.path.join(work, "speed.rec"), "n_speed": SPEED_IMAGES}
+             "speed": os.path.join(work, "speed.rec"), "n_speed": speed_images}
     samples.write_digits_rec(paths["train"], order[:cut], size=SIZE)
     samples.write_digits_rec(paths["val"], order[cut:], size=SIZE)
-    samples.write_digits_rec(paths["speed"], order[:SPEED_IMAGES], size=SIZE)
+    samples.write_digits_rec(paths["speed"], order[:speed_images], size=SIZE)
     return paths
 
 
@@ -111,7 +110,7 @@ def run(args) -> Report:
     mx = import_mxnet()
     report = Report("training: ResNet-20 on scikit-learn digits (32x32), icformat train vs plain MXNet")
     with tempfile.TemporaryDirectory(prefix="icformat-bench-train-") as work:
-        data = build_data(work)
+        data = build_data(work, 320 if args.quick else SPEED_IMAGES)
         n = data["n_speed"]
         accuracy = icformat_run(data, args.epochs, work, True, lr_scheduler_step="8,12", lr_scheduler_factor="0.1")
         epochs_to_99 = next((h["epoch"] + 1 for h in accuracy.history if (h["validation_accuracy"] or 0) >= 0.99), None)
@@ -160,12 +159,12 @@ def _timed_fit(mx, train_iter, n: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="2 epochs for accuracy, 1 speed round: a smoke run")
+    parser.add_argument("--quick", action="store_true", help="1 epoch for accuracy, 1 speed round on 320 images: a smoke run")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--epochs", type=int, default=None, help="epochs of the accuracy run (default 15)")
     parser.add_argument("--rounds", type=int, default=None, help="speed rounds, the median kept (default 5)")
     args = parser.parse_args()
-    args.epochs = args.epochs or (2 if args.quick else 15)
+    args.epochs = args.epochs or (1 if args.quick else 15)
     args.rounds = args.rounds or (1 if args.quick else 5)
     emit([run(args)], args.json)
     return 0

@@ -176,6 +176,15 @@ class RemoteNameError(RemoteAccessError):
     reason_code = "bad-name"
 
 
+class OutputWriteError(IcformatError, OSError):
+    """An output could not be written (a full disk, a file size limit, a quota); ``path`` names it.
+    Nothing of it is left behind."""
+
+    def __init__(self, message: str, path: str | None = None):
+        self.path = path
+        super().__init__(message)
+
+
 class MissingDependencyError(IcformatError, ImportError):
     """An optional dependency is needed; the message says what to install."""
 

@@ -38,7 +38,7 @@ def sample_photos(gray: bool = False) -> dict[str, np.ndarray]:
         except ImportError:
             pass
     if not photos:
-        raise MissingDependencyError("sample photos need scikit-image or scikit-learn: pip install 'icformat[dev]'")
+        raise MissingDependencyError("sample photos need scikit-image or scikit-learn: pip install 'icformat[bench]'")
     return photos
 
 
@@ -141,7 +141,7 @@ def digit_images(size: int = 32) -> tuple[np.ndarray, np.ndarray]:
     try:
         from sklearn.datasets import load_digits
     except ImportError as exc:
-        raise MissingDependencyError("the digits need scikit-learn: pip install 'icformat[dev]'") from exc
+        raise MissingDependencyError("the digits need scikit-learn: pip install 'icformat[bench]'") from exc
     from PIL import Image
 
     digits = load_digits()

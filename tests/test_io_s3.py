@@ -22,7 +22,8 @@ from icformat.errors import (
 from icformat.io import s3
 from icformat.loader import ImageLoader
 from icformat.recordio import IndexedRecordFile, IRHeader, RecordWriter, pack
-from tests.s3server import aws_environment, s3_bucket, s3_server  # noqa: F401  (pytest fixtures)
+from icformat.benchmarks.s3server import aws_environment
+from tests.s3server import s3_bucket, s3_server  # noqa: F401  (pytest fixtures)
 
 from .test_loader import make_jpegs
 

@@ -117,7 +117,7 @@ def test_symbol_names_as_sagemaker(digits_data):
 def test_shard_folder_and_lst_inputs(digits_data, tmp_path):
     shards = run_train(tmp_path / "a", rec_channel("train", digits_data["shards"]),
                        rec_channel("validation", digits_data["val"]), epochs=1)
-    assert shards.history[0]["train_accuracy"] > 0 and shards.stored_epochs == [1]
+    assert shards.history[0]["train_accuracy"] > 0 and shards.stored_epochs == [0]
     lst = run_train(tmp_path / "b", lst_channel("train", digits_data["train_lst"], digits_data["train_root"]),
                     lst_channel("validation", digits_data["val_lst"], digits_data["val_root"]), epochs=1)
     assert lst.validation_accuracy is not None and os.path.exists(lst.artifact)
@@ -214,12 +214,13 @@ def test_transfer_learning_refusals(digits_data, tmp_path):
 def test_checkpoint_frequency_and_early_stopping(digits_data, tmp_path):
     train_ch, val_ch = rec_job_channels(digits_data)
     every = run_train(tmp_path / "a", train_ch, val_ch, epochs=2, checkpoint_frequency=1)
-    assert every.stored_epochs == [1, 2]
+    assert every.stored_epochs == [0, 1] and every.stored_checkpoints == [1, 2]
+    assert "checkpoint_frequency" in every.stored_because and all(h["stored"] for h in every.history)
     assert "image-classification-0001.params" in tar_names(every.artifact)
     assert "image-classification-0002.params" in tar_names(every.artifact)
     stop = run_train(tmp_path / "b", train_ch, val_ch, epochs=6, early_stopping="True", early_stopping_min_epochs=1,
                      early_stopping_patience=1, early_stopping_tolerance=1, learning_rate=0)
-    assert stop.stopped_early and stop.epochs < 6 and stop.stored_epochs == [1]
+    assert stop.stopped_early and stop.epochs < 6 and stop.stored_epochs == [0]
 
 
 def test_early_stopping_rule():
@@ -243,7 +244,8 @@ def test_optimizers_train(digits_data, tmp_path, optimizer):
     lr = "0.01" if optimizer in ("adam", "rmsprop") else "0.1"
     result = run_train(tmp_path, train_ch, None, epochs=2, optimizer=optimizer, learning_rate=lr,
                        lr_scheduler_step="1", precision_dtype="float16", mini_batch_size=64, top_k=3)
-    assert result.stored_epochs == [2]  # no validation channel: the last epoch
+    assert result.stored_epochs == [1] and result.stored_checkpoints == [2]  # no validation channel: the last epoch
+    assert "no validation channel" in result.stored_because
     top = result.history[-1]["train_top_k_accuracy_3"]
     assert result.history[-1]["train_accuracy"] <= top <= 1
     assert result.history[1]["train_accuracy"] > result.history[0]["train_accuracy"] or result.train_accuracy > 0.5

@@ -8,6 +8,7 @@ import click
 from ..im2rec.pack import PackOptions
 from ..im2rec.run import im2rec
 from ..im2rec.plan import plan_packs
+from ..image.resize import METHODS
 from .common import echo_json, json_option, max_pixels_option, output_folder_checked, progress
 from .engine import check_engine, engine_options, im2rec_on_spark
 
@@ -20,6 +21,10 @@ from .engine import check_engine, engine_options, im2rec_on_spark
               help="Output path without extension, or an existing folder (default: beside the .lst).")
 @click.option("--resize", type=click.IntRange(min=0), default=0, show_default=True, help="Scale the shorter side to this many pixels (0: keep).")
 @click.option("--center-crop", is_flag=True, help="Cut the centered square first (then --resize).")
+@click.option("--interpolation", type=click.Choice(METHODS), default="bilinear", show_default=True,
+              help="How --resize samples: bilinear is im2rec.py's (cv2.resize's default; the same bytes with or "
+                   "without OpenCV); box averages every pixel under each output pixel (antialiased); bicubic, "
+                   "lanczos and nearest as Pillow has them.")
 @click.option("--quality", type=click.IntRange(0, 100), default=95, show_default=True, help="JPEG quality 1-100, or PNG compression 0-9 with --encoding .png.")
 @click.option("--encoding", type=click.Choice([".jpg", ".png"]), default=".jpg", show_default=True, help="Image format in the records.")
 @click.option("--color", type=click.Choice(["1", "0", "-1"]), default="1", show_default=True,
@@ -37,7 +42,7 @@ from .engine import check_engine, engine_options, im2rec_on_spark
 @click.option("--strict", is_flag=True, help="Stop at the first bad image (no output) instead of skipping it.")
 @engine_options
 @json_option
-def im2rec_command(lst_or_prefix, root, out_prefix, resize, center_crop, quality, encoding, color, pass_through, pack_label,
+def im2rec_command(lst_or_prefix, root, out_prefix, resize, center_crop, interpolation, quality, encoding, color, pass_through, pack_label,
                    allow_absolute_paths, num_workers, num_shards, shard_index, strict, engine, spark_master, as_json) -> None:
     """Pack the images listed in LST_OR_PREFIX (a .lst, or a prefix of .lst files as MXNet's
     im2rec.py takes) from ROOT (a folder or an s3:// prefix) into OUT.rec + OUT.idx.
@@ -49,7 +54,8 @@ def im2rec_command(lst_or_prefix, root, out_prefix, resize, center_crop, quality
     --num-shards shards is one Spark task, and OUT-summary.json (records, bytes, skipped images,
     sha256 per shard) is written beside them.
     """
-    options = PackOptions(resize=resize, center_crop=center_crop, quality=quality, encoding=encoding, color=int(color),
+    options = PackOptions(resize=resize, center_crop=center_crop, resize_method=interpolation, quality=quality,
+                          encoding=encoding, color=int(color),
                           pass_through=pass_through, pack_label=pack_label,
                           allow_absolute=allow_absolute_paths)
     if check_engine(engine, spark_master, shard_index=shard_index):

@@ -53,9 +53,11 @@ def run(source, root, batch_size, data_shape, resize, augmentation_type, dtype, 
     from ..loader.batch import BadRecordWarning
     from ..loader.loader import ImageLoader
     from ..loader.drain import drain
+    from ..loader.workers import StartMethodWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BadRecordWarning)  # counted and listed below instead
+        warnings.simplefilter("ignore", StartMethodWarning)  # the CLI lets the loader choose; start_method= is the library's
         with ImageLoader(
             source, batch_size, data_shape, resize=resize, augmentation_type=augmentation_type, dtype=dtype,
             num_workers=num_workers, seed=seed, shuffle=not no_shuffle, strict=strict, root=root, label_width=label_width,

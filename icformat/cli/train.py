@@ -5,6 +5,7 @@ import logging
 import os
 import sys
 import tempfile
+import warnings
 
 import click
 
@@ -167,6 +168,7 @@ def train_command(**opts):
     kv_store=dist_sync|dist_async start it with `icformat launch`.
     """
     _configure_logging(opts["verbose"])
+    from ..loader.workers import StartMethodWarning
     from ..train.data import FeedOptions
     from ..train.hyperparameters import parse_hyperparameters
     from ..train.trainer import TrainJob, detect_device, train
@@ -179,13 +181,17 @@ def train_command(**opts):
         raise _usage("--pretrained is used only with the hyperparameter use_pretrained_model=1 (--hp use_pretrained_model=1)")
     feed = FeedOptions(num_workers=opts["num_workers"], seed=opts["seed"], pipe_timeout=opts["pipe_timeout"])
     job = TrainJob(hp, train_ch, val_ch, output, model, opts["pretrained"], feed, progress=sys.stderr.isatty())
-    result = train(job)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StartMethodWarning)  # the CLI lets the loader choose; start_method= is the library's
+        result = train(job)
     if opts["as_json"]:
         echo_json(result.to_dict())
     elif result.artifact:
         best = result.best_validation_accuracy
         shown = f"validation accuracy {best:.4f}" if best is not None else f"train accuracy {result.train_accuracy:.4f}"
-        click.echo(f"trained {result.epochs:,} epoch(s), {shown}, {result.images_per_second:,.0f} images/s: {result.artifact}")
+        kept = ", ".join(f"Epoch[{e}]" for e in result.stored_epochs)
+        click.echo(f"trained {result.epochs:,} epoch(s) (Epoch[0] first), {shown}, {result.images_per_second:,.0f} images/s: "
+                   f"{result.artifact} holds {kept}, kept as {result.stored_because}")
 
 
 def register(group: click.Group) -> None:

@@ -23,7 +23,7 @@ from ..image.budget import check_max_pixels, out_of_memory, resolve_max_pixels
 from ..image.decode import TRANSPOSED, apply_orientation, decode, exif_orientation, image_size, is_jpeg
 from ..image.encode import encode, normalize_encoding
 from ..image.resize import center_crop as crop_center
-from ..image.resize import output_size, resize as resize_array, shorter_side_size
+from ..image.resize import METHODS, output_size, resize as resize_array, shorter_side_size
 from ..image.transcode import PATH_YUV, codec_path, transcode
 from ..io.objects import SETUP_ERRORS, describe_error, read_bytes
 from ..io.paths import join_uri
@@ -56,6 +56,8 @@ class PackOptions:
             raise UsageError(f"color must be 1 (colour), 0 (gray) or -1 (unchanged), not {self.color}")
         if self.resize < 0:
             raise UsageError(f"resize must be 0 (off) or a positive number of pixels, not {self.resize}")
+        if self.resize_method not in METHODS:
+            raise UsageError(f"unknown interpolation {self.resize_method!r}; use one of {', '.join(METHODS)}")
         if self.encoding == ".jpg" and not 1 <= self.quality <= 100:
             raise UsageError(f"JPEG quality must be 1-100, not {self.quality}")
         if self.max_pixels is not None:

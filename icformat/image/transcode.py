@@ -20,7 +20,7 @@ import simplejpeg
 from . import turbo
 from .budget import check_jpeg, jpeg_scale
 from .decode import TRANSPOSED, apply_orientation
-from .resize import center_crop_box, opencv, resize
+from .resize import center_crop_box, resize, resize_linear
 
 PATH_YUV = "turbojpeg-yuv"
 PATH_RGB = "rgb (simplejpeg)"
@@ -116,11 +116,12 @@ def _chroma(plane: np.ndarray, box: tuple[int, int, int, int], factors: tuple[in
     """The 4:2:0 chroma plane for a ``size`` output (``ceil(h/2) x ceil(w/2)``) from a chroma plane
     subsampled by ``factors`` (vertical, horizontal), under the luma ``box`` (top, left, rows, cols).
 
-    Each output sample sits where JPEG puts it (centered on its 2x2 luma block). Bilinear (OpenCV,
-    shrinking the chroma by 2x or less: at 2x it averages sample pairs, as libjpeg's downsampling
-    does) maps the output onto the plane exactly, for odd sizes and odd crop offsets too; otherwise
-    the plane's whole samples under the box are resized, with the same interpolation rule as the
-    RGB path."""
+    Each output sample sits where JPEG puts it (centered on its 2x2 luma block). Bilinear (shrinking
+    the chroma by 2x or less: at 2x it averages sample pairs, as libjpeg's downsampling does) maps the
+    output onto the plane exactly, for odd sizes and odd crop offsets too (through
+    :func:`~icformat.image.resize.resize_linear`: the same bytes with or without OpenCV); otherwise
+    the plane's whole samples under the box are resized, with the same interpolation rule as the RGB
+    path."""
     (top, left, rows, cols), (fy, fx), (height, width) = box, factors, size
     out_h, out_w = (height + 1) // 2, (width + 1) // 2
     sy, sx = rows / height, cols / width  # source luma pixels per output luma pixel
@@ -128,19 +129,12 @@ def _chroma(plane: np.ndarray, box: tuple[int, int, int, int], factors: tuple[in
     ay, by, ax, bx = 2 * sy / fy, (top + sy) / fy - 0.5, 2 * sx / fx, (left + sx) / fx - 0.5
     if plane.shape == (out_h, out_w) and (ay, by, ax, bx) == (1.0, 0.0, 1.0, 0.0):
         return plane  # 4:2:0 in, same size out: the plane as it is
-    cv2 = opencv()
-    if method == "bilinear" and cv2 is not None and ay <= 2 and ax <= 2:
-        # cv2.resize given scale factors (not a size) samples the plane at exactly a*j + b when the
-        # box starts on a whole sample (b = start + a/2 - 1/2) and nothing before it is needed (it
-        # starts at the edge, or shrinks): as fast as any resize; else warpAffine
+    if method == "bilinear" and ay <= 2 and ax <= 2:
+        # resize_linear samples at (j + 0.5) * a - 0.5 from where its input starts, which is a*j + b
+        # when the input starts at the box's first sample (b = start + a/2 - 1/2)
         if top % fy == 0 and left % fx == 0 and (top == 0 or ay >= 1) and (left == 0 or ax >= 1):
-            region = cv2.copyMakeBorder(plane[top // fy :, left // fx :], 0, 2, 0, 2, cv2.BORDER_REPLICATE)
-            out = cv2.resize(region, None, fx=1 / ax, fy=1 / ay, interpolation=cv2.INTER_LINEAR)
-            if out.shape[0] >= out_h and out.shape[1] >= out_w:
-                return out[:out_h, :out_w]
-        matrix = np.array([[ax, 0.0, bx], [0.0, ay, by]])
-        return cv2.warpAffine(plane, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                              borderMode=cv2.BORDER_REPLICATE)
+            return resize_linear(plane[top // fy :, left // fx :], out_h, out_w, inv_scale=(1 / ay, 1 / ax))
+        return resize_linear(plane, out_h, out_w, inv_scale=(1 / ay, 1 / ax), start=(top / fy, left / fx))
     region = plane[top // fy : -(-(top + rows) // fy), left // fx : -(-(left + cols) // fx)]
     return resize(region, out_h, out_w, method=method)
 

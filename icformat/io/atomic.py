@@ -3,18 +3,22 @@
 A local file is written under a hidden temporary name in its destination folder and renamed on
 success; an ``s3://`` object goes through smart_open, whose multipart upload completes only on close
 (and is aborted on error). Folders the output needed and that did not exist are removed again when
-the output is dropped, so a failure leaves nothing behind.
+the output is dropped, so a failure leaves nothing behind: also when several outputs share a new
+folder (a ``.rec`` and its ``.idx``) and are dropped in any order, since the folder stays marked as
+made-for-output until one of them is committed.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import shutil
 import tempfile
+import threading
 from typing import IO, Iterator
 
-from ..errors import UsageError
+from ..errors import IcformatError, OutputWriteError, UsageError
 from .paths import PathLike, is_uri, local_path
 
 
@@ -41,6 +45,64 @@ def remove_created(created: list[str]) -> None:
             return
 
 
+# folders made for outputs none of which has been committed yet (abspath); see _claim_folders
+_UNCLAIMED: set[str] = set()
+_UNCLAIMED_LOCK = threading.Lock()
+
+
+def _claim_folders(folder: str) -> list[str]:
+    """Create ``folder`` as needed; return the folders this output may remove when dropped (deepest
+    first): those it created, and those another still uncommitted output created for it."""
+    created = make_parents(folder)
+    with _UNCLAIMED_LOCK:
+        _UNCLAIMED.update(created)
+        current, ours = os.path.abspath(folder), []
+        while current in _UNCLAIMED:
+            ours.append(current)
+            parent = os.path.dirname(current)
+            if parent == current:
+                break
+            current = parent
+    return ours
+
+
+def _keep_folders(folders: list[str]) -> None:
+    """An output was committed there: the folders hold a result now."""
+    with _UNCLAIMED_LOCK:
+        _UNCLAIMED.difference_update(folders)
+
+
+def _drop_folders(folders: list[str]) -> None:
+    """An output was dropped: remove the folders made for outputs, deepest first, while empty."""
+    with _UNCLAIMED_LOCK:
+        for folder in folders:
+            if folder not in _UNCLAIMED:
+                return
+            try:
+                os.rmdir(folder)
+            except OSError:
+                return  # another output's temporary file is still there: it removes the folder
+            _UNCLAIMED.discard(folder)
+
+
+# write failures that are about the destination's file system, not about the data
+_NO_ROOM = {errno.ENOSPC: "the disk is full", errno.EFBIG: "the file is larger than allowed here (file size limit)",
+            errno.EDQUOT: "the disk quota is used up", errno.EROFS: "the file system is read-only",
+            errno.EIO: "an input/output error"}
+
+
+def output_error(dest: PathLike, exc: BaseException) -> BaseException:
+    """``exc`` as raised while writing ``dest``: a full disk, a size limit or a quota (an ``OSError``
+    naming no file) becomes an :class:`OutputWriteError` naming ``dest`` and what to do; anything
+    else is returned unchanged."""
+    if isinstance(exc, OSError) and not isinstance(exc, IcformatError) and exc.errno in _NO_ROOM:
+        where = os.path.dirname(os.path.abspath(local_path(os.fspath(dest)))) if not is_uri(os.fspath(dest)) else None
+        room = f" ({where})" if where else ""
+        return OutputWriteError(f"{os.fspath(dest)}: cannot be written, {_NO_ROOM[exc.errno]}{room}; nothing was "
+                                "left behind: free some space or write the output elsewhere", path=os.fspath(dest))
+    return exc
+
+
 class AtomicOutput:
     """A writable file that appears at ``dest`` only when closed without error."""
 
@@ -56,7 +118,7 @@ class AtomicOutput:
         path = local_path(self.dest)
         if path.endswith(("/", os.sep)) or os.path.isdir(path):
             raise UsageError(f"{self.dest}: is a folder; give a file name", path=self.dest)
-        self._created = make_parents(os.path.dirname(os.path.abspath(path)))
+        self._created = _claim_folders(os.path.dirname(os.path.abspath(path)))
         fd, self._tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
                                          dir=os.path.dirname(os.path.abspath(path)))
         if "b" in mode:  # a large buffer coalesces small writes (record headers, padding)
@@ -74,23 +136,33 @@ class AtomicOutput:
         """Close the file and make it appear at its destination."""
         from .streams import remote_errors
 
-        with remote_errors(self.dest):  # an upload completes here
-            self.file.close()
+        try:
+            with remote_errors(self.dest):  # an upload completes here
+                self.file.close()
+            if self._tmp is not None:
+                os.chmod(self._tmp, 0o644)
+                os.replace(self._tmp, local_path(self.dest))
+        except BaseException as exc:  # e.g. the last buffered bytes find the disk full: leave nothing
+            self.abort()
+            error = output_error(self.dest, exc)
+            if error is exc:
+                raise
+            raise error from exc
         if self._tmp is not None:
-            os.chmod(self._tmp, 0o644)
-            os.replace(self._tmp, local_path(self.dest))
             self._tmp = None
+            _keep_folders(self._created)
 
     def abort(self) -> None:
         """Drop what was written; nothing appears at the destination."""
         if self._tmp is not None:
             try:
-                self.file.close()
+                with contextlib.suppress(OSError):  # the buffer's last bytes may not fit: dropped anyway
+                    self.file.close()
             finally:
                 if os.path.exists(self._tmp):
                     os.unlink(self._tmp)
                 self._tmp = None
-                remove_created(self._created)
+                _drop_folders(self._created)
             return
         raw = self.file
         if isinstance(raw, io.TextIOWrapper):
@@ -107,8 +179,11 @@ class AtomicOutput:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             self.commit()
-        else:
-            self.abort()
+            return
+        self.abort()
+        error = output_error(self.dest, exc)
+        if error is not exc:
+            raise error from exc
 
 
 def open_output(dest: PathLike, mode: str = "wb") -> AtomicOutput:

@@ -7,7 +7,7 @@ import warnings
 import weakref
 from typing import Any, BinaryIO, Sequence
 
-from ..io.atomic import open_output
+from ..io.atomic import open_output, output_error
 from ..io.paths import PathLike
 from ..errors import RecordIOError, UsageError
 from .framing import JOIN_BELOW, MAX_LENGTH, encode_record, frame_into, frame_record
@@ -213,10 +213,15 @@ class RecordWriter:
             raise
         self.closed = True
         self._detach()
-        if self._out is not None:
-            self._out.commit()
-        else:
-            self._file.flush()
+        try:
+            if self._out is not None:
+                self._out.commit()
+            else:
+                self._file.flush()
+        except BaseException:
+            if self._idx_out is not None:
+                self._idx_out.abort()
+            raise
         if self._idx_out is not None:
             self._idx_out.commit()
 
@@ -241,8 +246,12 @@ class RecordWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             self.close()
-        else:
-            self.abort()
+            return
+        self.abort()
+        if self._out is not None:
+            error = output_error(self.dest, exc)
+            if error is not exc:
+                raise error from exc
 
 
 class WriteBatch:

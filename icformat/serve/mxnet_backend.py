@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import FormatError
 from ..train.artifacts import ModelFiles, extract_model_tarball
-from ..mxnet_runtime import import_mxnet
+from ..mxnet_runtime import import_mxnet, quiet_bind
 from .graph import Head, inference_symbol, read_head
 from .model import MXNET, ModelInfo, find_classes_file, load_classes
 from .preprocess import check_image_shape
@@ -35,9 +35,10 @@ class MXNetPredictor:
     """A ``Predictor`` on MXNet's CPU executor."""
 
     def __init__(self, model: str, *, classes: str | None = None, threads: int | None = None):
-        self._tmp = tempfile.TemporaryDirectory(prefix="icformat-model-")
-        try:
-            files = extract_model_tarball(model, self._tmp.name)
+        # the extracted files are needed only until the weights are bound: the folder goes at once, so
+        # that no stop of a server (whose workers leave through os._exit) leaves it in the temp folder
+        with tempfile.TemporaryDirectory(prefix="icformat-model-") as folder:
+            files = extract_model_tarball(model, folder)
             head, shape = inspect_model(files, model)
             if threads:
                 os.environ.setdefault("OMP_NUM_THREADS", str(threads))
@@ -47,13 +48,9 @@ class MXNetPredictor:
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             self._mx = import_mxnet()
             self._module = self._bind(files, head, shape, model)
-        except BaseException:
-            self._tmp.cleanup()
-            raise
-        num_classes = int(self._module.output_shapes[0][1][-1])
-        stored = find_classes_file(files.folder)
-        self.info = ModelInfo(shape, num_classes, head.activation,
-                              load_classes(classes or stored, num_classes), model, MXNET)
+            num_classes = int(self._module.output_shapes[0][1][-1])
+            names = load_classes(classes or find_classes_file(files.folder), num_classes)
+        self.info = ModelInfo(shape, num_classes, head.activation, names, model, MXNET)
 
     def _bind(self, files: ModelFiles, head: Head, shape: tuple[int, int, int], source: str):
         mx = self._mx
@@ -61,7 +58,8 @@ class MXNetPredictor:
             symbol, args, aux = mx.model.load_checkpoint(files.prefix, files.epoch)
             net = inference_symbol(mx, symbol, head)
             module = mx.mod.Module(net, data_names=("data",), label_names=None, context=mx.cpu())
-            module.bind(data_shapes=[("data", (1,) + shape)], for_training=False)
+            with quiet_bind():
+                module.bind(data_shapes=[("data", (1,) + shape)], for_training=False)
             module.set_params(args, aux, allow_missing=False, allow_extra=True)
         except (mx.base.MXNetError, ValueError, RuntimeError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -76,4 +74,4 @@ class MXNetPredictor:
         return self._module.get_outputs()[0].asnumpy()
 
     def close(self) -> None:
-        self._tmp.cleanup()
+        """Nothing to release: the extracted model is gone once bound."""

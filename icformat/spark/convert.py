@@ -20,7 +20,7 @@ from ..convert.manifest_to_rec import shard_path
 from ..errors import IcformatError, UsageError
 from ..manifest.parse import check_image_classification_names, count_rows, parse_attribute_names
 from . import outputs
-from .session import resolve, run_shard_tasks, task_attempt
+from .session import executor_path, resolve, run_shard_tasks, task_attempt
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,8 @@ def manifest_to_rec(spark: Any, manifest: str, dest: str, num_shards: int = 1, *
         raise UsageError(f"--num-shards must be at least 1, not {num_shards}")
     check_image_classification_names(parse_attribute_names(options.get("attribute_names", "")))
     options.setdefault("index", True)
-    job = _ConvertJob(manifest, os.fspath(dest), num_shards, count_rows(manifest), options)
+    manifest, dest = executor_path(os.fspath(manifest)), executor_path(os.fspath(dest))
+    job = _ConvertJob(manifest, dest, num_shards, count_rows(manifest), options)
     paths = [shard_path(dest, num_shards, i) if num_shards > 1 else os.fspath(dest) for i in range(num_shards)]
     files = outputs.shard_files([p[:-4] if p.endswith(".rec") else p for p in paths], with_index=bool(options["index"]))
     spark = resolve(spark)

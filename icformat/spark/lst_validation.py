@@ -30,7 +30,7 @@ from ..lst.remote import check_objects_exist
 from ..lst.validate import LstValidation, parse_image_shape, read_lst_tolerant
 from ..problems import error
 from .ranges import byte_ranges, file_size, read_owned_lines, shuffle_buckets
-from .session import resolve, run_job
+from .session import executor_path, resolve, run_job
 
 # Within one line, problems come in the order the local run finds them.
 R_PARSE, R_NEGATIVE, R_DUPLICATE, R_LABEL_COLUMNS, R_LABEL, R_UNSAFE, R_SAME_PATH, R_FILE, R_IMAGE = range(9)
@@ -153,7 +153,7 @@ def validate_lst(
     sc = resolve(spark).sparkContext
     parts = parts or max(sc.defaultParallelism, -(-size // (64 << 20)))
     ranges = byte_ranges(size, parts)
-    job = _Job(name, name, root, multi_label, num_classes, check_files, check_images,
+    job = _Job(executor_path(name), name, executor_path(root), multi_label, num_classes, check_files, check_images,
                parse_image_shape(image_shape), int(resize or 0), shuffle_buckets(size, len(ranges)))
     sc.setJobDescription(f"icformat lst validate {os.path.basename(name)}: counting lines")
     items = [(rid, start, end) for rid, (start, end) in enumerate(ranges)]

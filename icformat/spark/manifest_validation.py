@@ -25,7 +25,7 @@ from ..manifest.parse import _BLANK, _UTF8_BOM, MANIFEST_KIND, decode_line, pars
 from ..manifest.refs import base_of
 from ..manifest.validator import ManifestValidation, Validator
 from .ranges import byte_ranges, file_size, read_owned_lines, shuffle_buckets
-from .session import resolve, run_job
+from .session import executor_path, resolve, run_job
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,11 @@ class _Job:
     base: str | None
     workers: int | None
     buckets: int
+    name: str = ""  # the manifest as the user named it, in problems (``path`` is what executors read)
 
     def validator(self, reference: tuple[LabelInfo, int] | None = None) -> Validator:
         """A local validator for one range: no file-level findings, the file's first valid label."""
-        validator = Validator(self.path, self.names, num_classes=self.num_classes, label_format=self.label_format)
+        validator = Validator(self.name or self.path, self.names, num_classes=self.num_classes, label_format=self.label_format)
         validator.found = []
         validator.label_reference = reference
         return validator
@@ -62,7 +63,7 @@ def _count_range(job: _Job, item: tuple[int, int, int]) -> tuple[int, int, tuple
         if not raw.strip(_BLANK) or validator.label_attr is None:
             continue
         try:
-            value = decode_line(raw, job.path, line).get(validator.label_attr)
+            value = decode_line(raw, job.name or job.path, line).get(validator.label_attr)
         except ManifestError:
             continue
         verdict = validator.label_verdict(value) if value is not None else None
@@ -135,8 +136,9 @@ def validate_manifest(
     size = file_size(path)
     sc = resolve(spark).sparkContext
     ranges = byte_ranges(size, parts or max(sc.defaultParallelism, -(-size // (64 << 20))))
-    base = (base_of(src) or os.getcwd()) if check_refs else None
-    job = _Job(path, names, num_classes, label_format, check_refs, base, workers, shuffle_buckets(size, len(ranges)))
+    base = executor_path(base_of(src) or os.getcwd()) if check_refs else None
+    job = _Job(executor_path(path), names, num_classes, label_format, check_refs, base, workers,
+               shuffle_buckets(size, len(ranges)), path)
     items = [(rid, start, end) for rid, (start, end) in enumerate(ranges)]
     sc.setJobDescription(f"icformat manifest validate {os.path.basename(path)}: counting lines")
     counted = sorted(run_job("manifest validate", sc.parallelize(items, len(items)).map(partial(_count_range, job)).collect))

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from ..io.paths import is_uri, local_path
 from ..io.streams import open_input
 from ..errors import IcformatError, UsageError
 from ..im2rec import run as local
@@ -26,7 +25,7 @@ from ..im2rec.plan import check_indices_for_packing, check_paths_for_packing, ou
 from ..lst.table import LstTable
 from ..lst.parse import parse_lst_bytes, read_lst, require_rows
 from . import outputs
-from .session import resolve, run_shard_tasks, task_attempt
+from .session import executor_path, resolve, run_shard_tasks, task_attempt
 
 
 @dataclass(frozen=True)
@@ -142,7 +141,7 @@ def pack_lst(
     if num_shards < 1:
         raise UsageError(f"--num-shards must be at least 1, not {num_shards}")
     options = options or PackOptions(**im2rec_options)
-    lst = local_path(lst) if not is_uri(lst) else lst
+    lst, root, out_prefix = executor_path(lst), executor_path(root), executor_path(out_prefix)
     table = _check_inputs(lst, root, options)
     job = _PackJob(lst, root, out_prefix, num_shards, options, strict, num_workers, executor, tuple(_fail_first_attempt),
                    _shard_slices(lst, table, num_shards))

@@ -13,6 +13,7 @@ import sys
 from typing import Any, Callable
 
 from ..errors import IcformatError, MissingDependencyError
+from ..io.paths import is_uri, local_path
 
 DEFAULT_MASTER = "local[*]"
 INSTALL_HINT = "pip install 'icformat[spark]' (Apache Spark's pyspark; it needs a Java 17 runtime)"
@@ -81,6 +82,30 @@ def get_session(master: str | None = None, app_name: str = "icformat", config: d
     return session
 
 
+def executor_path(path: str | None) -> str | None:
+    """``path`` as a job must carry it to Spark's executors: a local path made absolute (an executor
+    runs in a working folder of its own, so a relative path would name a file there), a URI as it is.
+    Every job the Spark engine builds passes its local paths through here."""
+    if path is None or is_uri(os.fspath(path)):
+        return path
+    name = local_path(os.fspath(path))
+    folder = name.endswith(("/", os.sep)) and len(name) > 1  # "out/" says "a folder": keep saying it
+    return os.path.abspath(name) + (os.sep if folder else "")
+
+
+#: what an executor says when it cannot see a file the driver saw
+_UNSEEN = ("no such file", "not found", "is not a folder")
+
+
+def cluster_hint(master: str | None, message: str) -> str:
+    """``message`` of a failed task, with a hint when the executors of a cluster (not ``local``)
+    could not see a local path: they read and write the paths as given, on their own machines."""
+    if not master or master.startswith("local") or not any(word in message.lower() for word in _UNSEEN):
+        return message
+    return (f"{message} (the executors of {master} read and write local paths on their own machines: put the "
+            "data and the output in a folder every machine mounts at the same path, or on s3://)")
+
+
 def resolve(spark: Any) -> Any:
     """A session from ``spark``: a ``SparkSession``, or a function that makes one (so that a command
     checks its inputs before paying for a JVM start)."""
@@ -97,7 +122,18 @@ def run_job(description: str, job: Callable[[], Any]) -> Any:
     except Exception as exc:
         if type(exc).__name__ not in ("Py4JJavaError", "PythonException", "SparkRuntimeException") and "pyspark" not in type(exc).__module__:
             raise
-        raise IcformatError(f"spark job '{description}' failed: {_last_line(exc)}") from exc
+        master = _active_master()
+        raise IcformatError(cluster_hint(master, f"spark job '{description}' failed: {_last_line(exc)}")) from exc
+
+
+def _active_master() -> str | None:
+    try:
+        from pyspark import SparkContext
+
+        context = SparkContext._active_spark_context
+        return context.master if context is not None else None
+    except Exception:  # no session any more: no hint
+        return None
 
 
 def settle(spark: Any, seconds: float = 15.0) -> None:
@@ -173,7 +209,8 @@ def run_shard_tasks(spark: Any, name: str, description: str, task: Callable[[int
         results = sorted(run_job(name, tasks.collect), key=shard_of)
         errors = [error for error in map(error_of, results) if error]
         if errors:
-            raise IcformatError(errors[0] + (f" (and {len(errors) - 1} more shards failed)" if len(errors) > 1 else ""))
+            more = f" (and {len(errors) - 1} more shards failed)" if len(errors) > 1 else ""
+            raise IcformatError(cluster_hint(sc.master, errors[0] + more))
     except BaseException:
         settle(spark)
         outputs.remove_outputs(files)

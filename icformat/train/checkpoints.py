@@ -24,7 +24,8 @@ class CheckpointKeeper:
         self.prefix = os.path.join(folder, "image-classification")
         self.best: float | None = None
         self.best_epoch: int | None = None
-        self.kept: list[int] = []  # 1-based epochs whose params are in the folder
+        self.kept: list[int] = []  # checkpoint numbers (epoch + 1, MXNet's file numbering) in the folder
+        self.reason = ""  # why those were kept, in words
         self._last: tuple | None = None
 
     def end_epoch(self, epoch: int, get_params, validation_accuracy: float | None) -> None:
@@ -32,6 +33,7 @@ class CheckpointKeeper:
         number = epoch + 1
         if self.hp.checkpoint_frequency:
             if number % self.hp.checkpoint_frequency == 0:
+                self.reason = f"every {self.hp.checkpoint_frequency} epoch(s) (checkpoint_frequency)"
                 self._save(number, get_params())
             else:
                 self._last = (number, get_params)
@@ -41,6 +43,7 @@ class CheckpointKeeper:
             return
         if self.best is None or validation_accuracy > self.best:
             self.best, self.best_epoch = validation_accuracy, number
+            self.reason = f"the best validation accuracy ({validation_accuracy:f})"
             LOG.info("Storing the best model with validation accuracy: %f", validation_accuracy)
             for old in self.kept:
                 _remove(os.path.join(self.folder, params_file(old)))
@@ -48,10 +51,12 @@ class CheckpointKeeper:
             self._save(number, get_params())
 
     def finish(self) -> list[int]:
-        """The epochs to archive; the last epoch when the policy kept none (no validation channel,
+        """The checkpoint numbers (epoch + 1) to archive; the last epoch when the policy kept none (no validation channel,
         or early stopping before the first periodic checkpoint)."""
         if not self.kept and self._last is not None:
             number, get_params = self._last
+            self.reason = ("the last epoch (checkpoint_frequency saved none before the end)" if self.hp.checkpoint_frequency
+                           else "the last epoch (no validation channel to choose the best by)")
             self._save(number, get_params())
         return list(self.kept)
 

@@ -20,7 +20,7 @@ from .hyperparameters import Hyperparameters, schedule_batches_per_epoch, schedu
 from .metrics import Accuracy
 from .network import POS_WEIGHT, build_symbol, build_weighted_training_symbol
 from .optim import optimizer_params, parameter_block
-from ..mxnet_runtime import import_mxnet
+from ..mxnet_runtime import import_mxnet, quiet_bind
 from .seed import SeedWeights, check_against, load_incremental, load_pretrained
 
 LOG = logging.getLogger("icformat.train")
@@ -50,8 +50,13 @@ class TrainResult:
     best_validation_accuracy: float | None
     images_per_second: float
     artifact: str | None
+    #: the epochs whose weights the artifact holds, numbered from 0 as ``history`` and the log lines
+    #: (``Epoch[0]``); ``stored_checkpoints`` are the same as MXNet's checkpoint file numbers (epoch + 1,
+    #: ``image-classification-0001.params``), and ``stored_because`` says why those were kept
     stored_epochs: list[int]
     stopped_early: bool
+    stored_checkpoints: list[int] = field(default_factory=list)
+    stored_because: str = ""
     rank: int = 0
     num_workers: int = 1
     #: SHA-256 of the final trained weights (not BatchNorm statistics): equal on every dist_sync worker
@@ -95,9 +100,10 @@ def train(job: TrainJob) -> TrainResult:
             run = _Run(mx, job, kv, rank, workers, surveys.get("train"), work)
             result = run.fit(train_loader, val_loader, seed)
         if rank == 0:
-            write_artifact(job.output, work, result.stored_epochs, (hp.mini_batch_size, *hp.image_shape))
+            write_artifact(job.output, work, result.stored_checkpoints, (hp.mini_batch_size, *hp.image_shape))
             result.artifact = job.output
-            LOG.info("Wrote %s (epochs %s)", job.output, ", ".join(map(str, result.stored_epochs)))
+            LOG.info("Wrote %s: the weights of epoch %s, kept as %s", job.output,
+                     ", ".join(f"Epoch[{e}]" for e in result.stored_epochs), result.stored_because)
     return result
 
 
@@ -166,7 +172,8 @@ class _Run:
         mx = self.mx
         module = mx.mod.Module(self.train_symbol, data_names=("data",), label_names=("softmax_label",),
                                context=self._contexts(), fixed_param_names=[POS_WEIGHT] if self.weighted else None)
-        module.bind(data_shapes=train_iter.provide_data, label_shapes=train_iter.provide_label, for_training=True)
+        with quiet_bind():
+            module.bind(data_shapes=train_iter.provide_data, label_shapes=train_iter.provide_label, for_training=True)
         arg, aux = self._initial_params(module, train_iter, seed)
         module.init_params(initializer=mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2),
                            arg_params=arg, aux_params=aux, allow_missing=True, allow_extra=True)
@@ -250,14 +257,17 @@ class _EpochLoop:
                          epoch, self.hp.early_stopping_tolerance, self.hp.early_stopping_patience)
                 stopped = True
                 break
-        stored = self.run_.keeper.finish()
+        checkpoints = self.run_.keeper.finish()
+        for entry in self.history:
+            entry["stored"] = entry["epoch"] + 1 in checkpoints
         last = self.history[-1]
         vals = [h["validation_accuracy"] for h in self.history if h["validation_accuracy"] is not None]
         return TrainResult(
             epochs=len(self.history), train_accuracy=last["train_accuracy"], validation_accuracy=last["validation_accuracy"],
             best_validation_accuracy=max(vals) if vals else None,
             images_per_second=self.images / self.seconds if self.seconds else 0.0, artifact=None,
-            stored_epochs=stored, stopped_early=stopped, rank=self.run_.rank, num_workers=self.run_.workers,
+            stored_epochs=[n - 1 for n in checkpoints], stopped_early=stopped, stored_checkpoints=checkpoints,
+            stored_because=self.run_.keeper.reason, rank=self.run_.rank, num_workers=self.run_.workers,
             weights_sha256=_digest(self.module.get_params()[0]), history=self.history,
         )
 
@@ -266,6 +276,7 @@ class _EpochLoop:
         metric.reset()
         self.train_iter.reset()
         tic, seen = time.time(), 0
+        speed = _Speedometer(epoch, enabled=not run.job.progress)
         with _progress(run.job.progress, run.steps_per_epoch(self.train_iter), f"epoch {epoch}") as bar:
             for step, batch in enumerate(self.train_iter):
                 if self.cap is not None and step >= self.cap:
@@ -279,6 +290,7 @@ class _EpochLoop:
                 seen += len(labels) - batch.pad
                 bar.update(1)
                 bar.set_postfix(accuracy=f"{metric.accuracy:.4f}", refresh=False)
+                speed.batch_end(step, seen, metric.accuracy)
         if run.train_survey is None and epoch == 0:
             require_nonempty(run.job.train, seen, self.hp)
         elapsed = time.time() - tic
@@ -307,6 +319,27 @@ class _EpochLoop:
         LOG.info("Epoch[%d] Validation-accuracy=%f", epoch, metric.accuracy)
         return metric.accuracy
 
+
+
+class _Speedometer:
+    """Off a terminal (no progress bar), a log line every :attr:`FREQUENT` batches as SageMaker's
+    algorithm (MXNet's ``Speedometer``) writes them: ``Epoch[0] Batch [20]\tSpeed: 123.45 samples/sec\t
+    accuracy=0.500000`` (the speed since the previous line, the accuracy so far in the epoch)."""
+
+    FREQUENT = 20
+
+    def __init__(self, epoch: int, *, enabled: bool):
+        self.epoch, self.enabled = epoch, enabled
+        self.tic, self.samples = time.time(), 0
+
+    def batch_end(self, step: int, samples: int, accuracy: float) -> None:
+        """After batch ``step`` (0-based), with ``samples`` images seen in the epoch so far."""
+        if not self.enabled or step == 0 or step % self.FREQUENT:
+            return
+        now = time.time()
+        speed = (samples - self.samples) / max(now - self.tic, 1e-9)
+        LOG.info("Epoch[%d] Batch [%d]\tSpeed: %.2f samples/sec\taccuracy=%f", self.epoch, step, speed, accuracy)
+        self.tic, self.samples = now, samples
 
 
 class EarlyStopping:
