@@ -15,14 +15,11 @@ import argparse
 import io
 import os
 import shutil
-import sys
 import tarfile
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from _report import Report, best_of, emit  # noqa: E402
+from icformat.benchmarks._report import Report, best_of, emit, work_dir  # noqa: E402
 
 from icformat.interop.parquet import parquet_to_rec, rec_to_parquet  # noqa: E402
 from icformat.interop.wds import rec_to_wds, wds_to_rec  # noqa: E402
@@ -132,7 +129,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="600 records, one run each")
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--work", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".bench", "interop"))
+    parser.add_argument("--work", default=work_dir("interop"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     count, repeat = (600, 1) if args.quick else (args.count, args.repeat)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import sys
 import time
 
 from icformat.benchmarks._report import Report, emit, work_dir  # noqa: E402

@@ -11,9 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import sys
 import tempfile
-import time
 
 import numpy as np
 

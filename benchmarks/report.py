@@ -16,11 +16,7 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-sys.path.insert(0, ROOT)
-from _report import Report, emit  # noqa: E402
+from icformat.benchmarks._report import PACKAGE_ROOT, Report, emit, work_dir  # noqa: E402
 
 from icformat import samples  # noqa: E402
 from icformat.recordio.header import IRHeader, pack  # noqa: E402
@@ -57,7 +53,7 @@ def run_report(rec: str, out: str) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds and peak RSS (MB) of `icformat report REC` in its own process."""
     start = time.perf_counter()
     child = subprocess.Popen(["/bin/sh", "-c", '"$0" "$@" & wait $!', sys.executable, "-c", _SELF_PEAK, "report", rec,
-                              "-o", out], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+                              "-o", out], cwd=PACKAGE_ROOT, stderr=subprocess.PIPE, text=True)
     _, stderr = child.communicate()
     wall = time.perf_counter() - start
     if child.returncode:
@@ -71,7 +67,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="5,000 images (and 2,500 for the memory check)")
     parser.add_argument("--records", type=int, default=100_000)
-    parser.add_argument("--work", default=os.path.join(ROOT, ".bench", "report"))
+    parser.add_argument("--work", default=work_dir("report"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.quick:

@@ -43,7 +43,18 @@ REQUIRES = {
     "serve": [_SAMPLES, ("mxnet", "pip install 'icformat[train,serve]'"), ("gunicorn", "pip install 'icformat[serve]'")],
     "spark": [_SAMPLES, ("pyspark", "pip install 'icformat[spark]'")],
     "train": [("sklearn", _BENCH), ("mxnet", "pip install 'icformat[train]'")],
+    "interop": [_SAMPLES],
+    "report": [_SAMPLES, ("matplotlib", "pip install 'icformat[report]'"), ("imagehash", "pip install 'icformat[report]'")],
+    "torch_datasets": [_SAMPLES, ("torch", "pip install 'icformat[torch]'", "core environment")],
 }
+
+
+def _elsewhere(where: str) -> bool:
+    """Whether a benchmark can run what this interpreter lacks ``where`` else: in the core
+    environment (numpy 2; ``ICFORMAT_CORE_PYTHON`` or a checkout's ``.venv-core``)."""
+    from icformat.benchmarks._models import core_python
+
+    return where == "core environment" and core_python() is not None
 
 _TARGET = re.compile(r"^\s*(>=|<=|>|<)\s*([0-9.]+)\s*(x?)\s*(.*?)\s*$")
 
@@ -82,11 +93,15 @@ def parse_reports(stdout: str) -> list[dict]:
 
 def missing(name: str) -> str | None:
     """What benchmark ``name`` lacks to run here, in words (None: nothing)."""
-    lacking = [(module, how) for module, how in REQUIRES.get(name, ()) if importlib.util.find_spec(module) is None]
+    lacking = [(module, how) for module, how, *where in REQUIRES.get(name, ())
+               if importlib.util.find_spec(module) is None and not (where and _elsewhere(where[0]))]
     if not lacking:
         return None
     hows = list(dict.fromkeys(how for _, how in lacking))
     return f"needs {', '.join(module for module, _ in lacking)}: {'; '.join(hows)}"
+
+
+_RUN_PATH = "import runpy, sys; sys.argv.pop(0); runpy.run_path(sys.argv[0], run_name='__main__')"
 
 
 def run_one(name: str, quick: bool, timeout: float) -> dict:
@@ -95,7 +110,10 @@ def run_one(name: str, quick: bool, timeout: float) -> dict:
     if lacking:
         entry["status"] = f"not run: {lacking}"
         return entry
-    cmd = [sys.executable, "-m", f"icformat.benchmarks.{name}", "--json"] + (["--quick"] if quick else [])
+    # the script found by discover(), run as __main__ by its path; it imports its helpers as
+    # icformat.benchmarks.* (PACKAGE_ROOT on the path), so a checkout and a pip install run alike
+    path = os.path.join(HERE, f"{name}.py")
+    cmd = [sys.executable, "-c", _RUN_PATH, path, "--json"] + (["--quick"] if quick else [])
     start = time.perf_counter()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")])))
     try:

@@ -10,10 +10,8 @@ the figures measure the client side and that slow Python server, not a network.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import struct
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 

@@ -17,11 +17,10 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 import tempfile
 import time
 
-from icformat.benchmarks._report import Report, best_of, emit, work_dir  # noqa: E402
+from icformat.benchmarks._report import Report, emit, work_dir  # noqa: E402
 
 from icformat import samples  # noqa: E402
 from icformat.im2rec import PackOptions  # noqa: E402

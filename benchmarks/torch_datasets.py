@@ -17,14 +17,12 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import Report, emit  # noqa: E402
+from icformat.benchmarks._report import PACKAGE_ROOT, Report, emit  # noqa: E402
 
 from icformat import samples  # noqa: E402
 from icformat.recordio.header import IRHeader, pack  # noqa: E402
@@ -170,7 +168,7 @@ def _has(module: str) -> bool:
 
 
 def _core_python() -> str | None:
-    from _models import core_python
+    from icformat.benchmarks._models import core_python
 
     return core_python()
 
@@ -195,8 +193,8 @@ def main() -> None:
             core = _core_python()
             if core is None:
                 raise SystemExit("torch is not installed here and there is no core environment (.venv-core) to run it in")
-            cmd = [core, os.path.abspath(__file__), "--torch-part", "--dir", work] + (["--quick"] if args.quick else [])
-            done = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+            cmd = [core, "-m", "icformat.benchmarks.torch_datasets", "--torch-part", "--dir", work] + (["--quick"] if args.quick else [])
+            done = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=PACKAGE_ROOT)
             figures = json.loads(done.stdout.strip().splitlines()[-1])
         report = Report(f"icformat.torch datasets in a DataLoader ({count} ImageNet-sized JPEGs, {CROP}px centre crop)")
         report.add("RecordDataset, 2 workers", figures["map"], "img/s", "ImageFolder-like, PIL", figures["folder"], target=">= 1.5x")
