@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 
 import pytest
 
@@ -71,7 +72,8 @@ def test_processes_without_fork_and_the_rgb_fallback(mixed, tmp_path, monkeypatc
     options = PackOptions(resize=64)
     before = _pack(mixed, tmp_path / "thread", options, 2, "thread")
     monkeypatch.setattr("icformat.im2rec.run.start_method", lambda: "forkserver")  # as with other threads running
-    assert _pack(mixed, tmp_path / "forkserver", options, 2, "auto") == before
+    assert choose_executor("auto", 2, options, mixed[1]) == "thread"  # no shared memory, a slow start: threads
+    assert _pack(mixed, tmp_path / "forkserver", options, 2, "process") == before
     monkeypatch.undo()
     monkeypatch.setenv("ICFORMAT_JPEG_PATH", "rgb")
     rgb = _pack(mixed, tmp_path / "rgb-thread", options, 2, "thread")
@@ -84,3 +86,15 @@ def test_auto_keeps_threads_where_reads_wait():
     assert choose_executor("auto", 4, PackOptions(pass_through=True), "/data") == "thread"
     assert choose_executor("auto", 16, PackOptions(), "s3://bucket/images") == "thread"
     assert choose_executor("thread", 4, PackOptions(), "/data") == "thread"
+
+
+def test_the_cli_progress_bar_starts_no_thread():
+    """A Python thread besides the main one rules out forked workers (and their shared memory);
+    tqdm's monitor thread would be one."""
+    from icformat.cli.common import progress
+
+    before = threading.active_count()
+    bar = progress(10, desc="im2rec", unit="img")
+    bar.update(3)
+    assert threading.active_count() == before
+    bar.close()

@@ -170,7 +170,8 @@ def _rows_into_slot(item: tuple[int, tuple[int, int]]) -> list:
 
 def choose_executor(executor: str, workers: int, options: PackOptions, root: str) -> str:
     """What ``executor="auto"`` means: serial for one worker; threads for ``pass_through`` and for
-    ``s3://`` images (they wait on reads, not on the cores); processes otherwise. Each process has
+    ``s3://`` images (they wait on reads, not on the cores), and where workers cannot be forked
+    (other Python threads run: see ``io.parallel.start_method``); processes otherwise. Each has
     its own interpreter lock, and the records come back through shared memory (``slots.py``):
     beside threads, the Python glue around the codec (about a tenth of an image's CPU) no longer
     waits for the lock, and neither does the parent writing the ``.rec``."""
@@ -178,7 +179,7 @@ def choose_executor(executor: str, workers: int, options: PackOptions, root: str
         return executor
     if workers == 1:
         return "serial"
-    return "thread" if options.pass_through or is_uri(root) else "process"
+    return "thread" if options.pass_through or is_uri(root) or start_method() != "fork" else "process"
 
 
 def iter_packed(
