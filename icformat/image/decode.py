@@ -63,7 +63,10 @@ def image_size(data: bytes | memoryview) -> tuple[int, int]:
 
 def exif_orientation(data: bytes | memoryview) -> int:
     """The EXIF orientation tag (1..8) of a JPEG, 1 when absent. Reads the header only."""
-    if b"Exif" not in bytes(data[: 1 << 16]):
+    head = data if isinstance(data, (bytes, bytearray)) else bytes(data[: 1 << 16])
+    # EXIF (and the XMP orientation Pillow also reads) sit in segments before the scan data: only
+    # those are searched (a 64 KiB search costs as much as 3% of a JPEG's re-encode)
+    if head.find(b"Exif", 0, min(_scan_start(head), 1 << 16)) < 0:
         return 1
     from PIL import Image
 
@@ -73,6 +76,27 @@ def exif_orientation(data: bytes | memoryview) -> int:
     except Exception:
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _scan_start(data: bytes | bytearray) -> int:
+    """Where a JPEG's scan data (SOS) begins, walking its marker segments; the length of ``data``
+    when the walk does not reach it (not a JPEG, damaged, cut short)."""
+    at, size = 2, len(data)
+    if data[:2] != JPEG_SOI:
+        return size
+    while at + 4 <= size:
+        if data[at] != 0xFF:
+            return size
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+        elif marker == 0xDA:
+            return at
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # standalone markers
+            at += 2
+        else:
+            at += 2 + ((data[at + 2] << 8) | data[at + 3])
+    return size
 
 
 def apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
