@@ -68,6 +68,10 @@ if tool == "mxnet":
     runpy.run_path(argv[0], run_name="__main__")
 else:
     import icformat.cli, icformat.im2rec, pyarrow.csv, pyarrow.compute, simplejpeg, PIL.Image  # start-up: not timed
+    try:
+        import pandas  # pyarrow.compute imports it on its first call (reading the .lst) where installed: 0.24 s of start-up
+    except ImportError:
+        pass
     from icformat.image.resize import opencv
     from icformat.image.transcode import available
     opencv()  # imports cv2 when there, as the mxnet side does: start-up too
