@@ -218,7 +218,7 @@ def _measure(script: str | None, root: str, lists: dict, count: int, workers: in
             limit.add(f"{mode}: icformat im2rec, best of {repeat}", n / best(ours, 0), "img/s", "codec limit", n / best(codec, 0),
                       target=">= 0.9x")
             paired = sorted(c[0] / o[0] for o, c in zip(ours, codec))  # each run against the limit's run beside it
-            limit.add(f"{mode}: fraction, median of {repeat} pairs", paired[len(paired) // 2], "x", "target", 0.9, target=">= 1x")
+            limit.add(f"{mode}: fraction of it, median of {repeat} pairs", paired[len(paired) // 2], "x", "target", 0.9, target=">= 1x")
             limit.add(f"{mode}: CPU per image, all processes", 1000 * best(ours, 1) / n, "ms", "codec limit", 1000 * best(codec, 1) / n,
                       higher_is_better=False)
     if not script:
