@@ -227,12 +227,13 @@ def _iter_runs(table: LstTable, root: str, options: PackOptions, start: int, sto
     if method is not None:
         fn, init = (_rows_into_slot, _init_process) if slots else (_rows_in_process, _init_process)
         items = list(enumerate(chunks)) if slots else chunks
+    mapped = map_ordered(fn, items, workers=size, kind=executor, in_flight=in_flight, initializer=init,
+                         initargs=(packer,) if init else (), method=method)
     try:
-        mapped = map_ordered(fn, items, workers=size, kind=executor, in_flight=in_flight, initializer=init,
-                             initargs=(packer,) if init else (), method=method)
         for index, ((first, _), (_, payloads)) in enumerate(zip(chunks, mapped)):
             yield first, _from_slot(slots.slot(index), payloads) if slots else payloads
     finally:
+        mapped.close()  # stopped early (an error, --strict, Ctrl-C): the workers go first
         if slots:
             slots.close()
 
