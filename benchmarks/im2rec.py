@@ -15,8 +15,15 @@ alternate between the tools (in a rotating order) and the best of --repeat is ke
 machine the wall-clock figures swing with the load; the CPU per image holds. Last, one thread's
 milliseconds per image in each codec stage of both paths, beside OpenCV's.
 
+The codec's own limit, in the same run: the YUV path's own library calls for each image (decode to
+Y/Cb/Cr planes, at the reduced DCT scale for --resize 256, the plane resizes, the planes laid out
+and encoded), with the bytes already in memory and nothing written, in one forked process per
+worker; `icformat im2rec` runs alternate with it, and the fraction of the limit's images/s and the
+CPU per image of both are printed (target >= 0.9 for re-encode and --resize 256).
+
     python benchmarks/im2rec.py            # 1,500 images, about 3-4 minutes on 2 cores
     python benchmarks/im2rec.py --quick    # 100 images, seconds
+    python benchmarks/im2rec.py --modes re-encode "resize 256" --against limit --repeat 5 --no-stages
 """
 from __future__ import annotations
 
@@ -36,10 +43,12 @@ import numpy as np  # noqa: E402
 
 from icformat import samples  # noqa: E402
 from icformat.image import transcode  # noqa: E402
+from icformat.image.budget import jpeg_scale  # noqa: E402
 from icformat.lst.make import make_lst  # noqa: E402
 from icformat.recordio import RecordReader, read_index, unpack  # noqa: E402
 
 MODES = {"re-encode": [], "resize 256": ["--resize", "256"], "pass-through": ["--pass-through"]}
+ANCHORS = ("mxnet", "rgb", "limit")  # MXNet's im2rec.py, our RGB path, the codec's own limit
 
 
 # Each tool runs in a fresh interpreter that imports its modules first, then times only the packing
@@ -58,6 +67,10 @@ if tool == "mxnet":
     runpy.run_path(argv[0], run_name="__main__")
 else:
     import icformat.cli, icformat.im2rec, pyarrow.csv, pyarrow.compute, simplejpeg, PIL.Image  # start-up: not timed
+    try:
+        import pandas  # pyarrow.compute imports it on its first call (reading the .lst) where installed: 0.24 s of start-up
+    except ImportError:
+        pass
     from icformat.image.resize import opencv
     from icformat.image.transcode import available
     opencv()  # imports cv2 when there, as the mxnet side does: start-up too
@@ -73,7 +86,8 @@ sys.stderr.write(f"\nBENCH {time.perf_counter() - wall} {cpu() - used}\n")
 def _timed(tool: str, argv: list[str], env: dict | None = None) -> tuple[float, float, float]:
     """(packing seconds, packing CPU seconds, end-to-end seconds) of one run."""
     began = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", _WRAP, tool, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    command = [sys.executable, os.path.abspath(__file__), "--limit-child", *argv] if tool == "limit" else [sys.executable, "-c", _WRAP, tool, *argv]
+    done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                           env={**os.environ, **env} if env else None)
     total = time.perf_counter() - began
     marks = [line for line in done.stderr.splitlines() if line.startswith("BENCH ")]
@@ -122,11 +136,11 @@ def prepare(work: str, count: int) -> tuple[str, dict[str, str]]:
     return root, lists
 
 
-def run(count: int, workers: int, repeat: int, work: str, modes: dict = MODES) -> list[Report]:
-    script = mxnet_im2rec()
+def run(count: int, workers: int, repeat: int, work: str, modes=tuple(MODES), against=ANCHORS) -> list[Report]:
+    script = mxnet_im2rec() if "mxnet" in against else None
     root, lists = prepare(work, count)
     try:
-        return _measure(script, root, lists, count, workers, repeat, modes)
+        return _measure(script, root, lists, count, workers, repeat, modes, against)
     finally:
         shutil.rmtree(os.path.dirname(os.path.dirname(lists["icformat"])), ignore_errors=True)
 
@@ -148,7 +162,7 @@ def _psnr_db(ours: str, theirs: str) -> tuple[float, float]:
     return float(np.mean(values)), float(np.min(values))
 
 
-def _measure(script: str | None, root: str, lists: dict, count: int, workers: int, repeat: int, modes: dict = MODES) -> list[Report]:
+def _measure(script: str | None, root: str, lists: dict, count: int, workers: int, repeat: int, modes, against) -> list[Report]:
     path = transcode.codec_path()
     both = path == transcode.PATH_YUV
     label = f"{count} ImageNet-size JPEGs, {workers} workers each; JPEG path: {path}"
@@ -156,20 +170,27 @@ def _measure(script: str | None, root: str, lists: dict, count: int, workers: in
     cost = Report(f"im2rec CPU per image, all processes: {label} (ms; lower is better)")
     whole = Report("im2rec end to end, interpreter start-up included (images/s)")
     paths = Report("im2rec JPEG paths: turbojpeg-yuv against rgb (simplejpeg), same run")
+    limit = Report(f"im2rec against the codec's own limit (YUV path's decode + resize + encode calls, {workers} forked processes, "
+                   "bytes preloaded, nothing written), same run")
     if not both:
         paths.title += f" [YUV path not available: {transcode.unavailable_reason() or 'ICFORMAT_JPEG_PATH=rgb'}]"
+        limit.title += " [not measured: no YUV path]"
     best = lambda runs, i: min(r[i] for r in runs) if runs else float("nan")  # noqa: E731
-    for mode, flags in modes.items():
+    for mode in modes:
+        flags = MODES[mode]
         kinds = {"icformat": None}
-        if both and mode != "pass-through":
+        if both and mode != "pass-through" and "rgb" in against:
             kinds["icformat-rgb"] = RGB_ENV
-        runs: dict[str, list] = {kind: [] for kind in (*kinds, "mxnet")}
-        order = [*kinds, *(["mxnet"] if script else [])]
+        with_limit = both and mode != "pass-through" and "limit" in against
+        runs: dict[str, list] = {kind: [] for kind in (*kinds, "mxnet", "limit")}
+        order = [*kinds, *(["mxnet"] if script else []), *(["limit"] if with_limit else [])]
         for r in range(repeat):  # alternate, so all runs see the same machine load; rotate, so none
             _clear(lists)  # always follows the same one; each run writes fresh files, as a first run does
             for kind in order[r % len(order):] + order[: r % len(order)]:
                 if kind == "mxnet":
                     runs["mxnet"].append(_timed("mxnet", _theirs(script, lists["mxnet"], root, workers, flags)))
+                elif kind == "limit":
+                    runs["limit"].append(_timed("limit", [lists["icformat"], root, str(workers), flags[1] if flags else "0"]))
                 else:
                     runs[kind].append(_timed("icformat", _ours(lists[kind], root, workers, flags), kinds[kind]))
         n = _records(lists["icformat"])
@@ -191,9 +212,83 @@ def _measure(script: str | None, root: str, lists: dict, count: int, workers: in
                       higher_is_better=False)
             mean, low = _psnr_db(lists["icformat"], lists["icformat-rgb"])
             paths.add(f"{mode}: PSNR YUV vs RGB, mean (min {low:.1f})", mean, "dB", "target", 40.0, target=">= 40 dB")
+        if with_limit:
+            ours, codec = runs["icformat"], runs["limit"]
+            limit.add(f"{mode}: icformat im2rec, best of {repeat}", n / best(ours, 0), "img/s", "codec limit", n / best(codec, 0),
+                      target=">= 0.9x")
+            paired = sorted(c[0] / o[0] for o, c in zip(ours, codec))  # each run against the limit's run beside it
+            limit.add(f"{mode}: fraction of it, median of {repeat} pairs", paired[len(paired) // 2], "x", "target", 0.9, target=">= 1x")
+            limit.add(f"{mode}: CPU per image, all processes", 1000 * best(ours, 1) / n, "ms", "codec limit", 1000 * best(codec, 1) / n,
+                      higher_is_better=False)
     if not script:
-        speed.title += " [mxnet not installed: no anchor]"
-    return [speed, cost, whole, paths]
+        speed.title += " [mxnet not measured: no anchor]"
+    return [report for report in (limit, speed, cost, whole, paths) if report.rows]
+
+
+def _limit_jobs(lst: str, root: str, resize: int) -> list[tuple]:
+    """Per image of the list: its bytes and what the YUV path decides before its codec calls (DCT
+    scale, sizes, chroma factors), as ``transform_image`` and ``transcode`` decide them."""
+    import simplejpeg
+
+    from icformat.im2rec.pack import PackOptions, _jpeg_plan
+    from icformat.lst.parse import read_lst
+
+    options = PackOptions(resize=resize)
+    jobs = []
+    for entry in read_lst(lst):
+        with open(os.path.join(root, entry.path), "rb") as f:
+            data = f.read()
+        h, w, _, subsampling = simplejpeg.decode_jpeg_header(data)
+        samp, factors = transcode._SUBSAMPLINGS[subsampling]
+        (height, width), need = _jpeg_plan(data, 1, options)
+        scale = jpeg_scale(h, w, *need)
+        if scale:
+            h, w = -(-h * scale[0] // scale[1]), -(-w * scale[0] // scale[1])
+        jobs.append((data, h, w, samp, factors, height, width))
+    return jobs
+
+
+def _limit_one(job: tuple) -> bytes:
+    """One image through the YUV path's own codec calls: decode to planes (at the DCT scale),
+    resize luma and chroma (re-encode: none), lay the planes out, encode at quality 95."""
+    from icformat.image import turbo
+    from icformat.image.resize import resize
+
+    data, h, w, samp, factors, height, width = job
+    planes = turbo.decode_planes(data, h, w, samp)
+    luma = resize(planes[0][:h, :w], height, width)
+    chroma = [transcode._chroma(p, (0, 0, h, w), factors, (height, width), "bilinear") for p in planes[1:]]
+    return turbo.encode_planes(transcode._encoder_planes([luma, *chroma], True, planes[0]), height, width, turbo.SAMP_420, 95)
+
+
+def codec_limit(lst: str, root: str, workers: int, resize: int) -> tuple[float, float]:
+    """(seconds, CPU seconds) for the codec's own calls on every image of ``lst``, the bytes
+    already in memory, split over ``workers`` forked processes; nothing written."""
+    import resource
+
+    jobs = _limit_jobs(lst, root, resize)
+    for job in jobs[:4]:
+        _limit_one(job)  # libturbojpeg loaded, OpenCV set up: start-up, not timed
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    began = time.perf_counter()
+    children = []
+    for k in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                code = 3 if any(_limit_one(job) is None for job in jobs[k::workers]) else 0
+            except BaseException:
+                code = 4
+            finally:
+                os._exit(code)
+        children.append(pid)
+    failed = [pid for pid in children if os.waitpid(pid, 0)[1] != 0]
+    wall = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if failed:
+        raise SystemExit("the codec limit failed on an image (the YUV path did not apply)")
+    return wall, (after.ru_utime + after.ru_stime) - (usage.ru_utime + usage.ru_stime)
 
 
 def stages(root: str, count: int = 200) -> Report:
@@ -250,9 +345,13 @@ def stages(root: str, count: int = 200) -> Report:
                    "ms", anchor, ref["decode"], higher_is_better=False)
         report.add("YUV path: resize Y to 256", per_image(lambda d: resize(planes[id(d)][0], 256, 341)), "ms", anchor,
                    ref.get("resize", 0.0), higher_is_better=False)
-        report.add("YUV path: lay out planes + encode, q95 4:2:0",
-                   per_image(lambda d: turbo.encode_packed(transcode._layout(planes[id(d)], True), *shape(d), turbo.SAMP_420, 95)),
-                   "ms", anchor, ref.get("encode", 0.0), higher_is_better=False)
+        def encode(d):
+            (h, w), decoded = shape(d), planes[id(d)]
+            ready = transcode._encoder_planes([decoded[0][:h, :w], *decoded[1:]], True, decoded[0])
+            return turbo.encode_planes(ready, h, w, turbo.SAMP_420, 95)
+
+        report.add("YUV path: encode from planes, q95 4:2:0", per_image(encode), "ms", anchor, ref.get("encode", 0.0),
+                   higher_is_better=False)
         from icformat.im2rec import PackOptions, transform_image
 
         for mode, options in (("re-encode", PackOptions()), ("resize 256", PackOptions(resize=256))):
@@ -267,18 +366,28 @@ def stages(root: str, count: int = 200) -> Report:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--limit-child"]:  # one timed run of the codec limit, in its own interpreter
+        lst, root, workers, resize = sys.argv[2:6]
+        wall, used = codec_limit(lst, root, int(workers), int(resize))
+        sys.stderr.write(f"\nBENCH {wall} {used}\n")
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="60 images, --resize 256 only, one run each: a smoke run")
     parser.add_argument("--count", type=int, default=1500, help="images in the corpus (default 1500)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="workers for both tools (default: all cores)")
     parser.add_argument("--repeat", type=int, default=2, help="runs per tool and mode; the best is kept")
+    parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES), help="which modes (default: all)")
+    parser.add_argument("--against", nargs="+", choices=ANCHORS, default=list(ANCHORS),
+                        help="anchors to run: mxnet (im2rec.py), rgb (our RGB path), limit (the codec's own limit); default all")
+    parser.add_argument("--no-stages", action="store_true", help="skip the one-thread codec stage timings")
     parser.add_argument("--work", default=work_dir("im2rec"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     count, repeat = (60, 1) if args.quick else (args.count, args.repeat)
-    modes = {"resize 256": MODES["resize 256"]} if args.quick else MODES
-    reports = run(count, args.workers, repeat, args.work, modes)
-    reports.append(stages(os.path.join(args.work, f"corpus-{count}"), 50 if args.quick else 200))
+    modes = ["resize 256"] if args.quick else args.modes
+    reports = run(count, args.workers, repeat, args.work, modes, tuple(args.against))
+    if not args.no_stages:
+        reports.append(stages(os.path.join(args.work, f"corpus-{count}"), 50 if args.quick else 200))
     emit(reports, args.json)
 
 

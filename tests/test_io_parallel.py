@@ -54,3 +54,28 @@ def test_bad_kind_and_method_are_usage_errors():
         list(map_ordered(_square, range(3), workers=2, kind="fibers"))
     with pytest.raises(UsageError, match="not available"):
         start_method("teleport")
+
+
+def _die(x: int) -> int:
+    if x == 3:
+        import os
+
+        os._exit(9)  # as the kernel's OOM killer would end it: no exception, no answer
+    return x
+
+
+def test_a_worker_process_that_dies_is_an_error_not_a_hang():
+    from icformat.errors import IcformatError
+
+    with pytest.raises(IcformatError, match="worker process ended unexpectedly"):
+        list(map_ordered(_die, range(10), workers=2, kind="process"))
+
+
+def test_processes_start_no_thread_in_the_parent():
+    """No helper threads (a multiprocessing.Pool keeps three): a later fork stays safe, and their
+    wake-ups cost no CPU."""
+    before = threading.active_count()
+    mapped = map_ordered(_square, range(40), workers=2, kind="process", in_flight=3)
+    assert next(mapped) == (0, 0)
+    assert threading.active_count() == before
+    assert list(mapped) == [(i, i * i) for i in range(1, 40)]

@@ -222,3 +222,29 @@ def test_repeated_small_payloads_across_flushes(tmp_path):
                 batch.flush()
     assert got == expected
     assert files(tmp_path / "batch.rec") == files(tmp_path / "one.rec")
+
+
+@SETTINGS
+@given(items=records, flush_every=st.integers(1, 5), as_views=st.booleans())
+def test_add_framed_matches_writing_one_by_one(tmp_path_factory, items, flush_every, as_views):
+    """Records framed elsewhere (im2rec's workers, as frame_into's pieces joined) and added with
+    ``WriteBatch.add_framed`` (as bytes or as views of one shared buffer), flushed now and then:
+    the bytes, offsets and ``.idx`` of writing them one by one."""
+    tmp = tmp_path_factory.mktemp("framed")
+    expected = one_by_one(tmp / "one.rec", items)
+    framed = []
+    for payload, head, _ in items:
+        pieces: list = []
+        frame_into(pieces, payload, head)
+        framed.append(b"".join(pieces))
+    shared = memoryview(b"".join(framed))
+    offsets, at = [], 0
+    with RecordWriter(tmp / "framed.rec", index=True) as writer:
+        batch = writer.batch()
+        for i, (record, (_, _, key)) in enumerate(zip(framed, items)):
+            offsets.append(batch.add_framed(shared[at : at + len(record)] if as_views else record, key))
+            at += len(record)
+            if i % flush_every == 0:
+                batch.flush()
+    assert offsets == expected
+    assert files(tmp / "framed.rec") == files(tmp / "one.rec")

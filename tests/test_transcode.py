@@ -264,10 +264,24 @@ def test_two_call_codec_is_pyturbojpegs(height, width, subsampling, scale, quali
     planes = [luma] if gray else [luma, *[p[: (h + 1) // 2, : (w + 1) // 2] for p in ours[1:]]]
     if not gray and any(p.shape != ((h + 1) // 2, (w + 1) // 2) for p in planes[1:]):
         return  # only 4:2:0 planes are encoded; other subsamplings are resampled first
-    packed = transcode._layout(planes, not gray)
+    packed = packed_yuv(planes, not gray)
     out_samp = 3 if gray else 2
-    assert turbo.encode_packed(packed, h, w, out_samp, quality) == lib.encode_from_yuv(packed, h, w, quality=quality,
-                                                                                        jpeg_subsample=out_samp)
+    theirs = lib.encode_from_yuv(packed, h, w, quality=quality, jpeg_subsample=out_samp)
+    assert turbo.encode_planes(transcode._encoder_planes(planes, not gray), h, w, out_samp, quality) == theirs
+    # the decoder's own plane padded in place (no copy) gives the same JPEG
+    assert turbo.encode_planes(transcode._encoder_planes(planes, not gray, ours[0]), h, w, out_samp, quality) == theirs
+
+
+def packed_yuv(planes: list[np.ndarray], even_luma: bool) -> np.ndarray:
+    """The planes in TurboJPEG's packed YUV format, what PyTurboJPEG's ``encode_from_yuv`` reads
+    (the oracle's input): rows padded to 4 bytes; with ``even_luma`` the luma padded to even
+    sides by repeating its edge pixels, as libjpeg pads."""
+    out = []
+    for i, plane in enumerate(planes):
+        if i == 0 and even_luma:
+            plane = np.pad(plane, ((0, plane.shape[0] % 2), (0, plane.shape[1] % 2)), mode="edge")
+        out.append(np.pad(plane, ((0, 0), (0, -plane.shape[1] % 4)), mode="edge").ravel())
+    return np.concatenate(out)
 
 
 def cv2_blur(pixels: np.ndarray) -> np.ndarray:
@@ -429,3 +443,65 @@ def test_cli_says_which_path_ran(photo_tree, tmp_path, monkeypatch, capsys):
     capsys.readouterr()
     assert main(["im2rec", str(tmp_path / "all.lst"), photo_tree, "--resize", "64"]) == 0
     assert f"JPEGs re-encoded through {transcode.PATH_RGB}" in capsys.readouterr().out
+
+
+def _orientation_pillow_reads_from_exif(data: bytes) -> int:
+    """The orientation in the EXIF segment Pillow's JPEG reader keeps (``info["exif"]``, the first
+    APP1 Exif segment; OpenCV's imread, which im2rec.py uses, reads no XMP either); 1 when the file
+    does not open or has none."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            raw = im.info.get("exif")
+        if not raw:
+            return 1
+        exif = Image.Exif()
+        exif.load(raw)
+        value = exif.get(0x0112, 1)
+    except Exception:
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(orientation=st.sampled_from([None, 1, 3, 6, 8]), xmp=st.sampled_from([None, 1, 6]), exif_in_scan=st.booleans(),
+       padding=st.sampled_from([0, 70_000]), cut=st.sampled_from([None, 3, 20, 0.5]), seed=st.integers(0, 2**16))
+def test_exif_orientation_searches_only_the_header_segments_with_the_same_answers(orientation, xmp, exif_in_scan, padding, cut,
+                                                                                   seed):
+    """Only the EXIF segment before the scan data is read: the orientation Pillow reads from it,
+    with an XMP orientation beside it (ignored, as OpenCV ignores it), b"Exif" inside the scan data,
+    headers past 64 KiB, files cut short and not JPEGs."""
+    from PIL import Image
+
+    from icformat.image.decode import exif_orientation
+
+    rng = np.random.default_rng(seed)
+    out = io.BytesIO()
+    kwargs = {}
+    if orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        kwargs["exif"] = exif.tobytes()
+    Image.fromarray(cv2_blur(rng.integers(0, 256, (40, 56, 3), dtype=np.uint8))).save(out, "JPEG", **kwargs)
+    data = out.getvalue()
+    segments = b""
+    if xmp is not None:
+        packet = (f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description exif:ExifVersion="0231" tiff:Orientation="{xmp}"/>'
+                  "</x:xmpmeta>").encode()
+        body = b"http://ns.adobe.com/xap/1.0/\0" + packet
+        segments += b"\xff\xe1" + (len(body) + 2).to_bytes(2, "big") + body
+    if padding:  # a long comment run pushes what follows past 64 KiB
+        body = b"c" * 60_000
+        segments += (b"\xff\xfe" + (len(body) + 2).to_bytes(2, "big") + body) * (padding // 60_000 + 1)
+    data = data[:2] + segments + data[2:]
+    if exif_in_scan:
+        sos = data.index(b"\xff\xda")
+        data = data[: sos + 40] + b"Exif" + data[sos + 44 :]
+    if cut is not None:
+        data = data[: int(len(data) * cut)] if isinstance(cut, float) else data[:cut]
+    if cut is None:
+        assert exif_orientation(data) == _orientation_pillow_reads_from_exif(data)
+    else:  # Pillow opens no file cut before its scan data; OpenCV still reads the EXIF segment it holds
+        assert exif_orientation(data) in ((orientation or 1), 1)
+    assert exif_orientation(b"GIF89a" + data) == _orientation_pillow_reads_from_exif(b"GIF89a" + data)

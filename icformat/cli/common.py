@@ -15,9 +15,17 @@ from ..io.paths import is_uri
 
 
 
+class _Bar(tqdm):
+    """tqdm without its monitor thread (it only unsticks bars that ``miniters`` made lazy, which
+    ours are not): a running Python thread would keep worker processes from being forked, and
+    im2rec's workers share memory with the parent only when they are."""
+
+    monitor_interval = 0
+
+
 def progress(total: int | None = None, desc: str = "", unit: str = "it") -> tqdm:
     """A tqdm bar on stderr, hidden when stderr is not a terminal."""
-    return tqdm(total=total, desc=desc, unit=unit, disable=not sys.stderr.isatty(), dynamic_ncols=True, leave=False,
+    return _Bar(total=total, desc=desc, unit=unit, disable=not sys.stderr.isatty(), dynamic_ncols=True, leave=False,
                 unit_scale=False)
 
 

@@ -36,7 +36,7 @@ from .engine import check_engine, engine_options, im2rec_on_spark
               help="Store every label column in the record header (multi-label; detection lists, whose lines may hold any "
                    "number of labels).")
 @click.option("--allow-absolute-paths", is_flag=True, help="Read absolute paths in the list as they are (MXNet's im2rec does); refused otherwise.")
-@click.option("--num-workers", type=click.IntRange(min=1), default=None, help="Workers decoding and encoding images (default: all cores; threads up to 16, processes above).")
+@click.option("--num-workers", type=click.IntRange(min=1), default=None, help="Workers decoding and encoding images (default: all cores; processes, or threads for --pass-through and s3:// images).")
 @click.option("--num-shards", type=click.IntRange(min=1), default=1, show_default=True, help="Split the list into this many parts...")
 @click.option("--shard-index", type=click.IntRange(min=0), default=0, show_default=True, help="...and pack only this one (0-based).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad image (no output) instead of skipping it.")

@@ -193,6 +193,12 @@ def _decode_pixels(data: bytes, color: int, min_h: int, min_w: int, notes: list[
 def pack_image(index: int, labels, data: bytes, options: PackOptions, notes: list[str] | None = None) -> bytes:
     """One record payload (header + image bytes) from an image file's bytes; ``notes`` collects
     what the user should hear about the image (it was packed anyway)."""
+    return b"".join(image_record_parts(index, labels, data, options, notes))
+
+
+def image_record_parts(index: int, labels, data: bytes, options: PackOptions, notes: list[str] | None = None) -> tuple[bytes, bytes]:
+    """:func:`pack_image`'s record as ``(image header, image bytes)``, kept apart so that framing
+    them for the file (``recordio.framing.frame_into``) copies the image once, not twice."""
     if options.pass_through:
         payload = data
         if notes is not None and not data and not (options.pack_label and len(labels) > 1):
@@ -201,11 +207,18 @@ def pack_image(index: int, labels, data: bytes, options: PackOptions, notes: lis
             notes.append("JPEG without its end marker (FF D9): it may be cut short; stored as it is (--pass-through)")
     else:
         payload = transform_image(data, options, notes)
-    return image_header(index, labels, options.pack_label) + payload
+    return image_header(index, labels, options.pack_label), payload
 
 
 def pack_file(root: str, index: int, labels, path: str, options: PackOptions, notes: list[str] | None = None) -> bytes:
     """One record payload from ``root/path``; raises ``ImageError`` saying why it cannot be packed.
     With ``pass_through`` an empty file is stored as it is (im2rec.py does so): a header record of
     an InsightFace face set (labels, no image) packs back that way."""
-    return pack_image(index, labels, read_image_file(root, path, options.allow_absolute, options.pass_through), options, notes)
+    return b"".join(pack_file_parts(root, index, labels, path, options, notes))
+
+
+def pack_file_parts(root: str, index: int, labels, path: str, options: PackOptions,
+                    notes: list[str] | None = None) -> tuple[bytes, bytes]:
+    """:func:`pack_file`'s record as ``(image header, image bytes)`` (see :func:`image_record_parts`)."""
+    data = read_image_file(root, path, options.allow_absolute, options.pass_through)
+    return image_record_parts(index, labels, data, options, notes)

@@ -1,7 +1,8 @@
 """Packing a ``.lst`` into ``.rec`` + ``.idx`` with many workers, records in list order.
 
-Workers (threads, or processes on machines with many cores) each take a run of rows, read and
-convert the images, and hand back record payloads; the parent writes them strictly in list order,
+Workers (processes; threads for pass-through and ``s3://`` images) each take a run of rows, read,
+convert and frame the images, and hand back the records (forked workers through shared memory,
+``slots.py``); the parent writes them a run at a time (one gathered write) strictly in list order,
 so the output is the same whatever the number of workers. At most a few runs per worker are in
 flight, so memory stays flat on any list size. A bad image is skipped and reported through
 ``on_skip`` (or, with ``strict``, stops the run); output goes to temporary names and appears only
@@ -19,14 +20,15 @@ from ..io.paths import is_uri
 from ..errors import IcformatError, ImageError, InputNotFound
 from ..image import transcode
 from ..io.objects import SETUP_ERRORS
-from ..io.parallel import map_ordered
+from ..io.parallel import map_ordered, start_method
 from ..lst.table import LstTable
 from ..lst.parse import read_lst, require_rows
 from ..problems import Problem, warning
-from ..recordio.framing import frame_record
+from ..recordio.framing import frame_into
 from ..recordio.writer import RecordWriter
-from .pack import PackOptions, pack_file
+from .pack import PackOptions, pack_file_parts
 from .plan import check_indices_for_packing, check_paths_for_packing, chunk_bounds, label_warnings, output_prefix, plan_packs, shard_bounds
+from .slots import SharedSlots
 
 
 @dataclass
@@ -81,8 +83,10 @@ class PackReport:
 class _Packer:
     """Packs runs of rows of one table; lives in each worker."""
 
-    def __init__(self, table: LstTable, root: str, options: PackOptions, framed: bool = False):
+    def __init__(self, table: LstTable, root: str, options: PackOptions, framed: bool = False,
+                 slots: SharedSlots | None = None):
         self.framed = framed  # hand back records framed for the file, so the writer only appends
+        self.slots = slots  # forked workers frame records straight into the parent's memory
         self.indices = table.indices
         self.table = table
         self.paths = table.paths
@@ -95,22 +99,60 @@ class _Packer:
         out: list = []
         for row in range(*bounds):
             notes: list[str] = []
-            try:
-                payload = pack_file(self.root, int(self.indices[row]), self.table.row_labels(row), self.paths[row], self.options, notes)
-                payload = frame_record(payload) if self.framed else payload
-                out.append((payload, "; ".join(notes)) if notes else payload)
-            except ImageError as exc:
-                out.append(str(exc))
-            except SETUP_ERRORS:
-                raise  # no credentials, bad bucket name: the same for every image, so stop here
-            except Exception as exc:  # one odd file (a decompression bomb, a codec crash) must not end a long run
-                out.append(f"{type(exc).__name__}: {exc}")
+            parts = self._parts(row, notes)
+            if isinstance(parts, str):
+                out.append(parts)
+                continue
+            if self.framed:
+                pieces: list = []
+                frame_into(pieces, parts[1], parts[0])
+                payload = b"".join(pieces)
+            else:
+                payload = b"".join(parts)
+            out.append((payload, "; ".join(notes)) if notes else payload)
         return out
+
+    def rows_into(self, item: tuple[int, tuple[int, int]]) -> list[int | bytes | str | tuple]:
+        """:meth:`rows` for run ``index`` framed straight into its shared slot, one record after the
+        other: each row's framed size there (with its note), or why it could not be packed; a
+        record that no longer fits comes back as framed bytes."""
+        index, bounds = item
+        slot = self.slots.slot(index)
+        room, at = len(slot), 0
+        out: list = []
+        for row in range(*bounds):
+            notes: list[str] = []
+            parts = self._parts(row, notes)
+            if isinstance(parts, str):
+                out.append(parts)
+                continue
+            pieces: list = []
+            size = frame_into(pieces, parts[1], parts[0])
+            if at + size <= room:
+                for piece in pieces:
+                    slot[at : at + len(piece)] = piece
+                    at += len(piece)
+                result = size
+            else:
+                result = b"".join(pieces)
+            out.append((result, "; ".join(notes)) if notes else result)
+        return out
+
+    def _parts(self, row: int, notes: list[str]) -> tuple[bytes, bytes] | str:
+        """``(image header, image bytes)`` of one row, or why it could not be packed."""
+        try:
+            return pack_file_parts(self.root, int(self.indices[row]), self.table.row_labels(row), self.paths[row], self.options,
+                                   notes)
+        except ImageError as exc:
+            return str(exc)
+        except SETUP_ERRORS:
+            raise  # no credentials, bad bucket name: the same for every image, so stop here
+        except Exception as exc:  # one odd file (a decompression bomb, a codec crash) must not end a long run
+            return f"{type(exc).__name__}: {exc}"
 
 
 _WORKER: dict = {}
 _PROGRESS_EVERY = 64  # rows between progress calls
-THREADS_UP_TO = 16  # "auto" uses threads up to this many workers, processes above
 REMOTE_FETCHES = 16  # default workers (threads) when the images are s3:// objects
 
 
@@ -120,6 +162,24 @@ def _init_process(packer: _Packer) -> None:
 
 def _rows_in_process(bounds: tuple[int, int]) -> list[bytes | str]:
     return _WORKER["packer"].rows(bounds)
+
+
+def _rows_into_slot(item: tuple[int, tuple[int, int]]) -> list:
+    return _WORKER["packer"].rows_into(item)
+
+
+def choose_executor(executor: str, workers: int, options: PackOptions, root: str) -> str:
+    """What ``executor="auto"`` means: serial for one worker; threads for ``pass_through`` and for
+    ``s3://`` images (they wait on reads, not on the cores), and where workers cannot be forked
+    (other Python threads run: see ``io.parallel.start_method``); processes otherwise. Each has
+    its own interpreter lock, and the records come back through shared memory (``slots.py``):
+    beside threads, the Python glue around the codec (about a tenth of an image's CPU) no longer
+    waits for the lock, and neither does the parent writing the ``.rec``."""
+    if executor != "auto":
+        return executor
+    if workers == 1:
+        return "serial"
+    return "thread" if options.pass_through or is_uri(root) or start_method() != "fork" else "process"
 
 
 def iter_packed(
@@ -137,40 +197,65 @@ def iter_packed(
     """``(row, payload or reason it failed)`` for rows ``[start, stop)``, in row order; with
     ``framed`` the payloads come framed for the file (see ``RecordWriter.write_framed``).
 
-    ``executor``: ``"process"``, ``"thread"``, ``"serial"`` or ``"auto"``: serial for one worker;
-    threads for ``pass_through`` and for up to ``THREADS_UP_TO`` workers (the codecs release the
-    GIL, and threads hand payloads over without pickling: about a third less CPU per image than
-    processes on 2 cores); processes beyond that, where the GIL-held glue would cap the rate.
+    ``executor``: ``"process"``, ``"thread"``, ``"serial"`` or ``"auto"`` (see :func:`choose_executor`).
     """
-    stop = len(table) if stop is None else stop
-    workers = max(1, num_workers or os.cpu_count() or 1)
-    if executor == "auto":
-        executor = "serial" if workers == 1 else "thread" if options.pass_through or workers <= THREADS_UP_TO else "process"
-    size = chunk_rows or (64 if options.pass_through else 16)
-    chunks = chunk_bounds(start, stop, size)
-    packer = _Packer(table, root, options, framed)
-    size = 1 if executor == "serial" else min(workers, len(chunks))
-    fn, init = packer.rows, None
-    if executor == "process" and size > 1:
-        _warm_imports()  # once here, not in every worker
-        fn, init = _rows_in_process, _init_process
-    mapped = map_ordered(fn, chunks, workers=size, kind=executor, in_flight=2 * size + 2, initializer=init,
-                         initargs=(packer,) if init else ())
-    yield from _rows_of(chunks, (payloads for _, payloads in mapped))
-
-
-def _rows_of(chunks, results) -> Iterator[tuple[int, bytes | str]]:
-    for (first, _), payloads in zip(chunks, results):
+    for first, payloads in _iter_runs(table, root, options, start, stop, num_workers, executor, chunk_rows, framed, shared=False):
         for offset, payload in enumerate(payloads):
             yield first + offset, payload
 
 
-def _warm_imports() -> None:
-    import simplejpeg  # noqa: F401
-    from PIL import Image
+def _iter_runs(table: LstTable, root: str, options: PackOptions, start: int, stop: int | None, num_workers: int | None,
+               executor: str, chunk_rows: int | None, framed: bool, shared: bool) -> Iterator[tuple[int, list]]:
+    """``(first row, payloads)`` for each run of rows, in order. With ``shared`` (and forked
+    workers) framed payloads may be views of shared memory, valid only until the next run is
+    asked for: write them out first."""
+    stop = len(table) if stop is None else stop
+    workers = max(1, num_workers or os.cpu_count() or 1)
+    executor = choose_executor(executor, workers, options, root)
+    size = chunk_rows or (64 if options.pass_through else 16)
+    chunks = chunk_bounds(start, stop, size)
+    size = 1 if executor == "serial" else min(workers, len(chunks))
+    in_flight = 2 * size + 2
+    method, slots = None, None
+    if executor == "process" and size > 1:
+        _warm_imports()  # once here, not in every worker
+        method = start_method()
+        if shared and framed and method == "fork":
+            slots = SharedSlots(in_flight + 2)  # map_ordered runs at most in_flight runs ahead of the one being written
+    packer = _Packer(table, root, options, framed, slots)
+    fn, init, items = packer.rows, None, chunks
+    if method is not None:
+        fn, init = (_rows_into_slot, _init_process) if slots else (_rows_in_process, _init_process)
+        items = list(enumerate(chunks)) if slots else chunks
+    mapped = map_ordered(fn, items, workers=size, kind=executor, in_flight=in_flight, initializer=init,
+                         initargs=(packer,) if init else (), method=method)
+    try:
+        for index, ((first, _), (_, payloads)) in enumerate(zip(chunks, mapped)):
+            yield first, _from_slot(slots.slot(index), payloads) if slots else payloads
+    finally:
+        mapped.close()  # stopped early (an error, --strict, Ctrl-C): the workers go first
+        if slots:
+            slots.close()
 
-    Image.preinit()
-    transcode.available()  # libturbojpeg loaded once, here; forked workers inherit it
+
+def _from_slot(slot: memoryview, payloads: list) -> list:
+    """A run's payloads with each record's size in ``slot`` replaced by its view there."""
+    at, out = 0, []
+    for payload in payloads:
+        payload, note = payload if isinstance(payload, tuple) else (payload, None)
+        if isinstance(payload, int):
+            payload, at = slot[at : at + payload], at + payload
+        out.append(payload if note is None else (payload, note))
+    return out
+
+
+def _warm_imports() -> None:
+    """What every worker needs, loaded once here (forked workers inherit it). Pillow's plugins
+    (``Image.preinit``: 24 ms of CPU, 1% of packing 1,500 JPEGs) are left to the workers that meet
+    an image needing them (EXIF, PNG...): JPEGs without EXIF never do."""
+    import simplejpeg  # noqa: F401
+
+    transcode.available()  # libturbojpeg loaded once, here
 
 
 def pack_lst(
@@ -251,11 +336,9 @@ def pack_rows(
         on_start(lst_path, report.rows)
     began = time.perf_counter()
     with RecordWriter(report.rec_path, index=report.idx_path) as writer:
-        packed = iter_packed(
-            table, root, options, start=start, stop=stop, num_workers=num_workers, executor=executor, framed=True
-        )
+        runs = _iter_runs(table, root, options, start, stop, num_workers, executor, None, framed=True, shared=True)
         digest = hashlib.sha256() if checksum else None
-        _write_in_order(writer, table, root, packed, report, strict, progress, on_skip, on_warning, digest)
+        _write_in_order(writer, table, root, runs, report, strict, progress, on_skip, on_warning, digest)
         if report.written == 0:
             raise IcformatError(_nothing_packed(report))
         report.bytes_written = writer.offset
@@ -271,32 +354,36 @@ def _nothing_packed(report: PackReport) -> str:
     return f"{report.lst_path}: none of the {report.rows:,} images could be packed{first}; nothing written"
 
 
-def _write_in_order(writer: RecordWriter, table: LstTable, root: str, packed, report: PackReport, strict: bool, progress, on_skip,
+def _write_in_order(writer: RecordWriter, table: LstTable, root: str, runs, report: PackReport, strict: bool, progress, on_skip,
                     on_warning=None, digest=None) -> None:
-    """Write each payload with its list index as key; note (or, ``strict``, raise on) each failure;
-    ``digest`` (a hashlib object) sees every byte of the ``.rec``."""
+    """Write each run's framed records with their list index as key, one gathered write a run
+    (before the next run is asked for: its records may be views of memory that run reuses); note
+    (or, ``strict``, raise on) each failure; ``digest`` (a hashlib object) sees every byte of the ``.rec``."""
     done = 0
-    for row, payload in packed:
-        if isinstance(payload, str):
-            skip = Skipped(int(table.lines[row]), os.path.join(root, table.paths[row]), payload)
-            if strict:
-                raise ImageError(f"{skip.path} (line {skip.line}): {skip.reason}; stopped (--strict), nothing written")
-            report.skipped.append(skip)
-            if on_skip:
-                on_skip(skip)
-        else:
-            if isinstance(payload, tuple):
-                payload, note = payload
-                report.notes.append(Skipped(int(table.lines[row]), os.path.join(root, table.paths[row]), note))
-                if on_warning:
-                    on_warning(warning(table.path, "decode-warning", f"{table.paths[row]}: {note}", line=int(table.lines[row])))
-            writer.write_framed(payload, key=int(table.indices[row]))
-            if digest is not None:
-                digest.update(payload)
-            report.written += 1
-        done += 1
-        if progress and done % _PROGRESS_EVERY == 0:
-            progress(_PROGRESS_EVERY)
+    batch = writer.batch()
+    for first, payloads in runs:
+        for row, payload in enumerate(payloads, first):
+            if isinstance(payload, str):
+                skip = Skipped(int(table.lines[row]), os.path.join(root, table.paths[row]), payload)
+                if strict:
+                    raise ImageError(f"{skip.path} (line {skip.line}): {skip.reason}; stopped (--strict), nothing written")
+                report.skipped.append(skip)
+                if on_skip:
+                    on_skip(skip)
+            else:
+                if isinstance(payload, tuple):
+                    payload, note = payload
+                    report.notes.append(Skipped(int(table.lines[row]), os.path.join(root, table.paths[row]), note))
+                    if on_warning:
+                        on_warning(warning(table.path, "decode-warning", f"{table.paths[row]}: {note}", line=int(table.lines[row])))
+                batch.add_framed(payload, key=int(table.indices[row]))
+                if digest is not None:
+                    digest.update(payload)
+                report.written += 1
+            done += 1
+            if progress and done % _PROGRESS_EVERY == 0:
+                progress(_PROGRESS_EVERY)
+        batch.flush()
     if progress and done % _PROGRESS_EVERY:
         progress(done % _PROGRESS_EVERY)
 

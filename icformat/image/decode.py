@@ -53,9 +53,10 @@ def image_size(data: bytes | memoryview, *, max_pixels: int | None = None) -> tu
 
 
 def exif_orientation(data: bytes | memoryview) -> int:
-    """The EXIF orientation tag (1..8), 1 when absent. Reads the header only: for JPEGs the first
-    EXIF segment alone (whatever the image's size)."""
-    if b"Exif" not in bytes(data[: 1 << 16]):
+    """The EXIF orientation tag (1..8), 1 when absent. Reads the header only: for a JPEG its first
+    EXIF segment before the scan data (found by the one marker walk, ``budget.markers``; no 64 KiB
+    search, whatever the image's size), for other formats what Pillow reads from the header."""
+    if not is_jpeg(data) and b"Exif" not in bytes(data[: 1 << 16]):
         return 1
     try:
         if is_jpeg(data):

@@ -90,6 +90,7 @@ def transcode(
         planes = turbo.decode_planes(data, h, w, samp)
     if planes is None:  # damaged (even a warning) or not decodable here
         return None
+    decoded = planes[0]
     planes[0] = planes[0][:h, :w]  # TurboJPEG pads the luma plane to whole chroma samples
     if orientation != 1:
         planes = [apply_orientation(p, orientation) for p in planes]
@@ -102,13 +103,13 @@ def transcode(
         rows = cols = side
     luma = resize(luma[top : top + rows, left : left + cols], height, width, method=method)
     if gray:
-        return turbo.encode_packed(_layout([luma], False), height, width, turbo.SAMP_GRAY, quality)
+        return turbo.encode_planes(_encoder_planes([luma], False), height, width, turbo.SAMP_GRAY, quality)
     ch, cw = (height + 1) // 2, (width + 1) // 2
     if len(planes) == 1:  # a gray JPEG in colour: neutral chroma, as OpenCV's imread gives it
         chroma = [np.full((ch, cw), 128, np.uint8)] * 2
     else:
         chroma = [_chroma(p, (top, left, rows, cols), (fy, fx), (height, width), method) for p in planes[1:]]
-    return turbo.encode_packed(_layout([luma, *chroma], True), height, width, turbo.SAMP_420, quality)
+    return turbo.encode_planes(_encoder_planes([luma, *chroma], True, decoded), height, width, turbo.SAMP_420, quality)
 
 
 def _chroma(plane: np.ndarray, box: tuple[int, int, int, int], factors: tuple[int, int], size: tuple[int, int],
@@ -139,23 +140,24 @@ def _chroma(plane: np.ndarray, box: tuple[int, int, int, int], factors: tuple[in
     return resize(region, out_h, out_w, method=method)
 
 
-def _layout(planes: list[np.ndarray], even_luma: bool) -> np.ndarray:
-    """The planes one after the other as TurboJPEG's packed YUV format has them (what PyTurboJPEG's
-    ``encode_from_yuv`` reads): each row padded to a multiple of 4 bytes, and with ``even_luma``
-    (4:2:0) the luma plane padded to even sides; padding repeats the edge pixels, as libjpeg does."""
-    shapes = []
-    for i, plane in enumerate(planes):
-        rows, cols = plane.shape
-        if i == 0 and even_luma:
-            rows, cols = rows + rows % 2, cols + cols % 2
-        shapes.append((rows, cols, -(-cols // 4) * 4))
-    out = np.empty(sum(rows * stride for rows, _, stride in shapes), np.uint8)
-    at = 0
-    for plane, (rows, cols, stride) in zip(planes, shapes):
-        view = out[at : at + rows * stride].reshape(rows, stride)
-        h, w = plane.shape
-        view[:h, :w] = plane
-        view[:h, w:] = plane[:, -1:]
-        view[h:] = view[h - 1 : h]
-        at += rows * stride
+def _encoder_planes(planes: list[np.ndarray], even_luma: bool, decoded: np.ndarray | None = None) -> list[np.ndarray]:
+    """The planes as ``turbo.encode_planes`` takes them: rows contiguous, top to bottom; with
+    ``even_luma`` (4:2:0) the luma plane with even sides, the added row or column repeating the
+    edge pixels, as libjpeg pads. A luma that is the top-left corner of ``decoded`` (the decoder's
+    plane, already padded to even sides) is padded there, in place, not copied."""
+    out = [p if p.strides[1] == 1 and p.strides[0] > 0 else np.ascontiguousarray(p) for p in planes]
+    luma = out[0]
+    h, w = luma.shape
+    if not even_luma or (h % 2 == 0 and w % 2 == 0):
+        return out
+    rows, cols = h + h % 2, w + w % 2
+    if (decoded is not None and luma.ctypes.data == decoded.ctypes.data and luma.strides == decoded.strides
+            and decoded.shape[0] >= rows and decoded.shape[1] >= cols):
+        padded = decoded[:rows, :cols]
+    else:
+        padded = np.empty((rows, cols), np.uint8)
+        padded[:h, :w] = luma
+    padded[:h, w:] = padded[:h, w - 1 : w]
+    padded[h:] = padded[h - 1 : h]
+    out[0] = padded
     return out

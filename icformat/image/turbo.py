@@ -5,12 +5,12 @@ calls into the library per image (a handle created and destroyed each time, plan
 one), and each call releases and retakes the GIL: beside a busy Python thread (im2rec's writer)
 every retake can wait for a whole switch interval. Here each thread keeps its own handles, plane
 sizes are computed in Python, and the encoder writes into a buffer the thread keeps, so an image
-costs two calls. ``tests/test_transcode.py`` checks these against PyTurboJPEG's own methods.
+costs two calls; planes go in and out by address, with their own row strides (no packed copy). ``tests/test_transcode.py`` checks these against PyTurboJPEG's own methods.
 """
 from __future__ import annotations
 
 import threading
-from ctypes import POINTER, byref, c_int, c_ubyte, c_ulong, c_void_p
+from ctypes import byref, c_int, c_ulong, c_void_p, cdll
 
 import numpy as np
 
@@ -41,11 +41,15 @@ def _load():
     except (OSError, RuntimeError, AttributeError) as exc:  # no libturbojpeg.so, or one too old
         _WHY_NOT = f"libturbojpeg cannot be loaded ({exc}); install libjpeg-turbo (Debian: apt-get install libturbojpeg0)"
         return None
-    needed = ("init_decompress", "init_compress", "destroy", "decompressToYUVPlanes", "decompress", "compressFromYUV",
-              "get_error_code")
+    needed = ("init_decompress", "init_compress", "destroy", "find_turbojpeg")
     if any(getattr(codec, f"_TurboJPEG__{name}", None) is None for name in needed):
         _WHY_NOT = ("this PyTurboJPEG or libturbojpeg is not supported (PyTurboJPEG 1.x over libjpeg-turbo 2.0 or "
                     "later is); pip install 'PyTurboJPEG>=1.7,<2'")
+        return None
+    try:
+        _library(codec)
+    except (OSError, AttributeError, RuntimeError) as exc:  # a libturbojpeg without the YUV planes functions (before 1.4)
+        _WHY_NOT = f"this libturbojpeg lacks the functions needed ({exc}); install libjpeg-turbo 2.0 or later"
         return None
     return codec
 
@@ -68,13 +72,36 @@ def unavailable_reason() -> str:
     return "" if available() else _WHY_NOT
 
 
+class _Library:
+    """The library's functions as this module calls them: PyTurboJPEG's library loaded again (the
+    same handle), declared with plain addresses (ints) so that a call builds no pointer objects,
+    and with ``tjCompressFromYUVPlanes``, which PyTurboJPEG 1.x does not declare."""
+
+    def __init__(self, lib) -> None:
+        library = cdll.LoadLibrary(lib._TurboJPEG__find_turbojpeg())
+        self.init_decompress = lib._TurboJPEG__init_decompress
+        self.init_compress = lib._TurboJPEG__init_compress
+        self.destroy = lib._TurboJPEG__destroy
+        self.decompress_planes = _declare(library.tjDecompressToYUVPlanes, c_void_p, c_void_p, c_ulong, c_void_p, c_int, c_void_p,
+                                          c_int, c_int)
+        self.decompress = _declare(library.tjDecompress2, c_void_p, c_void_p, c_ulong, c_void_p, c_int, c_int, c_int, c_int, c_int)
+        self.compress_planes = _declare(library.tjCompressFromYUVPlanes, c_void_p, c_void_p, c_int, c_void_p, c_int, c_int, c_void_p,
+                                        c_void_p, c_int, c_int)
+
+
+def _declare(function, *argtypes):
+    function.argtypes = list(argtypes)
+    function.restype = c_int
+    return function
+
+
 class _Handles:
     """One decompressor, one compressor and an output buffer for the thread that made them."""
 
     def __init__(self, lib) -> None:
-        self.lib = lib
-        self.decompress = lib._TurboJPEG__init_decompress()
-        self.compress = lib._TurboJPEG__init_compress()
+        self.lib = _library(lib)
+        self.decompress = self.lib.init_decompress()
+        self.compress = self.lib.init_compress()
         self.out = np.empty(0, np.uint8)
         if not self.decompress or not self.compress:
             raise ImageError("libturbojpeg could not create a handle")
@@ -82,7 +109,16 @@ class _Handles:
     def __del__(self) -> None:
         for handle in (getattr(self, "decompress", None), getattr(self, "compress", None)):
             if handle:
-                self.lib._TurboJPEG__destroy(handle)
+                self.lib.destroy(handle)
+
+
+_LIBRARY: list = []
+
+
+def _library(lib) -> _Library:
+    if not _LIBRARY:
+        _LIBRARY.append(_Library(lib))
+    return _LIBRARY[0]
 
 
 def _handles() -> _Handles:
@@ -103,48 +139,46 @@ def plane_shapes(height: int, width: int, samp: int) -> list[tuple[int, int]]:
     return [(rows, cols)] + [(rows // fy, cols // fx)] * 2
 
 
-def _source(data: bytes):
-    array = np.frombuffer(data, np.uint8)
-    return array, array.ctypes.data_as(POINTER(c_ubyte))
-
-
 def decode_planes(data: bytes, height: int, width: int, samp: int) -> list[np.ndarray] | None:
     """The Y (Cb, Cr) planes of ``data`` decoded at the DCT scale giving ``height x width``
-    (``plane_shapes``); None when it fails or libjpeg warns."""
+    (``plane_shapes``; samples past the image's edge are left unset); None when it fails or
+    libjpeg warns."""
     handles = _handles()
+    data = data if type(data) is bytes else bytes(data)
     planes = [np.empty(shape, np.uint8) for shape in plane_shapes(height, width, samp)]
-    pointers = (POINTER(c_ubyte) * len(planes))(*[p.ctypes.data_as(POINTER(c_ubyte)) for p in planes])
+    pointers = (c_void_p * len(planes))(*[p.ctypes.data for p in planes])
     strides = (c_int * len(planes))(*[p.shape[1] for p in planes])
-    array, source = _source(data)
-    status = handles.lib._TurboJPEG__decompressToYUVPlanes(
-        handles.decompress, source, array.size, pointers, width, strides, height, _STOP_ON_WARNING)
+    status = handles.lib.decompress_planes(handles.decompress, data, len(data), pointers, width, strides, height, _STOP_ON_WARNING)
     return None if status != 0 else planes
 
 
 def decode_gray(data: bytes, height: int, width: int) -> np.ndarray | None:
     """The luma of ``data`` (``height x width``, at the DCT scale giving it); None on failure."""
     handles = _handles()
+    data = data if type(data) is bytes else bytes(data)
     out = np.empty((height, width), np.uint8)
-    array, source = _source(data)
-    status = handles.lib._TurboJPEG__decompress(
-        handles.decompress, source, array.size, out.ctypes.data_as(POINTER(c_ubyte)), width, width, height, _PF_GRAY,
-        _STOP_ON_WARNING)
+    status = handles.lib.decompress(handles.decompress, data, len(data), out.ctypes.data, width, width, height, _PF_GRAY,
+                                    _STOP_ON_WARNING)
     return None if status != 0 else out
 
 
-def encode_packed(buffer: np.ndarray, height: int, width: int, samp: int, quality: int) -> bytes | None:
-    """A JPEG from planes packed as TurboJPEG's YUV format with rows padded to 4 bytes (what
-    PyTurboJPEG's ``encode_from_yuv`` reads); None on failure."""
+def encode_planes(planes: list[np.ndarray], height: int, width: int, samp: int, quality: int) -> bytes | None:
+    """A ``height x width`` JPEG (``samp``: ``SAMP_420`` or ``SAMP_GRAY``) from its planes as
+    libjpeg-turbo reads them (``plane_shapes``: 4:2:0 luma with even sides), each with its rows
+    contiguous (any row stride); None on failure."""
     handles = _handles()
     bound = (-(-width // 16) * 16) * (-(-height // 16) * 16) * 3 + 2048  # >= tjBufSize for 4:2:0 and gray
     if handles.out.size < bound:
         handles.out = np.empty(bound, np.uint8)
+    for plane in planes:
+        if plane.strides[1] != 1 or plane.strides[0] <= 0:
+            raise ValueError("encode_planes needs planes with contiguous rows, top to bottom")
+    pointers = (c_void_p * len(planes))(*[p.ctypes.data for p in planes])
+    strides = (c_int * len(planes))(*[p.strides[0] for p in planes])
     target = c_void_p(handles.out.ctypes.data)
     size = c_ulong(handles.out.size)
-    buffer = np.ascontiguousarray(buffer)
-    status = handles.lib._TurboJPEG__compressFromYUV(
-        handles.compress, buffer.ctypes.data_as(POINTER(c_ubyte)), width, 4, height, samp, byref(target), byref(size),
-        quality, _NO_REALLOC)
+    status = handles.lib.compress_planes(handles.compress, pointers, width, strides, height, samp, byref(target), byref(size), quality,
+                                         _NO_REALLOC)
     if status != 0 or target.value != handles.out.ctypes.data:
         return None
     return handles.out[: size.value].tobytes()

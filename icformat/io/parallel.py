@@ -14,7 +14,7 @@ import threading
 from collections import deque
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
-from ..errors import UsageError
+from ..errors import IcformatError, UsageError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -51,8 +51,7 @@ class Executor:
                  method: str | None = None, name: str = "icformat"):
         self.kind, self.size = kind, workers
         if kind == "process":
-            context = multiprocessing.get_context(start_method(method))
-            self._pool: Any = context.Pool(workers, initializer=_init_worker, initargs=(initializer, initargs))
+            self._pool: Any = _Processes(multiprocessing.get_context(start_method(method)), workers, initializer, initargs)
         elif kind == "thread":
             from concurrent.futures import ThreadPoolExecutor
 
@@ -62,24 +61,129 @@ class Executor:
 
     def submit(self, fn: Callable[[T], R], item: T) -> Callable[[], R]:
         if self.kind == "process":
-            return self._pool.apply_async(fn, (item,)).get
+            return self._pool.submit(fn, item)
         return self._pool.submit(fn, item).result
 
     def close(self) -> None:
         """Wait for the work in flight, then stop the workers."""
         if self.kind == "process":
             self._pool.close()
-            self._pool.join()
         else:
             self._pool.shutdown(wait=True)
 
     def abort(self) -> None:
         """Stop now: processes are terminated, queued thread work is cancelled."""
         if self.kind == "process":
-            self._pool.terminate()
-            self._pool.join()
+            self._pool.abort()
         else:
             self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _serve(conn, initializer: Callable | None, initargs: tuple) -> None:
+    """A worker process: run each ``(task id, fn, item)`` the parent sends, send back ``(task id,
+    True, result)`` or ``(task id, False, exception)``; stop at ``None`` or when the parent is gone."""
+    _init_worker(initializer, initargs)
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        task_id, fn, item = task
+        try:
+            answer = (task_id, True, fn(item))
+        except BaseException as exc:  # the parent raises it at the item's turn
+            answer = (task_id, False, exc)
+        try:
+            conn.send(answer)
+        except Exception as exc:  # a result or exception that cannot be pickled
+            conn.send((task_id, False, RuntimeError(f"{type(answer[2]).__name__} from a worker could not be sent back: {exc}")))
+
+
+class _Processes:
+    """Worker processes, each with its own pipe, and no helper thread in the parent (a
+    ``multiprocessing.Pool`` keeps three, whose wake-ups cost the parent about as much CPU as
+    writing what the workers made). The parent hands each task to the worker with the fewest
+    waiting (at most ``depth``), and reads results only while it waits for one."""
+
+    def __init__(self, context, workers: int, initializer: Callable | None, initargs: tuple, depth: int = 2):
+        self.depth = depth
+        self.conns: list = []
+        self.procs: list = []
+        self.waiting: list[int] = []  # tasks sent to each worker and not answered yet
+        self.queued: deque = deque()  # (task id, fn, item) not sent yet
+        self.done: dict[int, tuple[bool, Any]] = {}
+        self.next_id = 0
+        try:
+            for _ in range(workers):
+                parent_end, child_end = context.Pipe()
+                proc = context.Process(target=_serve, args=(child_end, initializer, initargs), daemon=True)
+                proc.start()
+                child_end.close()
+                self.conns.append(parent_end)
+                self.procs.append(proc)
+                self.waiting.append(0)
+        except BaseException:
+            self.abort()
+            raise
+
+    def submit(self, fn: Callable, item: Any) -> Callable[[], Any]:
+        task_id = self.next_id
+        self.next_id += 1
+        self.queued.append((task_id, fn, item))
+        self._dispatch()
+        return lambda: self._result(task_id)
+
+    def _dispatch(self) -> None:
+        while self.queued:
+            worker = min(range(len(self.conns)), key=self.waiting.__getitem__)
+            if self.waiting[worker] >= self.depth:
+                return
+            self.conns[worker].send(self.queued.popleft())
+            self.waiting[worker] += 1
+
+    def _result(self, task_id: int) -> Any:
+        from multiprocessing.connection import wait
+
+        while task_id not in self.done:
+            busy = [conn for conn, count in zip(self.conns, self.waiting) if count]
+            if not busy:
+                raise UsageError(f"task {task_id} was never submitted or its result was already taken")
+            for conn in wait(busy):
+                try:
+                    answered, ok, value = conn.recv()
+                except (EOFError, OSError):
+                    raise IcformatError("a worker process ended unexpectedly (out of memory? killed?); nothing was written") from None
+                self.done[answered] = (ok, value)
+                self.waiting[self.conns.index(conn)] -= 1
+            self._dispatch()
+        ok, value = self.done.pop(task_id)
+        if not ok:
+            raise value
+        return value
+
+    def close(self) -> None:
+        for conn in self.conns:
+            try:
+                conn.send(None)
+            except OSError:
+                pass
+        for proc in self.procs:
+            proc.join()
+        self._release()
+
+    def abort(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            proc.join()
+        self._release()
+
+    def _release(self) -> None:
+        for conn in self.conns:
+            conn.close()
+        self.conns, self.procs = [], []
 
 
 def map_ordered(

@@ -288,8 +288,22 @@ class WriteBatch:
             self.size += len(record)
         else:
             self.size += frame_into(self.pieces, payload, head)
-        if writer._idx_out is not None:
-            self.lines.append(f"{writer.count + self.count if key is None else key}\t{offset}\n")
+        return self._counted(key, offset)
+
+    def add_framed(self, framed: bytes | memoryview, key: Any = None) -> int:
+        """Add one record already framed by :func:`~icformat.recordio.framing.frame_record` (for
+        example in a worker) for the next :meth:`flush`, kept, not copied; returns its offset.
+        ``key`` as in :meth:`add`."""
+        writer = self.writer
+        offset = writer.offset + self.size
+        self.pieces.append(framed)
+        self.size += len(framed)
+        return self._counted(key, offset)
+
+    def _counted(self, key: Any, offset: int) -> int:
+        """One more record waiting: its ``.idx`` line (when there is an index); returns ``offset``."""
+        if self.writer._idx_out is not None:
+            self.lines.append(f"{self.writer.count + self.count if key is None else key}\t{offset}\n")
         self.count += 1
         return offset
 
