@@ -15,7 +15,6 @@ from icformat.im2rec import PackOptions, pack_lst
 from icformat.image import transcode
 from icformat.im2rec import slots as slots_module
 from icformat.im2rec.run import choose_executor
-from icformat.io.parallel import start_method
 from icformat.lst import read_lst, write_lst
 from icformat.lst.make import make_lst
 
@@ -51,8 +50,10 @@ OPTIONS = [PackOptions(pack_label=True), PackOptions(resize=64, quality=90), Pac
 
 
 @pytest.mark.parametrize("options", OPTIONS, ids=["re-encode", "resize", "crop-gray"])
-def test_forked_workers_through_shared_memory_write_what_threads_wrote(mixed, tmp_path, options):
-    assert start_method() == "fork"  # pytest runs one thread: auto's processes are forked and share memory
+def test_forked_workers_through_shared_memory_write_what_threads_wrote(mixed, tmp_path, options, monkeypatch):
+    # auto forks only while the process runs one Python thread; earlier tests may leave a server
+    # thread running in this one, so the choice is fixed here (test_auto_keeps_threads... checks it)
+    monkeypatch.setattr("icformat.im2rec.run.start_method", lambda: "fork")
     assert choose_executor("auto", 2, options, mixed[1]) == "process"
     before = _pack(mixed, tmp_path / "thread", options, 2, "thread")  # what auto chose before (up to 16 workers)
     assert len(before[3]) == 2 and "damaged part gray" in before[3][0]
