@@ -22,6 +22,9 @@ R = TypeVar("R")
 KINDS = ("thread", "process", "serial")
 
 
+_DIED = "a worker process ended unexpectedly (out of memory? killed?); nothing was written"
+
+
 def start_method(preferred: str | None = None) -> str:
     """How to start worker processes: ``preferred`` when given; else ``fork`` on Linux while this
     process runs a single Python thread (fastest, and workers share the parent's memory);
@@ -140,7 +143,10 @@ class _Processes:
             worker = min(range(len(self.conns)), key=self.waiting.__getitem__)
             if self.waiting[worker] >= self.depth:
                 return
-            self.conns[worker].send(self.queued.popleft())
+            try:
+                self.conns[worker].send(self.queued.popleft())
+            except OSError:  # its process died (a broken pipe): the same error as a lost answer
+                raise IcformatError(_DIED) from None
             self.waiting[worker] += 1
 
     def _result(self, task_id: int) -> Any:
@@ -154,7 +160,7 @@ class _Processes:
                 try:
                     answered, ok, value = conn.recv()
                 except (EOFError, OSError):
-                    raise IcformatError("a worker process ended unexpectedly (out of memory? killed?); nothing was written") from None
+                    raise IcformatError(_DIED) from None
                 self.done[answered] = (ok, value)
                 self.waiting[self.conns.index(conn)] -= 1
             self._dispatch()
