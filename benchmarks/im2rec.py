@@ -240,7 +240,7 @@ def _limit_jobs(lst: str, root: str, resize: int) -> list[tuple]:
             data = f.read()
         h, w, _, subsampling = simplejpeg.decode_jpeg_header(data)
         samp, factors = transcode._SUBSAMPLINGS[subsampling]
-        (height, width), need = _jpeg_plan(data, 1, options)
+        (height, width), need = _jpeg_plan((h, w), 1, options)
         scale = jpeg_scale(h, w, *need)
         if scale:
             h, w = -(-h * scale[0] // scale[1]), -(-w * scale[0] // scale[1])

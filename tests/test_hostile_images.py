@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import simplejpeg
 
-from icformat.image.budget import DEFAULT_MAX_PIXELS, check_header, check_pixels, jpeg_frame, jpeg_scale
+from icformat.image.budget import DEFAULT_MAX_PIXELS, check_header, check_pixels, jpeg_frame, jpeg_layout, jpeg_scale, markers
 from icformat.errors import ImageTooLarge
 from icformat.image.encode import encode_jpeg
 
@@ -149,6 +149,83 @@ def test_crafted_marker_runs_before_the_frame(photos):
         assert jpeg_frame(jpeg[:2] + filler + jpeg[2:]) == jpeg_frame(jpeg)
     with pytest.raises(ImageError, match="more than 10,000 segments"):
         jpeg_frame(jpeg[:2] + b"\xff\xfe\x00\x02" * 20_000 + jpeg[2:])  # empty comments
+
+
+def _markers_by_search(data: bytes):
+    """The marker walk as it was first written (one regular expression search per segment): the
+    oracle for ``markers``, which reads a segment in place where the last one ended."""
+    import re
+
+    pattern = re.compile(rb"\xff+([^\x00\x01\xd0-\xd9\xff])")
+    pos, found = 2, []
+    for _ in range(10_000):
+        match = pattern.search(data, pos)
+        if match is None:
+            break
+        marker, pos = data[match.end() - 1], match.end()
+        if pos + 2 > len(data):
+            break
+        length = data[pos] << 8 | data[pos + 1]
+        if length < 2:
+            break
+        found.append((marker, pos + 2, length - 2))
+        if marker == 0xDA:
+            break
+        pos += length
+    return found
+
+
+def test_markers_read_in_place_are_those_the_search_finds(photos):
+    """Random bytes, fill bytes, marker-only codes and cut-offs put between, inside and after a
+    real JPEG's segments (with an EXIF segment): the walk finds the segments the search finds, and
+    ``jpeg_layout`` the frame and the first EXIF segment they give."""
+    import random
+    from io import BytesIO
+
+    from PIL import Image
+
+    buffer = BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(photos["coffee"]).save(buffer, "JPEG", exif=exif.tobytes())
+    jpeg = buffer.getvalue()
+    head = jpeg[: jpeg.index(b"\xff\xda") + 64]
+    pieces = [b"\xff", b"\xff\xff", b"\x00", b"\x01", b"\xff\xd0", b"\xff\xd9", b"\xff\x00", b"\x13\x37", b"\xff\xe1\x00\x08Exif\0\0"]
+    rng = random.Random(7)
+    for trial in range(400):
+        data = bytearray(head)
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(2, len(data))
+            data[at:at] = rng.choice(pieces) if rng.random() < 0.8 else rng.randbytes(rng.randint(1, 3))
+        if rng.random() < 0.2:
+            data = data[: rng.randrange(2, len(data))]
+        data = bytes(data)
+        expected = _markers_by_search(data)
+        assert list(markers(data)) == expected, trial
+        exif_at = next(((start, length) for marker, start, length in expected
+                        if marker == 0xE1 and data[start : start + 6] == b"Exif\0\0"), None)
+        assert jpeg_layout(data)[1] == exif_at and jpeg_layout(data)[0] == jpeg_frame(data), trial
+
+
+def test_one_header_read_is_each_reading(photos):
+    """``jpeg_header`` gives what simplejpeg, the frame walk and the EXIF reading each give."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    from icformat.image.decode import exif_orientation, jpeg_header
+
+    for orientation in (None, 1, 3, 6, 8):
+        buffer = BytesIO()
+        exif = Image.Exif()
+        if orientation:
+            exif[0x0112] = orientation
+        Image.fromarray(photos["coffee"]).save(buffer, "JPEG", exif=exif.tobytes())
+        data = buffer.getvalue()
+        header = jpeg_header(data)
+        assert tuple(header[:4]) == simplejpeg.decode_jpeg_header(data)
+        assert header.frame == jpeg_frame(data) and header.orientation == exif_orientation(data) == (orientation or 1)
+    assert jpeg_header(b"\xff\xd8 not a jpeg") is None
 
 
 def test_a_reduced_scale_decode_is_judged_by_what_it_allocates(photos):

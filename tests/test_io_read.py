@@ -75,3 +75,8 @@ def test_a_file_that_grows_while_read_is_read_to_its_end(tmp_path):
     finally:
         os.close(fd)
     assert first == b"a" * 10 and second == b"a" * 10 + b"b" * (3 << 20)
+
+
+def test_a_file_that_says_it_is_empty_is_still_read_to_its_end():
+    """Files of /proc report size 0 yet have content: the read does not stop at the size."""
+    assert b"Name:" in read_local_file("/proc/self/status")

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from icformat.errors import RecordIOError
 from icformat.recordio import MAGIC_BYTES, RecordReader, RecordWriter
-from icformat.recordio.framing import frame_into, frame_record
+from icformat.recordio.framing import frame_in_place, frame_into, frame_record
 from icformat.recordio.writer import unwritten, writev_all
 
 SIZES = [0, 1, 2, 3, 4, 5, 24, 100, 511, 512, 513, 4091, 4092, 4095, 4096, 4097, 5001, 20000]
@@ -117,6 +117,35 @@ def test_frame_into_pieces_join_to_frame_record(payload, head):
     view_pieces: list = []
     frame_into(view_pieces, memoryview(payload), head)  # views are framed alike
     assert b"".join(bytes(p) for p in view_pieces) == joined
+
+
+@given(payload=payloads(), head=heads, at=st.integers(0, 64), slack=st.integers(0, 16))
+@settings(max_examples=300, deadline=None)
+def test_frame_in_place_is_frame_record_where_the_payload_lies(payload, head, at, slack):
+    """A payload written into shared memory after room for its frame head and image header is
+    framed there to exactly ``frame_record``'s bytes, stale bytes around it notwithstanding; where it
+    cannot be (the magic at an aligned offset, an unaligned start, no room, a payload elsewhere or empty)
+    nothing is claimed and ``frame_into`` takes it."""
+    import mmap
+
+    memory = mmap.mmap(-1, at + 8 + len(head) + len(payload) + 3 + slack)
+    memory.write(b"\xa5" * len(memory))  # what an earlier run left
+    buffer = memoryview(memory)
+    start = at + 8 + len(head)
+    buffer[start : start + len(payload)] = payload
+    framed = frame_record(head + payload)
+    size = frame_in_place(buffer, at, head, buffer[start : start + len(payload)])
+    split = len(framed) != 8 + len(head) + len(payload) + (-(len(head) + len(payload)) & 3)
+    fits = at + len(framed) <= len(memory)
+    if at % 4 or split or not fits or not payload:  # an empty payload has no place to check
+        assert size == 0
+    else:
+        assert size == len(framed) and bytes(buffer[at : at + size]) == framed
+    elsewhere = bytearray(len(payload) + 1)
+    if payload:
+        assert frame_in_place(buffer, at, head, memoryview(elsewhere)[1:]) == 0
+    buffer.release()
+    memory.close()
 
 
 def test_magic_at_aligned_offsets_and_empty_payloads_by_hand(tmp_path):

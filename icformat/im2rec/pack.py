@@ -20,7 +20,7 @@ import numpy as np
 from ..io.paths import is_uri
 from ..errors import IcformatError, ImageError, ImageTooLarge, UsageError
 from ..image.budget import check_max_pixels, out_of_memory, resolve_max_pixels
-from ..image.decode import TRANSPOSED, apply_orientation, decode, exif_orientation, image_size, is_jpeg
+from ..image.decode import TRANSPOSED, apply_orientation, decode, exif_orientation, image_size, is_jpeg, jpeg_header
 from ..image.encode import encode, normalize_encoding
 from ..image.resize import center_crop as crop_center
 from ..image.resize import METHODS, output_size, resize as resize_array, shorter_side_size
@@ -28,6 +28,7 @@ from ..image.transcode import PATH_YUV, codec_path, transcode
 from ..io.objects import SETUP_ERRORS, describe_error, read_bytes
 from ..io.paths import join_uri
 from ..lst.paths import ABSOLUTE, unsafe_path_reason
+from ..recordio.framing import FRAME_SIZE
 from ..recordio.header import header_bytes
 
 
@@ -104,29 +105,34 @@ def read_image_file(root: str, path: str, allow_absolute: bool = False, allow_em
     return _read_object(os.path.join(root, path), allow_empty)
 
 
-def transform_image(data: bytes, options: PackOptions, notes: list[str] | None = None) -> bytes:
+def transform_image(data: bytes, options: PackOptions, notes: list[str] | None = None, out: memoryview | None = None) -> bytes | memoryview:
     """Decode, crop, resize and re-encode one image as ``options`` say; what the user should hear
     about (a damaged JPEG) goes to ``notes``. JPEG to JPEG goes through YUV planes where it can
     (see ``image.transcode``); the RGB path does the rest, and any JPEG that path refuses. An image
-    over the pixel budget raises ``ImageTooLarge`` undecoded."""
+    over the pixel budget raises ``ImageTooLarge`` undecoded. ``out``: memory the YUV path may
+    encode into, in which case a view of it comes back (see ``turbo.encode_planes``)."""
     limit = resolve_max_pixels(options.max_pixels)
     try:
-        return _transform(data, options, notes, limit)
+        return _transform(data, options, notes, limit, out)
     except MemoryError:
         raise out_of_memory(data, limit) from None
 
 
-def _transform(data: bytes, options: PackOptions, notes: list[str] | None, limit: int) -> bytes:
-    orientation = exif_orientation(data) if options.color != -1 else 1
+def _transform(data: bytes, options: PackOptions, notes: list[str] | None, limit: int, out: memoryview | None = None) -> bytes | memoryview:
+    header = jpeg_header(data) if is_jpeg(data) else None  # read once, for every step below
+    if options.color == -1:
+        orientation = 1
+    else:
+        orientation = header.orientation if header is not None else exif_orientation(data)
     target = None
     min_h = min_w = 0
-    yuv = options.encoding == ".jpg" and options.color != -1 and is_jpeg(data) and codec_path() == PATH_YUV
+    yuv = header is not None and options.encoding == ".jpg" and options.color != -1 and codec_path() == PATH_YUV
     if (options.resize or yuv) and is_jpeg(data):
-        target, (min_h, min_w) = _jpeg_plan(data, orientation, options)
+        target, (min_h, min_w) = _jpeg_plan(_jpeg_size(data, header), orientation, options)
     if yuv and target:
         packed = transcode(data, *target, quality=options.quality, center_crop=options.center_crop, min_height=min_h,
                            min_width=min_w, orientation=orientation, gray=options.color == 0, method=options.resize_method,
-                           max_pixels=limit)
+                           max_pixels=limit, header=header, out=out)
         if packed is not None:
             return packed
     array = _decode_pixels(data, options.color, min_h, min_w, notes if notes is not None else [], limit)
@@ -139,13 +145,23 @@ def _transform(data: bytes, options: PackOptions, notes: list[str] | None, limit
     return encode(array, encoding=options.encoding, quality=options.quality)
 
 
-def _jpeg_plan(data: bytes, orientation: int, options: PackOptions):
-    """The final size (from the full-resolution size, so it is exactly MXNet's) and the minimum
-    decoded size that allows a reduced-scale decode when the image shrinks by 2x or more."""
+def _jpeg_size(data: bytes, header) -> tuple[int, int] | None:
+    """A JPEG's stored ``(height, width)``: from its header, else as Pillow reads it; None when
+    neither can."""
+    if header is not None:
+        return header.height, header.width
     try:
-        h, w = image_size(data)
+        return image_size(data)
     except ImageError:
+        return None
+
+
+def _jpeg_plan(size: tuple[int, int] | None, orientation: int, options: PackOptions):
+    """The final size (from the full-resolution ``size``, so it is exactly MXNet's) and the minimum
+    decoded size that allows a reduced-scale decode when the image shrinks by 2x or more."""
+    if size is None:
         return None, (0, 0)
+    h, w = size
     if orientation in TRANSPOSED:
         h, w = w, h
     region = min(h, w) if options.center_crop else None
@@ -196,9 +212,15 @@ def pack_image(index: int, labels, data: bytes, options: PackOptions, notes: lis
     return b"".join(image_record_parts(index, labels, data, options, notes))
 
 
-def image_record_parts(index: int, labels, data: bytes, options: PackOptions, notes: list[str] | None = None) -> tuple[bytes, bytes]:
+def image_record_parts(index: int, labels, data: bytes, options: PackOptions, notes: list[str] | None = None,
+                       room: memoryview | None = None) -> tuple[bytes, bytes | memoryview]:
     """:func:`pack_image`'s record as ``(image header, image bytes)``, kept apart so that framing
-    them for the file (``recordio.framing.frame_into``) copies the image once, not twice."""
+    them for the file (``recordio.framing.frame_into``) copies the image once, not twice.
+
+    ``room``: memory where the record is to be framed. The image may be encoded straight to its
+    place there (after the frame's head and the image header), and then comes back as a view of
+    it (a ``memoryview``; otherwise ``bytes``)."""
+    head = image_header(index, labels, options.pack_label)
     if options.pass_through:
         payload = data
         if notes is not None and not data and not (options.pack_label and len(labels) > 1):
@@ -206,8 +228,9 @@ def image_record_parts(index: int, labels, data: bytes, options: PackOptions, no
         if notes is not None and is_jpeg(data) and not data.rstrip(b"\0").endswith(b"\xff\xd9"):
             notes.append("JPEG without its end marker (FF D9): it may be cut short; stored as it is (--pass-through)")
     else:
-        payload = transform_image(data, options, notes)
-    return image_header(index, labels, options.pack_label), payload
+        out = room[FRAME_SIZE + len(head) :] if room is not None and len(room) > FRAME_SIZE + len(head) else None
+        payload = transform_image(data, options, notes, out)
+    return head, payload
 
 
 def pack_file(root: str, index: int, labels, path: str, options: PackOptions, notes: list[str] | None = None) -> bytes:
@@ -218,7 +241,7 @@ def pack_file(root: str, index: int, labels, path: str, options: PackOptions, no
 
 
 def pack_file_parts(root: str, index: int, labels, path: str, options: PackOptions,
-                    notes: list[str] | None = None) -> tuple[bytes, bytes]:
+                    notes: list[str] | None = None, room: memoryview | None = None) -> tuple[bytes, bytes | memoryview]:
     """:func:`pack_file`'s record as ``(image header, image bytes)`` (see :func:`image_record_parts`)."""
     data = read_image_file(root, path, options.allow_absolute, options.pass_through)
-    return image_record_parts(index, labels, data, options, notes)
+    return image_record_parts(index, labels, data, options, notes, room)

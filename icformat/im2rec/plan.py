@@ -125,6 +125,12 @@ def label_warnings(table: LstTable, pack_label: bool) -> list:
     return check_class_labels(table, None)[0]
 
 
-def chunk_bounds(start: int, stop: int, size: int) -> list[tuple[int, int]]:
-    """``[start, stop)`` cut into pieces of ``size`` rows."""
-    return [(i, min(stop, i + size)) for i in range(start, stop, max(1, size))]
+def chunk_bounds(start: int, stop: int, size: int, workers: int = 1) -> list[tuple[int, int]]:
+    """``[start, stop)`` cut into pieces of ``size`` rows; with several ``workers`` the last
+    ``workers x size`` rows go in quarter pieces, so that the workers finish close together
+    (the last piece of work is small)."""
+    size = max(1, size)
+    tail = min(stop - start, size * workers) if workers > 1 and size >= 4 else 0
+    body = [(i, min(stop - tail, i + size)) for i in range(start, stop - tail, size)]
+    step = size // 4 if tail else size
+    return body + [(i, min(stop, i + step)) for i in range(stop - tail, stop, step)]

@@ -24,7 +24,7 @@ from ..io.parallel import map_ordered, start_method
 from ..lst.table import LstTable
 from ..lst.parse import read_lst, require_rows
 from ..problems import Problem, warning
-from ..recordio.framing import frame_into
+from ..recordio.framing import frame_in_place, frame_into
 from ..recordio.writer import RecordWriter
 from .pack import PackOptions, pack_file_parts
 from .plan import check_indices_for_packing, check_paths_for_packing, chunk_bounds, label_warnings, output_prefix, plan_packs, shard_bounds
@@ -114,35 +114,45 @@ class _Packer:
 
     def rows_into(self, item: tuple[int, tuple[int, int]]) -> list[int | bytes | str | tuple]:
         """:meth:`rows` for run ``index`` framed straight into its shared slot, one record after the
-        other: each row's framed size there (with its note), or why it could not be packed; a
-        record that no longer fits comes back as framed bytes."""
+        other (each image encoded in its place there where it can be): each row's framed size there
+        (with its note), or why it could not be packed; a record that no longer fits comes back as
+        framed bytes."""
         index, bounds = item
         slot = self.slots.slot(index)
         room, at = len(slot), 0
         out: list = []
         for row in range(*bounds):
             notes: list[str] = []
-            parts = self._parts(row, notes)
+            parts = self._parts(row, notes, slot[at:])
             if isinstance(parts, str):
                 out.append(parts)
                 continue
-            pieces: list = []
-            size = frame_into(pieces, parts[1], parts[0])
-            if at + size <= room:
-                for piece in pieces:
-                    slot[at : at + len(piece)] = piece
-                    at += len(piece)
-                result = size
-            else:
-                result = b"".join(pieces)
+            head, image = parts
+            size = frame_in_place(slot, at, head, image) if type(image) is memoryview else 0
+            if size:
+                result: int | bytes = size
+            else:  # not encoded in place (or to be split): framed apart, then copied in when it fits
+                pieces: list = []
+                size = frame_into(pieces, bytes(image) if type(image) is memoryview else image, head)
+                if at + size <= room:
+                    end = at
+                    for piece in pieces:
+                        slot[end : end + len(piece)] = piece
+                        end += len(piece)
+                    result = size
+                else:
+                    result = b"".join(pieces)
+            if type(result) is int:
+                at += result
             out.append((result, "; ".join(notes)) if notes else result)
         return out
 
-    def _parts(self, row: int, notes: list[str]) -> tuple[bytes, bytes] | str:
-        """``(image header, image bytes)`` of one row, or why it could not be packed."""
+    def _parts(self, row: int, notes: list[str], room: memoryview | None = None) -> tuple[bytes, bytes | memoryview] | str:
+        """``(image header, image bytes)`` of one row (see ``pack_file_parts`` for ``room``), or why
+        it could not be packed."""
         try:
             return pack_file_parts(self.root, int(self.indices[row]), self.table.row_labels(row), self.paths[row], self.options,
-                                   notes)
+                                   notes, room)
         except ImageError as exc:
             return str(exc)
         except SETUP_ERRORS:
@@ -213,7 +223,7 @@ def _iter_runs(table: LstTable, root: str, options: PackOptions, start: int, sto
     workers = max(1, num_workers or os.cpu_count() or 1)
     executor = choose_executor(executor, workers, options, root)
     size = chunk_rows or (64 if options.pass_through else 16)
-    chunks = chunk_bounds(start, stop, size)
+    chunks = chunk_bounds(start, stop, size, max(1, workers) if executor != "serial" else 1)
     size = 1 if executor == "serial" else min(workers, len(chunks))
     in_flight = 2 * size + 2
     method, slots = None, None

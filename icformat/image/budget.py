@@ -38,7 +38,9 @@ HOW_TO_RAISE = f"raise the limit with --max-pixels (or {ENV_VAR}) if the image i
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # frame headers (not DHT, JPG, DAC)
 _PROGRESSIVE = frozenset((0xC2, 0xC6, 0xCA, 0xCE))
 _SEGMENT = re.compile(rb"\xff+([^\x00\x01\xd0-\xd9\xff])")  # a marker with a length (not TEM, RSTn, SOI, EOI)
+_NO_LENGTH = frozenset((0x00, 0x01, *range(0xD0, 0xDA), 0xFF))  # what _SEGMENT's marker group excludes
 _SOS = 0xDA
+_APP1 = 0xE1
 MAX_SEGMENTS = 10_000
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -92,16 +94,20 @@ class JpegFrame(NamedTuple):
 def markers(data) -> Iterator[tuple[int, int, int]]:
     """``(marker, payload start, payload length)`` of each segment after SOI, up to and including
     the first SOS, found as libjpeg's reader finds them: stray bytes, fill bytes (FF), stuffed
-    zeros and marker-only codes (RSTn, TEM, SOI, EOI) between segments are skipped. One regular
-    expression search per segment, so no input makes this slow; past :data:`MAX_SEGMENTS` it
+    zeros and marker-only codes (RSTn, TEM, SOI, EOI) between segments are skipped. A segment that
+    starts right where the last one ended (every encoder's output) is read in place; otherwise one
+    regular expression search finds it, so no input makes this slow; past :data:`MAX_SEGMENTS` it
     raises ``ImageError`` (no real JPEG has that many)."""
     data = _octets(data)
     size, pos = len(data), 2
     for _ in range(MAX_SEGMENTS):
-        found = _SEGMENT.search(data, pos)
-        if found is None:
-            return
-        marker, pos = data[found.end() - 1], found.end()
+        if pos + 1 < size and data[pos] == 0xFF and data[pos + 1] not in _NO_LENGTH:
+            marker, pos = data[pos + 1], pos + 2  # what the search below finds, found without it
+        else:
+            found = _SEGMENT.search(data, pos)
+            if found is None:
+                return
+            marker, pos = data[found.end() - 1], found.end()
         if pos + 2 > size:
             return
         length = data[pos] << 8 | data[pos + 1]
@@ -124,9 +130,16 @@ def _octets(data) -> memoryview:
 def jpeg_frame(data) -> JpegFrame | None:
     """The frame of a JPEG from its markers (no decoding), or None when no SOF comes before the
     first scan (libjpeg cannot decode such data either)."""
+    return jpeg_layout(data)[0]
+
+
+def jpeg_layout(data) -> tuple[JpegFrame | None, tuple[int, int] | None]:
+    """One walk over a JPEG's markers: its frame (see :func:`jpeg_frame`) and where the payload
+    of its first EXIF segment (APP1 ``Exif``) lies, ``(start, length)`` (None when it has none)."""
     data = _octets(data)
     height = width = components = 0
     found = full = False
+    exif = None
     for marker, start, length in markers(data):
         if marker in _SOF and length >= 6 and start + 6 <= len(data):
             h, w = struct.unpack_from(">HH", data, start + 1)
@@ -135,7 +148,9 @@ def jpeg_frame(data) -> JpegFrame | None:
             full = full or marker in _PROGRESSIVE
         elif marker == _SOS and length >= 1 and found and start < len(data):
             full = full or data[start] < components
-    return JpegFrame(height, width, full) if found else None
+        elif marker == _APP1 and exif is None and bytes(data[start : start + 6]) == b"Exif\0\0":
+            exif = (start, length)
+    return (JpegFrame(height, width, full) if found else None), exif
 
 
 def png_size(data) -> tuple[int, int] | None:
@@ -186,7 +201,12 @@ def check_pixels(height: int, width: int, max_pixels: int | None = None, *, deco
 def check_jpeg(data, max_pixels: int | None = None, *, min_height: int = 0, min_width: int = 0) -> JpegFrame | None:
     """Check a JPEG against the budget before libjpeg sees it, for a decode with these minimums
     (see :func:`jpeg_scale`); returns its frame (None when it has none)."""
-    frame = jpeg_frame(data)
+    return check_frame(jpeg_frame(data), max_pixels, min_height=min_height, min_width=min_width)
+
+
+def check_frame(frame: JpegFrame | None, max_pixels: int | None = None, *, min_height: int = 0,
+                min_width: int = 0) -> JpegFrame | None:
+    """:func:`check_jpeg` for a frame already read (``jpeg_layout``)."""
     if frame is not None:
         scale = None if frame.full_buffer else jpeg_scale(frame.height, frame.width, min_height, min_width)
         decoded = None if scale is None else (-(-frame.height * scale[0] // scale[1]), -(-frame.width * scale[0] // scale[1]))

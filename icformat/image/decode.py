@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import ImageError
 from ..io.sniff import image_kind
-from .budget import check_jpeg, check_pixels, jpeg_frame, markers, open_image, out_of_memory, resolve_max_pixels
+from .budget import JpegFrame, check_jpeg, check_pixels, jpeg_frame, jpeg_layout, open_image, out_of_memory, resolve_max_pixels
 
 JPEG_SOI = b"\xff\xd8"
 TRANSPOSED = (5, 6, 7, 8)  # EXIF orientations that swap height and width
@@ -54,32 +54,61 @@ def image_size(data: bytes | memoryview, *, max_pixels: int | None = None) -> tu
 
 def exif_orientation(data: bytes | memoryview) -> int:
     """The EXIF orientation tag (1..8), 1 when absent. Reads the header only: for a JPEG its first
-    EXIF segment before the scan data (found by the one marker walk, ``budget.markers``; no 64 KiB
-    search, whatever the image's size), for other formats what Pillow reads from the header."""
+    EXIF segment before the scan data (found by the one marker walk, ``budget.jpeg_layout``; no
+    64 KiB search, whatever the image's size), for other formats what Pillow reads from the header."""
     if not is_jpeg(data) and b"Exif" not in bytes(data[: 1 << 16]):
         return 1
     try:
         if is_jpeg(data):
-            exif = _jpeg_exif(data)
-            value = exif.get(0x0112, 1) if exif is not None else 1
-        else:
-            with open_image(data) as im:
-                value = im.getexif().get(0x0112, 1)
+            return _exif_orientation(data, jpeg_layout(data)[1])
+        with open_image(data) as im:
+            value = im.getexif().get(0x0112, 1)
     except Exception:
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
-def _jpeg_exif(data):  # -> PIL.Image.Exif | None
-    """Pillow's reading of a JPEG's first EXIF segment (APP1), without opening the image."""
+def _exif_orientation(data, segment: tuple[int, int] | None) -> int:
+    """The orientation tag of a JPEG's EXIF ``segment`` (``(start, length)``), as Pillow reads it;
+    1 when there is none or it cannot be read."""
+    if segment is None:
+        return 1
     from PIL import Image
 
-    for marker, start, length in markers(data):
-        if marker == 0xE1 and bytes(data[start : start + 6]) == b"Exif\0\0":
-            exif = Image.Exif()
-            exif.load(bytes(data[start : start + length]))
-            return exif
-    return None
+    start, length = segment
+    try:
+        exif = Image.Exif()
+        exif.load(bytes(data[start : start + length]))
+        value = exif.get(0x0112, 1)
+    except Exception:
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+class JpegHeader(NamedTuple):
+    """A JPEG's header, read once: ``height``, ``width``, ``colorspace`` and ``subsampling`` as
+    libjpeg reads them (``simplejpeg.decode_jpeg_header``), its ``frame`` as the pixel budget
+    reads it (``budget.jpeg_layout``) and its EXIF ``orientation`` (1..8)."""
+
+    height: int
+    width: int
+    colorspace: str
+    subsampling: str
+    frame: JpegFrame | None
+    orientation: int
+
+
+def jpeg_header(data: bytes | memoryview) -> JpegHeader | None:
+    """:class:`JpegHeader` of JPEG ``data``, None when libjpeg cannot read its header; raises
+    ``ImageError`` for a JPEG no decoder should walk (see ``budget.markers``)."""
+    import simplejpeg
+
+    try:
+        height, width, colorspace, subsampling = simplejpeg.decode_jpeg_header(data)
+    except ValueError:
+        return None
+    frame, exif = jpeg_layout(data)
+    return JpegHeader(height, width, colorspace, subsampling, frame, _exif_orientation(data, exif))
 
 
 def apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:

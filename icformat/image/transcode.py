@@ -15,11 +15,10 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import simplejpeg
 
 from . import turbo
-from .budget import check_jpeg, jpeg_scale
-from .decode import TRANSPOSED, apply_orientation
+from .budget import check_frame, jpeg_scale
+from .decode import TRANSPOSED, JpegHeader, apply_orientation, jpeg_header
 from .resize import center_crop_box, resize, resize_linear
 
 PATH_YUV = "turbojpeg-yuv"
@@ -62,24 +61,28 @@ def transcode(
     gray: bool = False,
     method: str = "bilinear",
     max_pixels: int | None = None,
-) -> bytes | None:
+    header: JpegHeader | None = None,
+    out: memoryview | None = None,
+) -> bytes | memoryview | None:
     """A 4:2:0 JPEG (one-channel with ``gray``) of ``data`` rotated by EXIF ``orientation``, center
     cropped when asked, resized to ``height x width``; or None when this path does not apply.
 
     ``min_height``/``min_width`` (of the stored, unrotated image) allow a reduced DCT scale: the
     smallest n/8 keeping both sides at least that large, as the RGB path decodes. A JPEG over
-    ``max_pixels`` at that scale raises ``ImageTooLarge`` undecoded.
+    ``max_pixels`` at that scale raises ``ImageTooLarge`` undecoded. ``header``: the JPEG's
+    header when the caller has read it already. ``out``: where the JPEG may be written (see
+    ``turbo.encode_planes``), in which case a view of it comes back instead of bytes.
     """
     if codec_path() != PATH_YUV:
         return None
-    try:
-        h, w, colorspace, subsampling = simplejpeg.decode_jpeg_header(data)
-    except ValueError:
+    header = header or jpeg_header(data)
+    if header is None:
         return None
+    h, w, colorspace, subsampling = header.height, header.width, header.colorspace, header.subsampling
     if colorspace not in ("YCbCr", "Gray") or subsampling not in _SUBSAMPLINGS or min(h, w) < 1:
         return None  # CMYK/YCCK, RGB-coded, unusual subsampling: the RGB path
     samp, (fy, fx) = _SUBSAMPLINGS[subsampling]
-    check_jpeg(data, max_pixels, min_height=min_height, min_width=min_width)  # ImageTooLarge: not for the RGB path either
+    check_frame(header.frame, max_pixels, min_height=min_height, min_width=min_width)  # ImageTooLarge: not for the RGB path either
     scale = jpeg_scale(h, w, min_height, min_width)
     if scale:
         h, w = -(-h * scale[0] // scale[1]), -(-w * scale[0] // scale[1])
@@ -103,13 +106,13 @@ def transcode(
         rows = cols = side
     luma = resize(luma[top : top + rows, left : left + cols], height, width, method=method)
     if gray:
-        return turbo.encode_planes(_encoder_planes([luma], False), height, width, turbo.SAMP_GRAY, quality)
+        return turbo.encode_planes(_encoder_planes([luma], False), height, width, turbo.SAMP_GRAY, quality, out=out)
     ch, cw = (height + 1) // 2, (width + 1) // 2
     if len(planes) == 1:  # a gray JPEG in colour: neutral chroma, as OpenCV's imread gives it
         chroma = [np.full((ch, cw), 128, np.uint8)] * 2
     else:
         chroma = [_chroma(p, (top, left, rows, cols), (fy, fx), (height, width), method) for p in planes[1:]]
-    return turbo.encode_planes(_encoder_planes([luma, *chroma], True, decoded), height, width, turbo.SAMP_420, quality)
+    return turbo.encode_planes(_encoder_planes([luma, *chroma], True, decoded), height, width, turbo.SAMP_420, quality, out=out)
 
 
 def _chroma(plane: np.ndarray, box: tuple[int, int, int, int], factors: tuple[int, int], size: tuple[int, int],

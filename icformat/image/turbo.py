@@ -10,7 +10,7 @@ costs two calls; planes go in and out by address, with their own row strides (no
 from __future__ import annotations
 
 import threading
-from ctypes import byref, c_int, c_ulong, c_void_p, cdll
+from ctypes import addressof, byref, c_char, c_int, c_ulong, c_void_p, cdll
 
 import numpy as np
 
@@ -145,9 +145,16 @@ def decode_planes(data: bytes, height: int, width: int, samp: int) -> list[np.nd
     libjpeg warns."""
     handles = _handles()
     data = data if type(data) is bytes else bytes(data)
-    planes = [np.empty(shape, np.uint8) for shape in plane_shapes(height, width, samp)]
-    pointers = (c_void_p * len(planes))(*[p.ctypes.data for p in planes])
-    strides = (c_int * len(planes))(*[p.shape[1] for p in planes])
+    shapes = plane_shapes(height, width, samp)
+    sizes = [rows * cols for rows, cols in shapes]
+    memory = np.empty(sum(sizes), np.uint8)  # the planes one after the other: one allocation, one address lookup
+    base, offset, planes, addresses = memory.ctypes.data, 0, [], []
+    for (rows, cols), size in zip(shapes, sizes):
+        planes.append(memory[offset : offset + size].reshape(rows, cols))
+        addresses.append(base + offset)
+        offset += size
+    pointers = (c_void_p * len(planes))(*addresses)
+    strides = (c_int * len(planes))(*[cols for _, cols in shapes])
     status = handles.lib.decompress_planes(handles.decompress, data, len(data), pointers, width, strides, height, _STOP_ON_WARNING)
     return None if status != 0 else planes
 
@@ -162,23 +169,39 @@ def decode_gray(data: bytes, height: int, width: int) -> np.ndarray | None:
     return None if status != 0 else out
 
 
-def encode_planes(planes: list[np.ndarray], height: int, width: int, samp: int, quality: int) -> bytes | None:
+def encode_planes(planes: list[np.ndarray], height: int, width: int, samp: int, quality: int,
+                  out: memoryview | None = None) -> bytes | memoryview | None:
     """A ``height x width`` JPEG (``samp``: ``SAMP_420`` or ``SAMP_GRAY``) from its planes as
     libjpeg-turbo reads them (``plane_shapes``: 4:2:0 luma with even sides), each with its rows
-    contiguous (any row stride); None on failure."""
+    contiguous (any row stride); None on failure. With ``out`` (writable memory, as large as
+    :func:`encoded_bound` or larger; a smaller one is not used) the JPEG is written there and a view
+    of it comes back: no copy."""
     handles = _handles()
-    bound = (-(-width // 16) * 16) * (-(-height // 16) * 16) * 3 + 2048  # >= tjBufSize for 4:2:0 and gray
-    if handles.out.size < bound:
-        handles.out = np.empty(bound, np.uint8)
+    bound = encoded_bound(height, width)
     for plane in planes:
         if plane.strides[1] != 1 or plane.strides[0] <= 0:
             raise ValueError("encode_planes needs planes with contiguous rows, top to bottom")
+    if out is not None and len(out) >= bound:
+        start = addressof(c_char.from_buffer(out))  # writable memory: where the JPEG goes
+        target, size = c_void_p(start), c_ulong(len(out))
+    else:
+        out = None
+        if handles.out.size < bound:
+            handles.out = np.empty(bound, np.uint8)
+        start = handles.out.ctypes.data
+        target, size = c_void_p(start), c_ulong(handles.out.size)
     pointers = (c_void_p * len(planes))(*[p.ctypes.data for p in planes])
     strides = (c_int * len(planes))(*[p.strides[0] for p in planes])
-    target = c_void_p(handles.out.ctypes.data)
-    size = c_ulong(handles.out.size)
     status = handles.lib.compress_planes(handles.compress, pointers, width, strides, height, samp, byref(target), byref(size), quality,
                                          _NO_REALLOC)
-    if status != 0 or target.value != handles.out.ctypes.data:
+    if status != 0 or target.value != start:
         return None
+    if out is not None:
+        return memoryview(out)[: size.value]
     return handles.out[: size.value].tobytes()
+
+
+def encoded_bound(height: int, width: int) -> int:
+    """Bytes that always hold :func:`encode_planes`' JPEG of ``height x width`` (at least libjpeg-turbo's
+    ``tjBufSize`` for 4:2:0 and gray)."""
+    return (-(-width // 16) * 16) * (-(-height // 16) * 16) * 3 + 2048

@@ -29,10 +29,11 @@ def read_bytes(uri: str) -> bytes:
 
 
 def read_local_file(path: str) -> bytes | None:
-    """A local file's bytes through one ``os.open``, ``fstat`` and ``os.read`` (plus the read that
-    finds the end), without a file object; a FIFO or device is read to its end like ``open().read()``.
-    None when ``path`` cannot be opened or is a folder: :func:`read_bytes` then opens it the usual
-    way, which raises the usual error."""
+    """A local file's bytes through one ``os.open``, ``fstat`` and ``os.read`` (of one byte more
+    than the file's size, so that a file that grew meanwhile is read to its new end), without a
+    file object; a FIFO or device is read to its end like ``open().read()``. None when ``path``
+    cannot be opened or is a folder: :func:`read_bytes` then opens it the usual way, which raises
+    the usual error."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except (OSError, ValueError):
@@ -41,9 +42,12 @@ def read_local_file(path: str) -> bytes | None:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
             return None
-        regular = stat.S_ISREG(info.st_mode)
-        parts = [os.read(fd, info.st_size)] if regular and info.st_size else []
-        chunk = os.read(fd, 1 if regular else _READ_MORE)  # at the end unless the file grew (or a read came up short)
+        size = info.st_size if stat.S_ISREG(info.st_mode) else -1
+        first = os.read(fd, size + 1) if size > 0 else b""
+        if size > 0 and len(first) == size:  # the whole file, as large as it was said to be: at its end
+            return first
+        parts = [first] if first else []
+        chunk = os.read(fd, _READ_MORE)
         while chunk:
             parts.append(chunk)
             chunk = os.read(fd, _READ_MORE)

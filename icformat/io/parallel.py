@@ -67,6 +67,12 @@ class Executor:
             return self._pool.submit(fn, item)
         return self._pool.submit(fn, item).result
 
+    def finish(self) -> None:
+        """No more work will be submitted: worker processes exit as soon as they have done theirs
+        (so that one done early is gone while the others finish)."""
+        if self.kind == "process":
+            self._pool.finish()
+
     def close(self) -> None:
         """Wait for the work in flight, then stop the workers."""
         if self.kind == "process":
@@ -118,6 +124,8 @@ class _Processes:
         self.queued: deque = deque()  # (task id, fn, item) not sent yet
         self.done: dict[int, tuple[bool, Any]] = {}
         self.next_id = 0
+        self.finishing = False  # no more tasks will come: stop each worker once it has them all
+        self.stopped: set[int] = set()  # workers sent the stop (None)
         try:
             for _ in range(workers):
                 parent_end, child_end = context.Pipe()
@@ -148,6 +156,22 @@ class _Processes:
             except OSError:  # its process died (a broken pipe): the same error as a lost answer
                 raise IcformatError(_DIED) from None
             self.waiting[worker] += 1
+        if self.finishing:
+            self._stop_workers()
+
+    def finish(self) -> None:
+        self.finishing = True
+        self._dispatch()
+
+    def _stop_workers(self) -> None:
+        """Send each worker the stop after its last task (it exits once it has answered them)."""
+        for worker, conn in enumerate(self.conns):
+            if worker not in self.stopped:
+                self.stopped.add(worker)
+                try:
+                    conn.send(None)
+                except OSError:
+                    pass
 
     def _result(self, task_id: int) -> Any:
         from multiprocessing.connection import wait
@@ -170,11 +194,7 @@ class _Processes:
         return value
 
     def close(self) -> None:
-        for conn in self.conns:
-            try:
-                conn.send(None)
-            except OSError:
-                pass
+        self._stop_workers()
         for proc in self.procs:
             proc.join()
         self._release()
@@ -228,11 +248,17 @@ def _pooled(fn: Callable, items: Iterator, pool: Executor, limit: int) -> Iterat
     try:
         for item in itertools.islice(items, limit):
             pending.append((item, pool.submit(fn, item)))
+        if len(pending) < limit:
+            pool.finish()
         while pending:
             item, result = pending.popleft()
             value = result()
+            more = False
             for nxt in itertools.islice(items, 1):
                 pending.append((nxt, pool.submit(fn, nxt)))
+                more = True
+            if not more:
+                pool.finish()
             yield item, value
     except BaseException:
         pool.abort()

@@ -7,6 +7,7 @@ A payload holding the magic at a 4-byte-aligned offset is split there into parts
 from __future__ import annotations
 
 import struct
+from ctypes import addressof, c_char
 
 import numpy as np
 
@@ -116,6 +117,38 @@ def frame_into(pieces: list, payload: bytes | bytearray | memoryview, head: byte
     if pad:
         pieces.append(pad)
     return FRAME_SIZE + length + len(pad)
+
+
+def frame_in_place(buffer: memoryview, at: int, head: bytes, payload: memoryview) -> int:
+    """Frame, where it lies, one record whose ``payload`` was written into ``buffer`` (a writable
+    byte view) at ``at + FRAME_SIZE + len(head)``, ``at`` a multiple of 4: the frame's head,
+    ``head`` and the zero padding go around it, so that ``buffer[at : at + size]`` is
+    :func:`frame_record` of ``head + payload``; returns ``size``. Returns 0, and the record is
+    left to :func:`frame_into`, when it must be split (the magic at an aligned offset), would not
+    fit, or ``payload`` is not where it should be."""
+    length = len(head) + len(payload)
+    start = at + FRAME_SIZE
+    end = start + length
+    pad = -length & 3
+    if at & 3 or length >= MAX_LENGTH or end + pad > len(buffer):
+        return 0
+    where = _address(payload)
+    if where < 0 or where != _address(buffer) + start + len(head):
+        return 0
+    buffer[start : start + len(head)] = head
+    if _count_nonzero(np.frombuffer(buffer, _WORDS, length >> 2, start) == _MAGIC_WORD):
+        return 0
+    FRAME.pack_into(buffer, at, MAGIC, length)
+    buffer[end : end + pad] = _PADS[length & 3]
+    return FRAME_SIZE + length + pad
+
+
+def _address(view: memoryview) -> int:
+    """Where a writable, non-empty byte view's memory starts; -1 for any other."""
+    try:
+        return addressof(c_char.from_buffer(view))
+    except (TypeError, ValueError):
+        return -1
 
 
 class FrameWalker:
