@@ -79,3 +79,33 @@ def test_processes_start_no_thread_in_the_parent():
     assert next(mapped) == (0, 0)
     assert threading.active_count() == before
     assert list(mapped) == [(i, i * i) for i in range(1, 40)]
+
+
+def test_workers_stop_once_the_last_item_is_handed_out():
+    """When the items run out, each worker process is told to stop after its last one, so a
+    worker done early is gone while the others finish; every result still comes, in order."""
+    import multiprocessing
+    import time
+
+    results = map_ordered(_square, range(9), workers=2, kind="process", in_flight=3)
+    got = [next(results) for _ in range(9)]  # the generator is not closed yet
+    deadline = time.monotonic() + 30
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [value for _, value in got] == [i * i for i in range(9)]
+    assert multiprocessing.active_children() == []
+    results.close()
+
+
+def test_chunk_bounds_cover_every_row_once_in_order():
+    """The runs of rows im2rec hands out: every row once, in order, the last ones in smaller
+    pieces when several workers share them."""
+    from icformat.im2rec.plan import chunk_bounds
+
+    for start, stop, size, workers in [(0, 0, 16, 2), (0, 10, 16, 2), (5, 1500, 16, 2), (0, 100, 64, 16), (3, 40, 1, 4),
+                                       (0, 33, 16, 1), (0, 1000, 7, 3)]:
+        chunks = chunk_bounds(start, stop, size, workers)
+        assert [row for first, last in chunks for row in range(first, last)] == list(range(start, stop))
+        assert all(last - first <= size for first, last in chunks)
+        if workers > 1 and size >= 4 and stop - start > size * workers:
+            assert chunks[-1][1] - chunks[-1][0] <= size // 4
