@@ -228,7 +228,8 @@ def _measure(script: str | None, root: str, lists: dict, count: int, workers: in
             limit.add(f"{mode}: CPU per image, all processes", 1000 * best(ours, 1) / n, "ms", "codec limit", 1000 * best(codec, 1) / n,
                       higher_is_better=False)
             gap = 1000 * (best(ours, 1) - best(codec, 1)) / n
-            limit.add(f"{mode}: CPU of writing the .rec alone, per image", 1000 * best(runs["write"], 1) / n, "ms",
+            writes = sorted(w[1] for w in runs["write"])  # the page cache's cost varies a lot on a VM: the median
+            limit.add(f"{mode}: CPU of writing the .rec alone (median)", 1000 * writes[len(writes) // 2] / n, "ms",
                       "icformat's CPU beyond the limit", gap, higher_is_better=False)
     return [report for report in (limit, speed, cost, whole, paths) if report.rows]
 
