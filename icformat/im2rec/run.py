@@ -353,7 +353,10 @@ def pack_rows(
     with RecordWriter(report.rec_path, index=report.idx_path) as writer:
         runs = _iter_runs(table, root, options, start, stop, num_workers, executor, None, framed=True, shared=True)
         digest = hashlib.sha256() if checksum else None
-        _write_in_order(writer, table, root, runs, report, strict, progress, on_skip, on_warning, digest)
+        try:
+            _write_in_order(writer, table, root, runs, report, strict, progress, on_skip, on_warning, digest)
+        finally:
+            runs.close()  # on an error too: the workers stop now, not when the garbage collector finds the runs
         if report.written == 0:
             raise IcformatError(_nothing_packed(report))
         report.bytes_written = writer.offset

@@ -208,7 +208,10 @@ class _Processes:
 
     def _release(self) -> None:
         for conn in self.conns:
-            conn.close()
+            try:
+                conn.close()
+            except OSError:  # closed already by its own finalizer (a pool left to the garbage collector)
+                pass
         self.conns, self.procs = [], []
 
 
