@@ -76,9 +76,38 @@ def test_ctrl_c_keeps_the_previous_artifact(digits_data, tmp_path):
             break
     process.send_signal(signal.SIGINT)
     _, rest = process.communicate(timeout=60)
-    assert process.returncode == 130 and "icformat: interrupted" in rest and "Traceback" not in rest
+    assert process.returncode == 130 and "icformat: interrupted" in rest and "Traceback" not in rest, rest[-3000:]
     assert previous.read_bytes() == b"the previous run's archive"
     assert sorted(os.listdir(out)) == ["model.tar.gz"]
+
+
+def test_a_ctrl_c_that_lands_in_a_finalizer_is_not_lost():
+    """Python raises KeyboardInterrupt wherever the main thread is; inside a ``__del__`` (an MXNet
+    array freed by the garbage collector) it is printed as ignored and training went on. During the
+    epochs the key is noted there instead, and the loop raises it at its next check."""
+    import io
+    import time
+    from contextlib import redirect_stderr
+
+    from icformat.train.trainer import _CtrlC
+
+    class Freed:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.01)  # the handler runs here, inside the finalizer
+            sum(range(1000))
+
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    said = io.StringIO()
+    with redirect_stderr(said), _CtrlC() as ctrl_c:
+        Freed()  # freed at once: its __del__ runs
+        with pytest.raises(KeyboardInterrupt):
+            ctrl_c.check()
+    assert "KeyboardInterrupt" not in said.getvalue() and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with _CtrlC() as ctrl_c, pytest.raises(KeyboardInterrupt):  # anywhere else it is raised where it lands
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)
+    assert ctrl_c.pressed and signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_dist_sync_two_workers_one_server(digits_data, tmp_path):

@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 
@@ -240,8 +242,13 @@ class _EpochLoop:
         self.images, self.seconds = 0, 0.0
         self.top_k_accuracy: float | None = None
         self.stopper = EarlyStopping(self.hp) if run.workers == 1 else None
+        self.ctrl_c = _CtrlC()
 
     def run(self) -> TrainResult:
+        with self.ctrl_c:
+            return self._run()
+
+    def _run(self) -> TrainResult:
         stopped = False
         for epoch in range(self.hp.epochs):
             images, seconds = self.images, self.seconds
@@ -284,6 +291,7 @@ class _EpochLoop:
                 labels = batch.label[0].asnumpy()
                 if run.train_survey is None:
                     check_batch_labels(self.hp, labels[: len(labels) - batch.pad], run.job.train)
+                self.ctrl_c.check()
                 module.forward_backward(batch)
                 module.update()
                 metric.update(module.get_outputs()[run.output_index].asnumpy(), labels, batch.pad)
@@ -309,6 +317,7 @@ class _EpochLoop:
         metric.reset()
         self.val_iter.reset()
         for batch in self.val_iter:
+            self.ctrl_c.check()
             labels = batch.label[0].asnumpy()
             if run.job.validation.is_stream:
                 check_batch_labels(self.hp, labels[: len(labels) - batch.pad], run.job.validation)
@@ -319,6 +328,39 @@ class _EpochLoop:
         LOG.info("Epoch[%d] Validation-accuracy=%f", epoch, metric.accuracy)
         return metric.accuracy
 
+
+
+class _CtrlC:
+    """Ctrl-C during the epochs, never lost. Python raises ``KeyboardInterrupt`` wherever the main
+    thread is; inside a finalizer (an MXNet array freed by the garbage collector: ``__del__``) it
+    would be printed as ignored and training would go on. There the handler only notes the key,
+    and the loop raises at the next batch (:meth:`check`). Installed only over Python's own
+    handler, in the main thread."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self.previous = None
+
+    def __enter__(self) -> "_CtrlC":
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self.previous = signal.signal(signal.SIGINT, self._pressed)
+        return self
+
+    def _pressed(self, signum, frame) -> None:
+        self.pressed = True
+        while frame is not None:
+            if frame.f_code.co_name == "__del__":
+                return  # a finalizer would drop the exception: check() raises it next
+            frame = frame.f_back
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.pressed:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 class _Speedometer:
