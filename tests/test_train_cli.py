@@ -97,17 +97,20 @@ def test_a_ctrl_c_that_lands_in_a_finalizer_is_not_lost():
             time.sleep(0.01)  # the handler runs here, inside the finalizer
             sum(range(1000))
 
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    said = io.StringIO()
-    with redirect_stderr(said), _CtrlC() as ctrl_c:
-        Freed()  # freed at once: its __del__ runs
-        with pytest.raises(KeyboardInterrupt):
-            ctrl_c.check()
-    assert "KeyboardInterrupt" not in said.getvalue() and signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    with _CtrlC() as ctrl_c, pytest.raises(KeyboardInterrupt):  # anywhere else it is raised where it lands
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(1)
-    assert ctrl_c.pressed and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    earlier = signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own (a Spark session sets its own)
+    try:
+        said = io.StringIO()
+        with redirect_stderr(said), _CtrlC() as ctrl_c:
+            Freed()  # freed at once: its __del__ runs
+            with pytest.raises(KeyboardInterrupt):
+                ctrl_c.check()
+        assert "KeyboardInterrupt" not in said.getvalue() and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        with _CtrlC() as ctrl_c, pytest.raises(KeyboardInterrupt):  # anywhere else it is raised where it lands
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+        assert ctrl_c.pressed and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, earlier)
 
 
 def test_dist_sync_two_workers_one_server(digits_data, tmp_path):
