@@ -119,7 +119,8 @@ def transform_image(data: bytes, options: PackOptions, notes: list[str] | None =
 
 
 def _transform(data: bytes, options: PackOptions, notes: list[str] | None, limit: int, out: memoryview | None = None) -> bytes | memoryview:
-    header = jpeg_header(data) if is_jpeg(data) else None  # read once, for every step below
+    jpeg = is_jpeg(data)
+    header = jpeg_header(data) if jpeg else None  # read once, for every step below
     if options.color == -1:
         orientation = 1
     else:
@@ -127,7 +128,7 @@ def _transform(data: bytes, options: PackOptions, notes: list[str] | None, limit
     target = None
     min_h = min_w = 0
     yuv = header is not None and options.encoding == ".jpg" and options.color != -1 and codec_path() == PATH_YUV
-    if (options.resize or yuv) and is_jpeg(data):
+    if (options.resize or yuv) and jpeg:
         target, (min_h, min_w) = _jpeg_plan(_jpeg_size(data, header), orientation, options)
     if yuv and target:
         packed = transcode(data, *target, quality=options.quality, center_crop=options.center_crop, min_height=min_h,

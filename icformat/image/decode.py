@@ -62,10 +62,9 @@ def exif_orientation(data: bytes | memoryview) -> int:
         if is_jpeg(data):
             return _exif_orientation(data, jpeg_layout(data)[1])
         with open_image(data) as im:
-            value = im.getexif().get(0x0112, 1)
+            return _orientation(im.getexif().get(0x0112, 1))
     except Exception:
         return 1
-    return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
 def _exif_orientation(data, segment: tuple[int, int] | None) -> int:
@@ -79,9 +78,13 @@ def _exif_orientation(data, segment: tuple[int, int] | None) -> int:
     try:
         exif = Image.Exif()
         exif.load(bytes(data[start : start + length]))
-        value = exif.get(0x0112, 1)
+        return _orientation(exif.get(0x0112, 1))
     except Exception:
         return 1
+
+
+def _orientation(value) -> int:
+    """An EXIF orientation tag's value as 1..8; 1 for anything else."""
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 

@@ -251,17 +251,19 @@ def _pooled(fn: Callable, items: Iterator, pool: Executor, limit: int) -> Iterat
     try:
         for item in itertools.islice(items, limit):
             pending.append((item, pool.submit(fn, item)))
-        if len(pending) < limit:
+        exhausted = len(pending) < limit
+        if exhausted:
             pool.finish()
         while pending:
             item, result = pending.popleft()
             value = result()
-            more = False
-            for nxt in itertools.islice(items, 1):
-                pending.append((nxt, pool.submit(fn, nxt)))
-                more = True
-            if not more:
-                pool.finish()
+            if not exhausted:
+                for nxt in itertools.islice(items, 1):
+                    pending.append((nxt, pool.submit(fn, nxt)))
+                    break
+                else:  # the last item is handed out: the workers may stop once done
+                    exhausted = True
+                    pool.finish()
             yield item, value
     except BaseException:
         pool.abort()
