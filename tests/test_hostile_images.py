@@ -202,6 +202,7 @@ def test_markers_read_in_place_are_those_the_search_finds(photos):
         data = bytes(data)
         expected = _markers_by_search(data)
         assert list(markers(data)) == expected, trial
+        assert markers(data, frozenset({0xC0, 0xDA})) == [m for m in expected if m[0] in (0xC0, 0xDA)], trial
         exif_at = next(((start, length) for marker, start, length in expected
                         if marker == 0xE1 and data[start : start + 6] == b"Exif\0\0"), None)
         assert jpeg_layout(data)[1] == exif_at and jpeg_layout(data)[0] == jpeg_frame(data), trial

@@ -125,10 +125,10 @@ def test_unexpected_decoder_failure_skips_only_that_image(data, tmp_path, monkey
     first = next(iter(read_lst(lst))).path
     real = pack.transform_image
 
-    def flaky(raw, options, *rest):
+    def flaky(raw, options, *rest, **keywords):
         if raw == open(os.path.join(root, first), "rb").read():
             raise RuntimeError("codec exploded")
-        return real(raw, options, *rest)
+        return real(raw, options, *rest, **keywords)
 
     monkeypatch.setattr(pack, "transform_image", flaky)
     report = _pack(data, tmp_path, num_workers=1)

@@ -24,8 +24,8 @@ from ..image.decode import TRANSPOSED, apply_orientation, decode, exif_orientati
 from ..image.encode import encode, normalize_encoding
 from ..image.resize import center_crop as crop_center
 from ..image.resize import METHODS, output_size, resize as resize_array, shorter_side_size
-from ..image.transcode import PATH_YUV, codec_path, transcode
-from ..io.objects import SETUP_ERRORS, describe_error, read_bytes
+from ..image.transcode import PATH_YUV, codec_path, transcode_planes
+from ..io.objects import SETUP_ERRORS, describe_error, read_bytes, read_local_file
 from ..io.paths import join_uri
 from ..lst.paths import ABSOLUTE, unsafe_path_reason
 from ..recordio.framing import FRAME_SIZE
@@ -102,23 +102,32 @@ def read_image_file(root: str, path: str, allow_absolute: bool = False, allow_em
         root = ""
     if is_uri(root):
         return _read_object(join_uri(root, path), allow_empty)
-    return _read_object(os.path.join(root, path), allow_empty)
+    full = os.path.join(root, path)
+    try:
+        data = read_local_file(full)  # the common case, straight: a regular file, read whole
+    except OSError:
+        data = None
+    return data if data else _read_object(full, allow_empty)  # anything else: read again, with its usual error
 
 
-def transform_image(data: bytes, options: PackOptions, notes: list[str] | None = None, out: memoryview | None = None) -> bytes | memoryview:
+def transform_image(data: bytes, options: PackOptions, notes: list[str] | None = None, out: memoryview | None = None, *,
+                    jpeg_path: str | None = None) -> bytes | memoryview:
     """Decode, crop, resize and re-encode one image as ``options`` say; what the user should hear
     about (a damaged JPEG) goes to ``notes``. JPEG to JPEG goes through YUV planes where it can
     (see ``image.transcode``); the RGB path does the rest, and any JPEG that path refuses. An image
     over the pixel budget raises ``ImageTooLarge`` undecoded. ``out``: memory the YUV path may
-    encode into, in which case a view of it comes back (see ``turbo.encode_planes``)."""
+    encode into, in which case a view of it comes back (see ``turbo.encode_planes``).
+    ``jpeg_path``: what ``transcode.codec_path()`` says, when the caller has asked it already
+    (once for many images: it reads the environment)."""
     limit = resolve_max_pixels(options.max_pixels)
     try:
-        return _transform(data, options, notes, limit, out)
+        return _transform(data, options, notes, limit, out, jpeg_path or codec_path())
     except MemoryError:
         raise out_of_memory(data, limit) from None
 
 
-def _transform(data: bytes, options: PackOptions, notes: list[str] | None, limit: int, out: memoryview | None = None) -> bytes | memoryview:
+def _transform(data: bytes, options: PackOptions, notes: list[str] | None, limit: int, out: memoryview | None,
+               jpeg_path: str) -> bytes | memoryview:
     jpeg = is_jpeg(data)
     header = jpeg_header(data) if jpeg else None  # read once, for every step below
     if options.color == -1:
@@ -127,13 +136,13 @@ def _transform(data: bytes, options: PackOptions, notes: list[str] | None, limit
         orientation = header.orientation if header is not None else exif_orientation(data)
     target = None
     min_h = min_w = 0
-    yuv = header is not None and options.encoding == ".jpg" and options.color != -1 and codec_path() == PATH_YUV
+    yuv = header is not None and options.encoding == ".jpg" and options.color != -1 and jpeg_path == PATH_YUV
     if (options.resize or yuv) and jpeg:
         target, (min_h, min_w) = _jpeg_plan(_jpeg_size(data, header), orientation, options)
     if yuv and target:
-        packed = transcode(data, *target, quality=options.quality, center_crop=options.center_crop, min_height=min_h,
-                           min_width=min_w, orientation=orientation, gray=options.color == 0, method=options.resize_method,
-                           max_pixels=limit, header=header, out=out)
+        packed = transcode_planes(data, *target, quality=options.quality, center_crop=options.center_crop, min_height=min_h,
+                                  min_width=min_w, orientation=orientation, gray=options.color == 0, method=options.resize_method,
+                                  max_pixels=limit, header=header, out=out)
         if packed is not None:
             return packed
     array = _decode_pixels(data, options.color, min_h, min_w, notes if notes is not None else [], limit)
@@ -214,13 +223,13 @@ def pack_image(index: int, labels, data: bytes, options: PackOptions, notes: lis
 
 
 def image_record_parts(index: int, labels, data: bytes, options: PackOptions, notes: list[str] | None = None,
-                       room: memoryview | None = None) -> tuple[bytes, bytes | memoryview]:
+                       room: memoryview | None = None, *, jpeg_path: str | None = None) -> tuple[bytes, bytes | memoryview]:
     """:func:`pack_image`'s record as ``(image header, image bytes)``, kept apart so that framing
     them for the file (``recordio.framing.frame_into``) copies the image once, not twice.
 
     ``room``: memory where the record is to be framed. The image may be encoded straight to its
     place there (after the frame's head and the image header), and then comes back as a view of
-    it (a ``memoryview``; otherwise ``bytes``)."""
+    it (a ``memoryview``; otherwise ``bytes``). ``jpeg_path``: see :func:`transform_image`."""
     head = image_header(index, labels, options.pack_label)
     if options.pass_through:
         payload = data
@@ -230,7 +239,7 @@ def image_record_parts(index: int, labels, data: bytes, options: PackOptions, no
             notes.append("JPEG without its end marker (FF D9): it may be cut short; stored as it is (--pass-through)")
     else:
         out = room[FRAME_SIZE + len(head) :] if room is not None and len(room) > FRAME_SIZE + len(head) else None
-        payload = transform_image(data, options, notes, out)
+        payload = transform_image(data, options, notes, out, jpeg_path=jpeg_path)
     return head, payload
 
 
@@ -242,7 +251,8 @@ def pack_file(root: str, index: int, labels, path: str, options: PackOptions, no
 
 
 def pack_file_parts(root: str, index: int, labels, path: str, options: PackOptions,
-                    notes: list[str] | None = None, room: memoryview | None = None) -> tuple[bytes, bytes | memoryview]:
+                    notes: list[str] | None = None, room: memoryview | None = None, *,
+                    jpeg_path: str | None = None) -> tuple[bytes, bytes | memoryview]:
     """:func:`pack_file`'s record as ``(image header, image bytes)`` (see :func:`image_record_parts`)."""
     data = read_image_file(root, path, options.allow_absolute, options.pass_through)
-    return image_record_parts(index, labels, data, options, notes, room)
+    return image_record_parts(index, labels, data, options, notes, room, jpeg_path=jpeg_path)

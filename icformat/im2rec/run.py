@@ -13,19 +13,20 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator
 
 from ..io.paths import is_uri
 from ..errors import IcformatError, ImageError, InputNotFound
 from ..image import transcode
+from ..image.budget import resolve_max_pixels
 from ..image.resize import opencv
 from ..io.objects import SETUP_ERRORS
 from ..io.parallel import map_ordered, start_method
 from ..lst.table import LstTable
 from ..lst.parse import read_lst, require_rows
 from ..problems import Problem, warning
-from ..recordio.framing import frame_in_place, frame_into
+from ..recordio.framing import buffer_address, frame_in_place, frame_into
 from ..recordio.writer import RecordWriter
 from .pack import PackOptions, pack_file_parts
 from .plan import check_indices_for_packing, check_paths_for_packing, chunk_bounds, label_warnings, output_prefix, plan_packs, shard_bounds
@@ -98,9 +99,10 @@ class _Packer:
         """The record payload of each row (with a note when the image was damaged but packed), or
         why it could not be packed."""
         out: list = []
+        options, jpeg_path = self._run_settings()
         for row in range(*bounds):
             notes: list[str] = []
-            parts = self._parts(row, notes)
+            parts = self._parts(row, notes, options, jpeg_path)
             if isinstance(parts, str):
                 out.append(parts)
                 continue
@@ -120,16 +122,17 @@ class _Packer:
         framed bytes."""
         index, bounds = item
         slot = self.slots.slot(index)
-        room, at = len(slot), 0
+        room, at, base = len(slot), 0, buffer_address(slot)
         out: list = []
+        options, jpeg_path = self._run_settings()
         for row in range(*bounds):
             notes: list[str] = []
-            parts = self._parts(row, notes, slot[at:])
+            parts = self._parts(row, notes, options, jpeg_path, slot[at:])
             if isinstance(parts, str):
                 out.append(parts)
                 continue
             head, image = parts
-            size = frame_in_place(slot, at, head, image) if type(image) is memoryview else 0
+            size = frame_in_place(slot, at, head, image, base) if type(image) is memoryview else 0
             if size:
                 result: int | bytes = size
             else:  # not encoded in place (or to be split): framed apart, then copied in when it fits
@@ -148,12 +151,21 @@ class _Packer:
             out.append((result, "; ".join(notes)) if notes else result)
         return out
 
-    def _parts(self, row: int, notes: list[str], room: memoryview | None = None) -> tuple[bytes, bytes | memoryview] | str:
+    def _run_settings(self) -> tuple[PackOptions, str]:
+        """The options with the pixel budget resolved, and the JPEG path (``transcode.codec_path``):
+        both read the environment, so they are read once a run, not for every image."""
+        options = self.options
+        if options.max_pixels is None:
+            options = replace(options, max_pixels=resolve_max_pixels(None))
+        return options, transcode.codec_path()
+
+    def _parts(self, row: int, notes: list[str], options: PackOptions, jpeg_path: str,
+               room: memoryview | None = None) -> tuple[bytes, bytes | memoryview] | str:
         """``(image header, image bytes)`` of one row (see ``pack_file_parts`` for ``room``), or why
         it could not be packed."""
         try:
-            return pack_file_parts(self.root, int(self.indices[row]), self.table.row_labels(row), self.paths[row], self.options,
-                                   notes, room)
+            return pack_file_parts(self.root, int(self.indices[row]), self.table.row_labels(row), self.paths[row], options,
+                                   notes, room, jpeg_path=jpeg_path)
         except ImageError as exc:
             return str(exc)
         except SETUP_ERRORS:

@@ -27,7 +27,7 @@ import os
 import re
 import struct
 import warnings
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 from ..errors import ImageError, ImageTooLarge, UsageError
 
@@ -39,8 +39,10 @@ _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # frame headers (not D
 _PROGRESSIVE = frozenset((0xC2, 0xC6, 0xCA, 0xCE))
 _SEGMENT = re.compile(rb"\xff+([^\x00\x01\xd0-\xd9\xff])")  # a marker with a length (not TEM, RSTn, SOI, EOI)
 _NO_LENGTH = frozenset((0x00, 0x01, *range(0xD0, 0xDA), 0xFF))  # what _SEGMENT's marker group excludes
+_SEGMENT_HEAD = struct.Struct(">BBH")  # FF, marker, length
 _SOS = 0xDA
 _APP1 = 0xE1
+_LAYOUT = _SOF | {_SOS, _APP1}  # the segments jpeg_layout reads
 MAX_SEGMENTS = 10_000
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -91,31 +93,44 @@ class JpegFrame(NamedTuple):
     full_buffer: bool
 
 
-def markers(data) -> Iterator[tuple[int, int, int]]:
-    """``(marker, payload start, payload length)`` of each segment after SOI, up to and including
-    the first SOS, found as libjpeg's reader finds them: stray bytes, fill bytes (FF), stuffed
-    zeros and marker-only codes (RSTn, TEM, SOI, EOI) between segments are skipped. A segment that
-    starts right where the last one ended (every encoder's output) is read in place; otherwise one
-    regular expression search finds it, so no input makes this slow; past :data:`MAX_SEGMENTS` it
-    raises ``ImageError`` (no real JPEG has that many)."""
+def markers(data, only: frozenset[int] | None = None) -> list[tuple[int, int, int]]:
+    """``(marker, payload start, payload length)`` of each segment after SOI (of those whose marker
+    is in ``only``, when given), up to and including the first SOS, found as libjpeg's reader finds
+    them: stray bytes, fill bytes (FF), stuffed zeros and marker-only codes (RSTn, TEM, SOI, EOI)
+    between segments are skipped. A segment that starts right where the last one ended (every
+    encoder's output) is read in place; otherwise one regular expression search finds it, so no
+    input makes this slow; past :data:`MAX_SEGMENTS` it raises ``ImageError`` (no real JPEG has
+    that many)."""
     data = _octets(data)
-    size, pos = len(data), 2
+    size, pos, found = len(data), 2, []
     for _ in range(MAX_SEGMENTS):
+        if pos + 4 <= size:  # FF, the marker and the length, read in place (one call)
+            fill, marker, length = _SEGMENT_HEAD.unpack_from(data, pos)
+            if fill == 0xFF and marker not in _NO_LENGTH:
+                if length < 2:
+                    return found
+                if only is None or marker in only:
+                    found.append((marker, pos + 4, length - 2))
+                if marker == _SOS:
+                    return found
+                pos += 2 + length
+                continue
         if pos + 1 < size and data[pos] == 0xFF and data[pos + 1] not in _NO_LENGTH:
             marker, pos = data[pos + 1], pos + 2  # what the search below finds, found without it
         else:
-            found = _SEGMENT.search(data, pos)
-            if found is None:
-                return
-            marker, pos = data[found.end() - 1], found.end()
+            match = _SEGMENT.search(data, pos)
+            if match is None:
+                return found
+            marker, pos = data[match.end() - 1], match.end()
         if pos + 2 > size:
-            return
+            return found
         length = data[pos] << 8 | data[pos + 1]
         if length < 2:
-            return
-        yield marker, pos + 2, length - 2
+            return found
+        if only is None or marker in only:
+            found.append((marker, pos + 2, length - 2))
         if marker == _SOS:
-            return
+            return found
         pos += length
     raise ImageError(f"JPEG with more than {MAX_SEGMENTS:,} segments before its image data; refused (no camera or "
                      "encoder writes that many)")
@@ -140,7 +155,7 @@ def jpeg_layout(data) -> tuple[JpegFrame | None, tuple[int, int] | None]:
     height = width = components = 0
     found = full = False
     exif = None
-    for marker, start, length in markers(data):
+    for marker, start, length in markers(data, _LAYOUT):
         if marker in _SOF and length >= 6 and start + 6 <= len(data):
             h, w = struct.unpack_from(">HH", data, start + 1)
             height, width, components = max(height, h), max(width, w), max(components, data[start + 5])

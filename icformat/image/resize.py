@@ -5,6 +5,8 @@ image packed here has the same size as one packed by MXNet.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import ImageError, UsageError
@@ -141,8 +143,8 @@ def _resize_linear_opencv(cv2, array: np.ndarray, height: int, width: int,
     else:
         # the edge repeated (as clamping does) so that OpenCV's own output size covers ours
         fy, fx = inv_scale
-        pad_y = max(2, int(np.ceil(height / fy)) + 2 - src.shape[0])
-        pad_x = max(2, int(np.ceil(width / fx)) + 2 - src.shape[1])
+        pad_y = max(2, math.ceil(height / fy) + 2 - src.shape[0])
+        pad_x = max(2, math.ceil(width / fx) + 2 - src.shape[1])
         src = cv2.copyMakeBorder(src, 0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE)
         out = cv2.resize(src, None, fx=fx, fy=fy, interpolation=cv2.INTER_LINEAR_EXACT)
         if out.shape[:2] == src.shape[:2] or out.shape[0] < height or out.shape[1] < width:

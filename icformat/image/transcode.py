@@ -75,6 +75,29 @@ def transcode(
     """
     if codec_path() != PATH_YUV:
         return None
+    return transcode_planes(data, height, width, quality=quality, center_crop=center_crop, min_height=min_height,
+                            min_width=min_width, orientation=orientation, gray=gray, method=method, max_pixels=max_pixels,
+                            header=header, out=out)
+
+
+def transcode_planes(
+    data: bytes,
+    height: int,
+    width: int,
+    *,
+    quality: int = 95,
+    center_crop: bool = False,
+    min_height: int = 0,
+    min_width: int = 0,
+    orientation: int = 1,
+    gray: bool = False,
+    method: str = "bilinear",
+    max_pixels: int | None = None,
+    header: JpegHeader | None = None,
+    out: memoryview | None = None,
+) -> bytes | memoryview | None:
+    """:func:`transcode` for a caller that has asked :func:`codec_path` already (im2rec, once a
+    run of images): the same, without reading the environment again."""
     header = header or jpeg_header(data)
     if header is None:
         return None
@@ -128,6 +151,8 @@ def _chroma(plane: np.ndarray, box: tuple[int, int, int, int], factors: tuple[in
     path."""
     (top, left, rows, cols), (fy, fx), (height, width) = box, factors, size
     out_h, out_w = (height + 1) // 2, (width + 1) // 2
+    if (top, left, rows, cols, fy, fx) == (0, 0, height, width, 2, 2) and plane.shape == (out_h, out_w):
+        return plane  # 4:2:0 in, same size out (the general test below, decided without its arithmetic)
     sy, sx = rows / height, cols / width  # source luma pixels per output luma pixel
     # output chroma sample j is centered on output luma edge 2j+1 -> plane coordinate a*j + b
     ay, by, ax, bx = 2 * sy / fy, (top + sy) / fy - 0.5, 2 * sx / fx, (left + sx) / fx - 0.5
@@ -154,7 +179,7 @@ def _encoder_planes(planes: list[np.ndarray], even_luma: bool, decoded: np.ndarr
     if not even_luma or (h % 2 == 0 and w % 2 == 0):
         return out
     rows, cols = h + h % 2, w + w % 2
-    if (decoded is not None and luma.ctypes.data == decoded.ctypes.data and luma.strides == decoded.strides
+    if (decoded is not None and turbo.address(luma) == turbo.address(decoded) and luma.strides == decoded.strides
             and decoded.shape[0] >= rows and decoded.shape[1] >= cols):
         padded = decoded[:rows, :cols]
     else:

@@ -96,13 +96,16 @@ def _declare(function, *argtypes):
 
 
 class _Handles:
-    """One decompressor, one compressor and an output buffer for the thread that made them."""
+    """One decompressor, one compressor, an output buffer and the calls' plane arrays (addresses
+    and row strides, filled in for each call) for the thread that made them."""
 
     def __init__(self, lib) -> None:
         self.lib = _library(lib)
         self.decompress = self.lib.init_decompress()
         self.compress = self.lib.init_compress()
         self.out = np.empty(0, np.uint8)
+        self.pointers = (c_void_p * 3)()
+        self.strides = (c_int * 3)()
         if not self.decompress or not self.compress:
             raise ImageError("libturbojpeg could not create a handle")
 
@@ -146,17 +149,20 @@ def decode_planes(data: bytes, height: int, width: int, samp: int) -> list[np.nd
     handles = _handles()
     data = data if type(data) is bytes else bytes(data)
     shapes = plane_shapes(height, width, samp)
-    sizes = [rows * cols for rows, cols in shapes]
-    memory = np.empty(sum(sizes), np.uint8)  # the planes one after the other: one allocation, one address lookup
-    base, offset, planes, addresses = memory.ctypes.data, 0, [], []
-    for (rows, cols), size in zip(shapes, sizes):
-        planes.append(memory[offset : offset + size].reshape(rows, cols))
-        addresses.append(base + offset)
-        offset += size
-    pointers = (c_void_p * len(planes))(*addresses)
-    strides = (c_int * len(planes))(*[cols for _, cols in shapes])
+    memory = np.empty(sum([rows * cols for rows, cols in shapes]), np.uint8)  # the planes one after the other: one allocation
+    at, planes, pointers, strides = address(memory), [], handles.pointers, handles.strides
+    offset = 0
+    for plane, (rows, cols) in enumerate(shapes):
+        planes.append(memory[offset : offset + rows * cols].reshape(rows, cols))
+        pointers[plane], strides[plane] = at + offset, cols
+        offset += rows * cols
     status = handles.lib.decompress_planes(handles.decompress, data, len(data), pointers, width, strides, height, _STOP_ON_WARNING)
     return None if status != 0 else planes
+
+
+def address(array: np.ndarray) -> int:
+    """Where an array's first element lies (``array.ctypes.data`` without building its ctypes object)."""
+    return array.__array_interface__["data"][0]
 
 
 def decode_gray(data: bytes, height: int, width: int) -> np.ndarray | None:
@@ -164,7 +170,7 @@ def decode_gray(data: bytes, height: int, width: int) -> np.ndarray | None:
     handles = _handles()
     data = data if type(data) is bytes else bytes(data)
     out = np.empty((height, width), np.uint8)
-    status = handles.lib.decompress(handles.decompress, data, len(data), out.ctypes.data, width, width, height, _PF_GRAY,
+    status = handles.lib.decompress(handles.decompress, data, len(data), address(out), width, width, height, _PF_GRAY,
                                     _STOP_ON_WARNING)
     return None if status != 0 else out
 
@@ -178,9 +184,12 @@ def encode_planes(planes: list[np.ndarray], height: int, width: int, samp: int, 
     of it comes back: no copy."""
     handles = _handles()
     bound = encoded_bound(height, width)
-    for plane in planes:
-        if plane.strides[1] != 1 or plane.strides[0] <= 0:
+    pointers, strides = handles.pointers, handles.strides
+    for plane, array in enumerate(planes):
+        step, item = array.strides
+        if item != 1 or step <= 0:
             raise ValueError("encode_planes needs planes with contiguous rows, top to bottom")
+        pointers[plane], strides[plane] = address(array), step
     if out is not None and len(out) >= bound:
         start = addressof(c_char.from_buffer(out))  # writable memory: where the JPEG goes
         target, size = c_void_p(start), c_ulong(len(out))
@@ -188,10 +197,8 @@ def encode_planes(planes: list[np.ndarray], height: int, width: int, samp: int, 
         out = None
         if handles.out.size < bound:
             handles.out = np.empty(bound, np.uint8)
-        start = handles.out.ctypes.data
+        start = address(handles.out)
         target, size = c_void_p(start), c_ulong(handles.out.size)
-    pointers = (c_void_p * len(planes))(*[p.ctypes.data for p in planes])
-    strides = (c_int * len(planes))(*[p.strides[0] for p in planes])
     status = handles.lib.compress_planes(handles.compress, pointers, width, strides, height, samp, byref(target), byref(size), quality,
                                          _NO_REALLOC)
     if status != 0 or target.value != start:

@@ -119,21 +119,22 @@ def frame_into(pieces: list, payload: bytes | bytearray | memoryview, head: byte
     return FRAME_SIZE + length + len(pad)
 
 
-def frame_in_place(buffer: memoryview, at: int, head: bytes, payload: memoryview) -> int:
+def frame_in_place(buffer: memoryview, at: int, head: bytes, payload: memoryview, base: int | None = None) -> int:
     """Frame, where it lies, one record whose ``payload`` was written into ``buffer`` (a writable
     byte view) at ``at + FRAME_SIZE + len(head)``, ``at`` a multiple of 4: the frame's head,
     ``head`` and the zero padding go around it, so that ``buffer[at : at + size]`` is
     :func:`frame_record` of ``head + payload``; returns ``size``. Returns 0, and the record is
     left to :func:`frame_into`, when it must be split (the magic at an aligned offset), would not
-    fit, or ``payload`` is not where it should be."""
+    fit, or ``payload`` is not where it should be. ``base``: where ``buffer`` starts in memory,
+    when the caller knows it (framing many records into one buffer)."""
     length = len(head) + len(payload)
     start = at + FRAME_SIZE
     end = start + length
     pad = -length & 3
     if at & 3 or length >= MAX_LENGTH or end + pad > len(buffer):
         return 0
-    where = _address(payload)
-    if where < 0 or where != _address(buffer) + start + len(head):
+    where = buffer_address(payload)
+    if where < 0 or where != (buffer_address(buffer) if base is None else base) + start + len(head):
         return 0
     buffer[start : start + len(head)] = head
     if _count_nonzero(np.frombuffer(buffer, _WORDS, length >> 2, start) == _MAGIC_WORD):
@@ -143,8 +144,8 @@ def frame_in_place(buffer: memoryview, at: int, head: bytes, payload: memoryview
     return FRAME_SIZE + length + pad
 
 
-def _address(view: memoryview) -> int:
-    """Where a writable, non-empty byte view's memory starts; -1 for any other."""
+def buffer_address(view: memoryview) -> int:
+    """Where a writable, non-empty byte view's memory starts; -1 for any other (``frame_in_place``'s ``base``)."""
     try:
         return addressof(c_char.from_buffer(view))
     except (TypeError, ValueError):
