@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from icformat.errors import RecordIOError
+from icformat.errors import RecordIOError, UsageError
 from icformat.recordio import MAGIC_BYTES, RecordReader, RecordWriter
 from icformat.recordio.framing import frame_in_place, frame_into, frame_record
 from icformat.recordio.writer import unwritten, writev_all
@@ -277,3 +277,28 @@ def test_add_framed_matches_writing_one_by_one(tmp_path_factory, items, flush_ev
                 batch.flush()
     assert offsets == expected
     assert files(tmp / "framed.rec") == files(tmp / "one.rec")
+
+
+@SETTINGS
+@given(items=records, cuts=st.lists(st.integers(0, 12), max_size=4))
+def test_add_framed_run_matches_writing_one_by_one(tmp_path_factory, items, cuts):
+    """Runs of records framed one after the other in one buffer (im2rec's shared slots), each
+    added with ``WriteBatch.add_framed_run`` and flushed: the bytes and ``.idx`` of writing them
+    one by one; sizes that do not add up are refused."""
+    tmp = tmp_path_factory.mktemp("run")
+    one_by_one(tmp / "one.rec", items)
+    framed = []
+    for payload, head, _ in items:
+        pieces: list = []
+        frame_into(pieces, payload, head)
+        framed.append(b"".join(pieces))
+    bounds = sorted({0, len(items), *(c for c in cuts if c <= len(items))})
+    with RecordWriter(tmp / "run.rec", index=True) as writer:
+        batch = writer.batch()
+        for start, stop in zip(bounds, bounds[1:]):
+            block = memoryview(b"".join(framed[start:stop]))
+            batch.add_framed_run(block, [len(r) for r in framed[start:stop]], [k for _, _, k in items[start:stop]])
+            batch.flush()
+        with pytest.raises(UsageError, match="adding up"):
+            batch.add_framed_run(b"abcd", [3], [None])
+    assert files(tmp / "run.rec") == files(tmp / "one.rec")

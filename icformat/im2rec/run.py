@@ -14,7 +14,7 @@ import hashlib
 import os
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterator
+from typing import Callable, Iterator, NamedTuple
 
 from ..io.paths import is_uri
 from ..errors import IcformatError, ImageError, InputNotFound
@@ -261,8 +261,19 @@ def _iter_runs(table: LstTable, root: str, options: PackOptions, start: int, sto
             slots.close()
 
 
-def _from_slot(slot: memoryview, payloads: list) -> list:
-    """A run's payloads with each record's size in ``slot`` replaced by its view there."""
+class FramedRun(NamedTuple):
+    """A run whose records were all framed in its slot, one after the other: those bytes and each
+    record's framed size."""
+
+    block: memoryview
+    sizes: list[int]
+
+
+def _from_slot(slot: memoryview, payloads: list) -> list | FramedRun:
+    """A run's payloads with each record's size in ``slot`` replaced by its view there; a
+    :class:`FramedRun` when every record is there (none skipped, noted or sent apart)."""
+    if all(type(payload) is int for payload in payloads):
+        return FramedRun(slot[: sum(payloads)], payloads)
     at, out = 0, []
     for payload in payloads:
         payload, note = payload if isinstance(payload, tuple) else (payload, None)
@@ -389,33 +400,49 @@ def _write_in_order(writer: RecordWriter, table: LstTable, root: str, runs, repo
     """Write each run's framed records with their list index as key, one gathered write a run
     (before the next run is asked for: its records may be views of memory that run reuses); note
     (or, ``strict``, raise on) each failure; ``digest`` (a hashlib object) sees every byte of the ``.rec``."""
-    done = 0
+    done = reported = 0
     batch = writer.batch()
     for first, payloads in runs:
-        for row, payload in enumerate(payloads, first):
-            if isinstance(payload, str):
-                skip = Skipped(int(table.lines[row]), os.path.join(root, table.paths[row]), payload)
-                if strict:
-                    raise ImageError(f"{skip.path} (line {skip.line}): {skip.reason}; stopped (--strict), nothing written")
-                report.skipped.append(skip)
-                if on_skip:
-                    on_skip(skip)
-            else:
-                if isinstance(payload, tuple):
-                    payload, note = payload
-                    report.notes.append(Skipped(int(table.lines[row]), os.path.join(root, table.paths[row]), note))
-                    if on_warning:
-                        on_warning(warning(table.path, "decode-warning", f"{table.paths[row]}: {note}", line=int(table.lines[row])))
-                batch.add_framed(payload, key=int(table.indices[row]))
-                if digest is not None:
-                    digest.update(payload)
-                report.written += 1
-            done += 1
-            if progress and done % _PROGRESS_EVERY == 0:
-                progress(_PROGRESS_EVERY)
+        if type(payloads) is FramedRun:  # every image of the run packed: one piece, one .idx extend
+            count = len(payloads.sizes)
+            batch.add_framed_run(payloads.block, payloads.sizes, table.indices[first : first + count].tolist())
+            if digest is not None:
+                digest.update(payloads.block)
+            report.written += count
+            done += count
+        else:
+            done += _add_records(batch, table, root, first, payloads, report, strict, on_skip, on_warning, digest)
         batch.flush()
-    if progress and done % _PROGRESS_EVERY:
-        progress(done % _PROGRESS_EVERY)
+        if progress and done - reported >= _PROGRESS_EVERY:
+            progress(done - reported)
+            reported = done
+    if progress and done > reported:
+        progress(done - reported)
+
+
+def _add_records(batch, table: LstTable, root: str, first: int, payloads: list, report: PackReport, strict: bool, on_skip,
+                 on_warning, digest) -> int:
+    """Add a run's records one by one to ``batch``, noting (or, ``strict``, raising on) each
+    image that failed and each note; returns the number of rows."""
+    for row, payload in enumerate(payloads, first):
+        if isinstance(payload, str):
+            skip = Skipped(int(table.lines[row]), os.path.join(root, table.paths[row]), payload)
+            if strict:
+                raise ImageError(f"{skip.path} (line {skip.line}): {skip.reason}; stopped (--strict), nothing written")
+            report.skipped.append(skip)
+            if on_skip:
+                on_skip(skip)
+            continue
+        if isinstance(payload, tuple):
+            payload, note = payload
+            report.notes.append(Skipped(int(table.lines[row]), os.path.join(root, table.paths[row]), note))
+            if on_warning:
+                on_warning(warning(table.path, "decode-warning", f"{table.paths[row]}: {note}", line=int(table.lines[row])))
+        batch.add_framed(payload, key=int(table.indices[row]))
+        if digest is not None:
+            digest.update(payload)
+        report.written += 1
+    return len(payloads)
 
 
 def im2rec(lst_or_prefix: str, root: str, out_prefix: str | None = None, **kwargs) -> list[PackReport]:
