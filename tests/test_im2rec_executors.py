@@ -114,3 +114,15 @@ def test_workers_inherit_opencv_when_they_resize():
     said = [subprocess.run([sys.executable, "-c", code, size], capture_output=True, text=True, check=True).stdout.strip()
             for size in ("0", "256")]
     assert said == ["False", str(importlib.util.find_spec("cv2") is not None)]
+
+
+@pytest.mark.parametrize("read_ahead", [1, 300_000])
+def test_reading_ahead_changes_nothing(mixed, tmp_path, monkeypatch, read_ahead):
+    """Workers read a few images' files and headers before transcoding them (up to
+    READ_AHEAD_BYTES): with one image at a time, or a few, the same bytes, skips and notes, in order."""
+    monkeypatch.setattr("icformat.im2rec.run.start_method", lambda: "fork")
+    options = PackOptions(resize=64, quality=90)
+    default = _pack(mixed, tmp_path / "default", options, 2, "auto")
+    monkeypatch.setattr("icformat.im2rec.run.READ_AHEAD_BYTES", read_ahead)
+    assert _pack(mixed, tmp_path / "process", options, 2, "auto") == default
+    assert _pack(mixed, tmp_path / "serial", options, 1, "serial") == default

@@ -20,7 +20,7 @@ import numpy as np
 from ..io.paths import is_uri
 from ..errors import IcformatError, ImageError, ImageTooLarge, UsageError
 from ..image.budget import check_max_pixels, out_of_memory, resolve_max_pixels
-from ..image.decode import TRANSPOSED, apply_orientation, decode, exif_orientation, image_size, is_jpeg, jpeg_header
+from ..image.decode import TRANSPOSED, JpegHeader, apply_orientation, decode, exif_orientation, image_size, is_jpeg, jpeg_header
 from ..image.encode import encode, normalize_encoding
 from ..image.resize import center_crop as crop_center
 from ..image.resize import METHODS, output_size, resize as resize_array, shorter_side_size
@@ -111,25 +111,27 @@ def read_image_file(root: str, path: str, allow_absolute: bool = False, allow_em
 
 
 def transform_image(data: bytes, options: PackOptions, notes: list[str] | None = None, out: memoryview | None = None, *,
-                    jpeg_path: str | None = None) -> bytes | memoryview:
+                    jpeg_path: str | None = None, header: JpegHeader | None = None) -> bytes | memoryview:
     """Decode, crop, resize and re-encode one image as ``options`` say; what the user should hear
     about (a damaged JPEG) goes to ``notes``. JPEG to JPEG goes through YUV planes where it can
     (see ``image.transcode``); the RGB path does the rest, and any JPEG that path refuses. An image
     over the pixel budget raises ``ImageTooLarge`` undecoded. ``out``: memory the YUV path may
     encode into, in which case a view of it comes back (see ``turbo.encode_planes``).
     ``jpeg_path``: what ``transcode.codec_path()`` says, when the caller has asked it already
-    (once for many images: it reads the environment)."""
+    (once for many images: it reads the environment); ``header``: ``jpeg_header(data)``, when the
+    caller has read it (see :func:`read_image_input`)."""
     limit = resolve_max_pixels(options.max_pixels)
     try:
-        return _transform(data, options, notes, limit, out, jpeg_path or codec_path())
+        return _transform(data, options, notes, limit, out, jpeg_path or codec_path(), header)
     except MemoryError:
         raise out_of_memory(data, limit) from None
 
 
 def _transform(data: bytes, options: PackOptions, notes: list[str] | None, limit: int, out: memoryview | None,
-               jpeg_path: str) -> bytes | memoryview:
+               jpeg_path: str, header: JpegHeader | None) -> bytes | memoryview:
     jpeg = is_jpeg(data)
-    header = jpeg_header(data) if jpeg else None  # read once, for every step below
+    if header is None and jpeg:
+        header = jpeg_header(data)  # read once, for every step below
     if options.color == -1:
         orientation = 1
     else:
@@ -223,13 +225,14 @@ def pack_image(index: int, labels, data: bytes, options: PackOptions, notes: lis
 
 
 def image_record_parts(index: int, labels, data: bytes, options: PackOptions, notes: list[str] | None = None,
-                       room: memoryview | None = None, *, jpeg_path: str | None = None) -> tuple[bytes, bytes | memoryview]:
+                       room: memoryview | None = None, *, jpeg_path: str | None = None,
+                       header: JpegHeader | None = None) -> tuple[bytes, bytes | memoryview]:
     """:func:`pack_image`'s record as ``(image header, image bytes)``, kept apart so that framing
     them for the file (``recordio.framing.frame_into``) copies the image once, not twice.
 
     ``room``: memory where the record is to be framed. The image may be encoded straight to its
     place there (after the frame's head and the image header), and then comes back as a view of
-    it (a ``memoryview``; otherwise ``bytes``). ``jpeg_path``: see :func:`transform_image`."""
+    it (a ``memoryview``; otherwise ``bytes``). ``jpeg_path``, ``header``: see :func:`transform_image`."""
     head = image_header(index, labels, options.pack_label)
     if options.pass_through:
         payload = data
@@ -239,7 +242,7 @@ def image_record_parts(index: int, labels, data: bytes, options: PackOptions, no
             notes.append("JPEG without its end marker (FF D9): it may be cut short; stored as it is (--pass-through)")
     else:
         out = room[FRAME_SIZE + len(head) :] if room is not None and len(room) > FRAME_SIZE + len(head) else None
-        payload = transform_image(data, options, notes, out, jpeg_path=jpeg_path)
+        payload = transform_image(data, options, notes, out, jpeg_path=jpeg_path, header=header)
     return head, payload
 
 
@@ -254,5 +257,16 @@ def pack_file_parts(root: str, index: int, labels, path: str, options: PackOptio
                     notes: list[str] | None = None, room: memoryview | None = None, *,
                     jpeg_path: str | None = None) -> tuple[bytes, bytes | memoryview]:
     """:func:`pack_file`'s record as ``(image header, image bytes)`` (see :func:`image_record_parts`)."""
+    data, header = read_image_input(root, path, options)
+    return image_record_parts(index, labels, data, options, notes, room, jpeg_path=jpeg_path, header=header)
+
+
+def read_image_input(root: str, path: str, options: PackOptions) -> tuple[bytes, JpegHeader | None]:
+    """What a record needs before the codec runs: the bytes of ``root/path`` (as
+    :func:`read_image_file` reads them for ``options``) and, for a JPEG to be transcoded, its
+    header (``decode.jpeg_header``; None otherwise). im2rec reads several images' inputs first,
+    then transcodes them: each phase's Python then stays in the processor's caches, which the
+    codec's work between two images would otherwise empty."""
     data = read_image_file(root, path, options.allow_absolute, options.pass_through)
-    return image_record_parts(index, labels, data, options, notes, room, jpeg_path=jpeg_path)
+    header = None if options.pass_through or not is_jpeg(data) else jpeg_header(data)
+    return data, header

@@ -28,7 +28,7 @@ from ..lst.parse import read_lst, require_rows
 from ..problems import Problem, warning
 from ..recordio.framing import buffer_address, frame_in_place, frame_into
 from ..recordio.writer import RecordWriter
-from .pack import PackOptions, pack_file_parts
+from .pack import PackOptions, image_record_parts, read_image_input
 from .plan import check_indices_for_packing, check_paths_for_packing, chunk_bounds, label_warnings, output_prefix, plan_packs, shard_bounds
 from .slots import SharedSlots
 
@@ -100,10 +100,10 @@ class _Packer:
         why it could not be packed."""
         out: list = []
         options, jpeg_path = self._run_settings()
-        for row in range(*bounds):
+        for row, got in self._inputs(bounds, options):
             notes: list[str] = []
-            parts = self._parts(row, notes, options, jpeg_path)
-            if isinstance(parts, str):
+            parts = got if type(got) is str else self._parts(row, got, notes, options, jpeg_path)
+            if type(parts) is str:
                 out.append(parts)
                 continue
             if self.framed:
@@ -125,10 +125,10 @@ class _Packer:
         room, at, base = len(slot), 0, buffer_address(slot)
         out: list = []
         options, jpeg_path = self._run_settings()
-        for row in range(*bounds):
+        for row, got in self._inputs(bounds, options):
             notes: list[str] = []
-            parts = self._parts(row, notes, options, jpeg_path, slot[at:])
-            if isinstance(parts, str):
+            parts = got if type(got) is str else self._parts(row, got, notes, options, jpeg_path, slot[at:])
+            if type(parts) is str:
                 out.append(parts)
                 continue
             head, image = parts
@@ -159,19 +159,44 @@ class _Packer:
             options = replace(options, max_pixels=resolve_max_pixels(None))
         return options, transcode.codec_path()
 
-    def _parts(self, row: int, notes: list[str], options: PackOptions, jpeg_path: str,
+    def _inputs(self, bounds: tuple[int, int], options: PackOptions) -> Iterator[tuple[int, tuple | str]]:
+        """``(row, its input or why it could not be read)`` for the rows of a run: the inputs
+        (``pack.read_image_input``) of up to :data:`READ_AHEAD_BYTES` of files read together, then
+        handed out one by one (see ``read_image_input`` for why)."""
+        row, stop = bounds
+        while row < stop:
+            first, size, batch = row, 0, []
+            while row < stop and size < READ_AHEAD_BYTES:
+                got = _attempt(read_image_input, self.root, self.paths[row], options)
+                size += len(got[0]) if type(got) is tuple else 0
+                batch.append(got)
+                row += 1
+            yield from enumerate(batch, first)
+
+    def _parts(self, row: int, got: tuple, notes: list[str], options: PackOptions, jpeg_path: str,
                room: memoryview | None = None) -> tuple[bytes, bytes | memoryview] | str:
-        """``(image header, image bytes)`` of one row (see ``pack_file_parts`` for ``room``), or why
-        it could not be packed."""
-        try:
-            return pack_file_parts(self.root, int(self.indices[row]), self.table.row_labels(row), self.paths[row], options,
-                                   notes, room, jpeg_path=jpeg_path)
-        except ImageError as exc:
-            return str(exc)
-        except SETUP_ERRORS:
-            raise  # no credentials, bad bucket name: the same for every image, so stop here
-        except Exception as exc:  # one odd file (a decompression bomb, a codec crash) must not end a long run
-            return f"{type(exc).__name__}: {exc}"
+        """``(image header, image bytes)`` of one row from its input (see ``pack.image_record_parts``
+        for ``room``), or why it could not be packed."""
+        data, header = got
+        return _attempt(image_record_parts, int(self.indices[row]), self.table.row_labels(row), data, options, notes, room,
+                        jpeg_path=jpeg_path, header=header)
+
+
+READ_AHEAD_BYTES = 4 << 20  # a worker holds at most this much of image files (and one more file) read ahead
+
+
+def _attempt(step: Callable, *args, **kwargs):
+    """``step(*args, **kwargs)``, or why one image failed there: every error but a failure of the
+    setup (the same for every image: raised) becomes its reason, so one odd file (a decompression
+    bomb, a codec crash) does not end a long run."""
+    try:
+        return step(*args, **kwargs)
+    except ImageError as exc:
+        return str(exc)
+    except SETUP_ERRORS:
+        raise  # no credentials, bad bucket name: the same for every image, so stop here
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
 
 
 _WORKER: dict = {}
