@@ -24,7 +24,7 @@ from ..image.decode import TRANSPOSED, JpegHeader, apply_orientation, decode, ex
 from ..image.encode import encode, normalize_encoding
 from ..image.resize import center_crop as crop_center
 from ..image.resize import METHODS, output_size, resize as resize_array, shorter_side_size
-from ..image.transcode import PATH_YUV, codec_path, transcode_planes
+from ..image.transcode import PATH_YUV, codec_path, transcode
 from ..io.objects import SETUP_ERRORS, describe_error, read_bytes, read_local_file
 from ..io.paths import join_uri
 from ..lst.paths import ABSOLUTE, unsafe_path_reason
@@ -142,9 +142,9 @@ def _transform(data: bytes, options: PackOptions, notes: list[str] | None, limit
     if (options.resize or yuv) and jpeg:
         target, (min_h, min_w) = _jpeg_plan(_jpeg_size(data, header), orientation, options)
     if yuv and target:
-        packed = transcode_planes(data, *target, quality=options.quality, center_crop=options.center_crop, min_height=min_h,
-                                  min_width=min_w, orientation=orientation, gray=options.color == 0, method=options.resize_method,
-                                  max_pixels=limit, header=header, out=out)
+        packed = transcode(data, *target, quality=options.quality, center_crop=options.center_crop, min_height=min_h,
+                           min_width=min_w, orientation=orientation, gray=options.color == 0, method=options.resize_method,
+                           max_pixels=limit, header=header, out=out, jpeg_path=jpeg_path)
         if packed is not None:
             return packed
     array = _decode_pixels(data, options.color, min_h, min_w, notes if notes is not None else [], limit)

@@ -104,27 +104,21 @@ def markers(data, only: frozenset[int] | None = None) -> list[tuple[int, int, in
     data = _octets(data)
     size, pos, found = len(data), 2, []
     for _ in range(MAX_SEGMENTS):
-        if pos + 4 <= size:  # FF, the marker and the length, read in place (one call)
-            fill, marker, length = _SEGMENT_HEAD.unpack_from(data, pos)
-            if fill == 0xFF and marker not in _NO_LENGTH:
-                if length < 2:
-                    return found
-                if only is None or marker in only:
-                    found.append((marker, pos + 4, length - 2))
-                if marker == _SOS:
-                    return found
-                pos += 2 + length
-                continue
-        if pos + 1 < size and data[pos] == 0xFF and data[pos + 1] not in _NO_LENGTH:
-            marker, pos = data[pos + 1], pos + 2  # what the search below finds, found without it
+        head = _SEGMENT_HEAD.unpack_from(data, pos) if pos + 4 <= size else None  # FF, marker, length: one call
+        if head is not None and head[0] == 0xFF and head[1] not in _NO_LENGTH:
+            _, marker, length = head
+            pos += 2
         else:
-            match = _SEGMENT.search(data, pos)
-            if match is None:
+            if pos + 1 < size and data[pos] == 0xFF and data[pos + 1] not in _NO_LENGTH:
+                marker, pos = data[pos + 1], pos + 2  # what the search below finds, found without it
+            else:
+                match = _SEGMENT.search(data, pos)
+                if match is None:
+                    return found
+                marker, pos = data[match.end() - 1], match.end()
+            if pos + 2 > size:
                 return found
-            marker, pos = data[match.end() - 1], match.end()
-        if pos + 2 > size:
-            return found
-        length = data[pos] << 8 | data[pos + 1]
+            length = data[pos] << 8 | data[pos + 1]
         if length < 2:
             return found
         if only is None or marker in only:

@@ -63,6 +63,7 @@ def transcode(
     max_pixels: int | None = None,
     header: JpegHeader | None = None,
     out: memoryview | None = None,
+    jpeg_path: str | None = None,
 ) -> bytes | memoryview | None:
     """A 4:2:0 JPEG (one-channel with ``gray``) of ``data`` rotated by EXIF ``orientation``, center
     cropped when asked, resized to ``height x width``; or None when this path does not apply.
@@ -72,32 +73,11 @@ def transcode(
     ``max_pixels`` at that scale raises ``ImageTooLarge`` undecoded. ``header``: the JPEG's
     header when the caller has read it already. ``out``: where the JPEG may be written (see
     ``turbo.encode_planes``), in which case a view of it comes back instead of bytes.
+    ``jpeg_path``: what :func:`codec_path` says, when the caller has asked it already (im2rec,
+    once a run of images: it reads the environment).
     """
-    if codec_path() != PATH_YUV:
+    if (jpeg_path or codec_path()) != PATH_YUV:
         return None
-    return transcode_planes(data, height, width, quality=quality, center_crop=center_crop, min_height=min_height,
-                            min_width=min_width, orientation=orientation, gray=gray, method=method, max_pixels=max_pixels,
-                            header=header, out=out)
-
-
-def transcode_planes(
-    data: bytes,
-    height: int,
-    width: int,
-    *,
-    quality: int = 95,
-    center_crop: bool = False,
-    min_height: int = 0,
-    min_width: int = 0,
-    orientation: int = 1,
-    gray: bool = False,
-    method: str = "bilinear",
-    max_pixels: int | None = None,
-    header: JpegHeader | None = None,
-    out: memoryview | None = None,
-) -> bytes | memoryview | None:
-    """:func:`transcode` for a caller that has asked :func:`codec_path` already (im2rec, once a
-    run of images): the same, without reading the environment again."""
     header = header or jpeg_header(data)
     if header is None:
         return None
