@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import select
 import signal
 import sys
 import threading
@@ -174,13 +175,11 @@ class _Processes:
                     pass
 
     def _result(self, task_id: int) -> Any:
-        from multiprocessing.connection import wait
-
         while task_id not in self.done:
             busy = [conn for conn, count in zip(self.conns, self.waiting) if count]
             if not busy:
                 raise UsageError(f"task {task_id} was never submitted or its result was already taken")
-            for conn in wait(busy):
+            for conn in _readable(busy):
                 try:
                     answered, ok, value = conn.recv()
                 except (EOFError, OSError):
@@ -213,6 +212,19 @@ class _Processes:
             except OSError:  # closed already by its own finalizer (a pool left to the garbage collector)
                 pass
         self.conns, self.procs = [], []
+
+
+def _readable(conns: list) -> list:
+    """The connections among ``conns`` with something to read (or closed at the other end): one
+    ``poll`` (``multiprocessing.connection.wait`` does the same through a selector it builds each
+    time, several times the CPU); retried when a signal interrupts it, as Python retries system calls."""
+    if len(conns) == 1:
+        return conns  # nothing else to wait for: its recv waits
+    poller = select.poll()
+    for conn in conns:
+        poller.register(conn.fileno(), select.POLLIN)
+    ready = {fd for fd, _ in poller.poll()}
+    return [conn for conn in conns if conn.fileno() in ready]
 
 
 def map_ordered(
