@@ -104,9 +104,11 @@ def markers(data, only: frozenset[int] | None = None) -> list[tuple[int, int, in
     data = _octets(data)
     size, pos, found = len(data), 2, []
     for _ in range(MAX_SEGMENTS):
-        head = _SEGMENT_HEAD.unpack_from(data, pos) if pos + 4 <= size else None  # FF, marker, length: one call
-        if head is not None and head[0] == 0xFF and head[1] not in _NO_LENGTH:
-            _, marker, length = head
+        in_place = False
+        if pos + 4 <= size:  # FF, the marker and the length, read in one call
+            fill, marker, length = _SEGMENT_HEAD.unpack_from(data, pos)
+            in_place = fill == 0xFF and marker not in _NO_LENGTH
+        if in_place:
             pos += 2
         else:
             if pos + 1 < size and data[pos] == 0xFF and data[pos + 1] not in _NO_LENGTH:
