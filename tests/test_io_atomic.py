@@ -63,3 +63,42 @@ def test_failed_output_file_leaves_no_folder(tmp_path):
 def test_output_to_a_folder_name_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="is a folder"):
         open_output(str(tmp_path) + "/")
+
+
+def test_a_named_pipe_is_written_in_place_not_replaced(tmp_path):
+    """A FIFO as the output (a reader waiting on it): the records stream into it, and it is still
+    a FIFO afterwards, with no temporary file beside it."""
+    import stat
+    import threading
+
+    from icformat.recordio import RecordReader, RecordWriter
+
+    fifo = tmp_path / "out.rec"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    with RecordWriter(fifo, index=str(tmp_path / "out.idx")) as writer:
+        for payload in (b"first", b"second record", b""):
+            writer.write(payload)
+    reader.join(timeout=30)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sorted(os.listdir(tmp_path)) == ["out.idx", "out.rec"]
+    (tmp_path / "copy.rec").write_bytes(received[0])
+    assert [bytes(r) for r in RecordReader(tmp_path / "copy.rec")] == [b"first", b"second record", b""]
+
+
+def test_dev_null_is_written_in_place(tmp_path):
+    """``-o /dev/null`` discards the output: no temporary file is made beside the device, so none
+    can be renamed over it (as root, that replaced /dev/null with the output)."""
+    import stat
+
+    output = open_output("/dev/null")
+    try:
+        assert output.temporary_path is None
+        output.file.write(b"discarded")
+    finally:
+        output.abort()  # on a regression: drops the temporary file, /dev/null untouched
+    with open_output("/dev/null") as f:
+        f.write(b"discarded")
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)

@@ -2,10 +2,11 @@
 
 A local file is written under a hidden temporary name in its destination folder and renamed on
 success; an ``s3://`` object goes through smart_open, whose multipart upload completes only on close
-(and is aborted on error). Folders the output needed and that did not exist are removed again when
-the output is dropped, so a failure leaves nothing behind: also when several outputs share a new
-folder (a ``.rec`` and its ``.idx``) and are dropped in any order, since the folder stays marked as
-made-for-output until one of them is committed.
+(and is aborted on error). An existing device or named pipe (``/dev/null``, a FIFO a reader waits
+on) is written in place: it streams, and is never replaced by a file. Folders the output needed and
+that did not exist are removed again when the output is dropped, so a failure leaves nothing
+behind: also when several outputs share a new folder (a ``.rec`` and its ``.idx``) and are dropped
+in any order, since the folder stays marked as made-for-output until one of them is committed.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import errno
 import io
 import os
 import shutil
+import stat
 import tempfile
 import threading
 from typing import IO, Iterator
@@ -118,6 +120,9 @@ class AtomicOutput:
         path = local_path(self.dest)
         if path.endswith(("/", os.sep)) or os.path.isdir(path):
             raise UsageError(f"{self.dest}: is a folder; give a file name", path=self.dest)
+        if _is_stream(path):  # /dev/null, a named pipe: written in place, never replaced by a file
+            self.file = open(path, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""}))
+            return
         self._created = _claim_folders(os.path.dirname(os.path.abspath(path)))
         fd, self._tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
                                          dir=os.path.dirname(os.path.abspath(path)))
@@ -184,6 +189,16 @@ class AtomicOutput:
         error = output_error(self.dest, exc)
         if error is not exc:
             raise error from exc
+
+
+def _is_stream(path: str) -> bool:
+    """True when ``path`` exists and is neither a regular file nor a folder (a character device such
+    as ``/dev/null``, a named pipe): what is written there cannot wait for a rename."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
 def open_output(dest: PathLike, mode: str = "wb") -> AtomicOutput:
