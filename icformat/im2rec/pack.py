@@ -25,7 +25,7 @@ from ..image.encode import encode, normalize_encoding
 from ..image.resize import center_crop as crop_center
 from ..image.resize import METHODS, output_size, resize as resize_array, shorter_side_size
 from ..image.transcode import PATH_YUV, codec_path, transcode
-from ..io.objects import SETUP_ERRORS, describe_error, read_bytes, read_local_file
+from ..io.objects import SETUP_ERRORS, describe_error, read_bytes
 from ..io.paths import join_uri
 from ..lst.paths import ABSOLUTE, unsafe_path_reason
 from ..recordio.framing import FRAME_SIZE
@@ -102,12 +102,7 @@ def read_image_file(root: str, path: str, allow_absolute: bool = False, allow_em
         root = ""
     if is_uri(root):
         return _read_object(join_uri(root, path), allow_empty)
-    full = os.path.join(root, path)
-    try:
-        data = read_local_file(full)  # the common case, straight: a regular file, read whole
-    except OSError:
-        data = None
-    return data if data else _read_object(full, allow_empty)  # anything else: read again, with its usual error
+    return _read_object(os.path.join(root, path), allow_empty)
 
 
 def transform_image(data: bytes, options: PackOptions, notes: list[str] | None = None, out: memoryview | None = None, *,
