@@ -23,8 +23,13 @@ CPU per image of both are printed (target >= 0.9 for re-encode and --resize 256)
 CPU of writing the .rec alone (the same bytes to a new file, a MiB at a time): what any packer pays
 on top of the limit, which writes nothing.
 
+Before each run of a tool the images are read once, untimed, so that every tool finds them in the
+page cache, as the limit finds them in memory. Without that, a machine that pages out file pages
+unused for a few seconds (this team's VMs run DAMON's pageout scheme: pages idle for about 6 s go)
+makes each run read a different share of the images from disk.
+
     python benchmarks/im2rec.py            # 1,500 images, about 3-4 minutes on 2 cores
-    python benchmarks/im2rec.py --quick    # 100 images, seconds
+    python benchmarks/im2rec.py --quick    # 60 images, --resize 256 only, seconds
     python benchmarks/im2rec.py --modes re-encode "resize 256" --against limit --repeat 5 --no-stages
 """
 from __future__ import annotations
@@ -47,6 +52,7 @@ from icformat import samples  # noqa: E402
 from icformat.image import transcode  # noqa: E402
 from icformat.image.budget import jpeg_scale  # noqa: E402
 from icformat.lst.make import make_lst  # noqa: E402
+from icformat.lst.parse import read_lst  # noqa: E402
 from icformat.recordio import RecordReader, read_index, unpack  # noqa: E402
 
 MODES = {"re-encode": [], "resize 256": ["--resize", "256"], "pass-through": ["--pass-through"]}
@@ -118,6 +124,13 @@ def _clear(lists: dict) -> None:
             path = os.path.splitext(lst)[0] + ext
             if os.path.exists(path):
                 os.unlink(path)
+
+
+def _into_page_cache(root: str, lst: str) -> None:
+    """Read every image of ``lst`` once (untimed), so that the next run finds them in the page cache."""
+    for entry in read_lst(lst):
+        with open(os.path.join(root, entry.path), "rb") as f:
+            f.read()
 
 
 def _records(lst: str) -> int:
@@ -192,6 +205,8 @@ def _measure(script: str | None, root: str, lists: dict, count: int, workers: in
         for r in range(repeat):  # alternate, so all runs see the same machine load; rotate, so none
             _clear(lists)  # always follows the same one; each run writes fresh files, as a first run does
             for kind in order[r % len(order):] + order[: r % len(order)]:
+                if kind != "limit":
+                    _into_page_cache(root, lists["icformat"])
                 if kind == "mxnet":
                     runs["mxnet"].append(_timed("mxnet", _theirs(script, lists["mxnet"], root, workers, flags)))
                 elif kind == "limit":
@@ -240,7 +255,6 @@ def _limit_jobs(lst: str, root: str, resize: int) -> list[tuple]:
     import simplejpeg
 
     from icformat.im2rec.pack import PackOptions, _jpeg_plan
-    from icformat.lst.parse import read_lst
 
     options = PackOptions(resize=resize)
     jobs = []
