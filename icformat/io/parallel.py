@@ -55,7 +55,7 @@ def keep_freed_memory() -> bool:
     codec. For worker processes; True where the setting took (glibc), False elsewhere."""
     try:
         mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # no C library to ask, or not glibc's
+    except (OSError, AttributeError, TypeError):  # no C library to ask (Windows: TypeError), or not glibc's
         return False
     return bool(mallopt(_M_TRIM_THRESHOLD, KEEP_FREED_BYTES)) and bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX))
 
