@@ -102,6 +102,20 @@ def test_the_cli_progress_bar_starts_no_thread():
     bar.close()
 
 
+def test_the_cli_progress_bar_makes_no_multiprocessing_lock():
+    """tqdm's default lock adds a multiprocessing lock (imports and a semaphore) for bars drawn
+    from several processes; only the parent draws ours, so a thread lock does, and the bar draws
+    and writes as before."""
+    import subprocess
+    import sys
+
+    code = ("import io, sys; from icformat.cli.common import progress; out = io.StringIO(); "
+            "bar = progress(10, desc='im2rec', unit='img'); bar.update(3); bar.write('a line', file=out); bar.close(); "
+            "print('multiprocessing.synchronize' in sys.modules, out.getvalue().strip())")
+    said = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert said == "False a line"
+
+
 def test_workers_inherit_opencv_when_they_resize():
     """OpenCV (the bilinear resize's fast path), where installed, is imported once before the
     workers fork, not by each of them (0.2 s of CPU apiece); nothing is imported for a plain re-encode."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from typing import Any
 
 import click
@@ -18,9 +19,12 @@ from ..io.paths import is_uri
 class _Bar(tqdm):
     """tqdm without its monitor thread (it only unsticks bars that ``miniters`` made lazy, which
     ours are not): a running Python thread would keep worker processes from being forked, and
-    im2rec's workers share memory with the parent only when they are."""
+    im2rec's workers share memory with the parent only when they are. Its lock is a thread lock,
+    not tqdm's default, which adds a multiprocessing lock (2 ms of imports and a semaphore) for
+    bars drawn from several processes: only the parent process draws ours."""
 
     monitor_interval = 0
+    _lock = threading.RLock()
 
 
 def progress(total: int | None = None, desc: str = "", unit: str = "it") -> tqdm:
