@@ -97,25 +97,6 @@ def test_workers_stop_once_the_last_item_is_handed_out():
     results.close()
 
 
-def _worker_pid(_: int) -> int:
-    import os
-
-    return os.getpid()
-
-
-def test_a_worker_is_started_for_each_task_until_all_are_there():
-    """Each of the first tasks finds the started workers busy and gets a new one, up to the number
-    asked for; fewer tasks than workers start fewer processes."""
-    import multiprocessing
-
-    pids = {pid for _, pid in map_ordered(_worker_pid, range(20), workers=4, kind="process")}
-    assert len(pids) == 4
-    mapped = map_ordered(_worker_pid, range(2), workers=4, kind="process", in_flight=8)
-    first = next(mapped)
-    assert len(multiprocessing.active_children()) <= 2
-    assert len({first[1], *(pid for _, pid in mapped)}) == 2
-
-
 def _faults_of_churn(rounds: int) -> int:
     """Minor page faults of ``rounds`` rounds of making and freeing about 4 MiB in 48 KiB blocks
     (as an im2rec worker reads a run of images ahead), after a first round that is not counted."""

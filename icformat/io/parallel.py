@@ -135,42 +135,30 @@ class _Processes:
     """Worker processes, each with its own pipe, and no helper thread in the parent (a
     ``multiprocessing.Pool`` keeps three, whose wake-ups cost the parent about as much CPU as
     writing what the workers made). The parent hands each task to the worker with the fewest
-    waiting (at most ``depth``), and reads results only while it waits for one.
-
-    A worker is started when a task finds every started one busy, and takes that task at once: the
-    first worker works while the next is forked (a fork of a large parent takes milliseconds), and
-    fewer tasks than workers start fewer workers. Workers start only until the first result is
-    asked for, before the caller's own code runs again (it might start threads, and a fork beside
-    threads is unsafe)."""
+    waiting (at most ``depth``), and reads results only while it waits for one."""
 
     def __init__(self, context, workers: int, initializer: Callable | None, initargs: tuple, depth: int = 2):
         self.depth = depth
-        self.worker_args = (context, workers, initializer, initargs)
         self.conns: list = []
         self.procs: list = []
         self.waiting: list[int] = []  # tasks sent to each worker and not answered yet
         self.queued: deque = deque()  # (task id, fn, item) not sent yet
         self.done: dict[int, tuple[bool, Any]] = {}
         self.next_id = 0
-        self.starting = True  # workers may still be started (until the first result is asked for)
         self.finishing = False  # no more tasks will come: stop each worker once it has them all
         self.stopped: set[int] = set()  # workers sent the stop (None)
-
-    def _start_worker(self) -> int:
-        """Fork one more worker (on failure, stop the others first); its number."""
-        context, _, initializer, initargs = self.worker_args
         try:
-            parent_end, child_end = context.Pipe()
-            proc = context.Process(target=_serve, args=(child_end, initializer, initargs), daemon=True)
-            proc.start()
-            child_end.close()
+            for _ in range(workers):
+                parent_end, child_end = context.Pipe()
+                proc = context.Process(target=_serve, args=(child_end, initializer, initargs), daemon=True)
+                proc.start()
+                child_end.close()
+                self.conns.append(parent_end)
+                self.procs.append(proc)
+                self.waiting.append(0)
         except BaseException:
             self.abort()
             raise
-        self.conns.append(parent_end)
-        self.procs.append(proc)
-        self.waiting.append(0)
-        return len(self.conns) - 1
 
     def submit(self, fn: Callable, item: Any) -> Callable[[], Any]:
         task_id = self.next_id
@@ -181,9 +169,7 @@ class _Processes:
 
     def _dispatch(self) -> None:
         while self.queued:
-            worker = min(range(len(self.conns)), key=self.waiting.__getitem__, default=-1)
-            if self.starting and len(self.conns) < self.worker_args[1] and (worker < 0 or self.waiting[worker]):
-                worker = self._start_worker()
+            worker = min(range(len(self.conns)), key=self.waiting.__getitem__)
             if self.waiting[worker] >= self.depth:
                 return
             try:
@@ -209,7 +195,6 @@ class _Processes:
                     pass
 
     def _result(self, task_id: int) -> Any:
-        self.starting = False
         while task_id not in self.done:
             busy = [conn for conn, count in zip(self.conns, self.waiting) if count]
             if not busy:
