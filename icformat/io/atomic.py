@@ -15,13 +15,12 @@ import errno
 import io
 import os
 import shutil
-import stat
 import tempfile
 import threading
 from typing import IO, Iterator
 
 from ..errors import IcformatError, OutputWriteError, UsageError
-from .paths import PathLike, is_uri, local_path
+from .paths import PathLike, is_stream, is_uri, local_path
 
 
 def make_parents(folder: str) -> list[str]:
@@ -120,7 +119,7 @@ class AtomicOutput:
         path = local_path(self.dest)
         if path.endswith(("/", os.sep)) or os.path.isdir(path):
             raise UsageError(f"{self.dest}: is a folder; give a file name", path=self.dest)
-        if _is_stream(path):  # /dev/null, a named pipe: written in place, never replaced by a file
+        if is_stream(path):  # /dev/null, a named pipe: written in place, never replaced by a file
             self.file = open(path, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""}))
             return
         self._created = _claim_folders(os.path.dirname(os.path.abspath(path)))
@@ -189,16 +188,6 @@ class AtomicOutput:
         error = output_error(self.dest, exc)
         if error is not exc:
             raise error from exc
-
-
-def _is_stream(path: str) -> bool:
-    """True when ``path`` exists and is neither a regular file nor a folder (a character device such
-    as ``/dev/null``, a named pipe): what is written there cannot wait for a rename."""
-    try:
-        mode = os.stat(path).st_mode
-    except (OSError, ValueError):
-        return False
-    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
 def open_output(dest: PathLike, mode: str = "wb") -> AtomicOutput:

@@ -32,6 +32,16 @@ def is_fifo(path: PathLike) -> bool:
         return False
 
 
+def is_stream(path: PathLike) -> bool:
+    """True if ``path`` exists locally and is neither a regular file nor a folder: a named pipe or
+    a device such as ``/dev/null``, which is written in place, not replaced by a renamed file."""
+    try:
+        mode = os.stat(local_path(path)).st_mode
+    except (OSError, TypeError, ValueError):
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
 def split_s3(uri: str) -> tuple[str, str]:
     """``s3://bucket/key/x.jpg`` -> ``("bucket", "key/x.jpg")``."""
     rest = uri[len("s3://"):]
