@@ -126,11 +126,17 @@ def _clear(lists: dict) -> None:
                 os.unlink(path)
 
 
-def _into_page_cache(root: str, lst: str) -> None:
-    """Read every image of ``lst`` once (untimed), so that the next run finds them in the page cache."""
+def _image_bytes(root: str, lst: str):
+    """The bytes of each image of ``lst``, in list order."""
     for entry in read_lst(lst):
         with open(os.path.join(root, entry.path), "rb") as f:
-            f.read()
+            yield f.read()
+
+
+def _into_page_cache(root: str, lst: str) -> None:
+    """Read every image of ``lst`` once (untimed), so that the next run finds them in the page cache."""
+    for _ in _image_bytes(root, lst):
+        pass
 
 
 def _records(lst: str) -> int:
@@ -258,9 +264,7 @@ def _limit_jobs(lst: str, root: str, resize: int) -> list[tuple]:
 
     options = PackOptions(resize=resize)
     jobs = []
-    for entry in read_lst(lst):
-        with open(os.path.join(root, entry.path), "rb") as f:
-            data = f.read()
+    for data in _image_bytes(root, lst):
         h, w, _, subsampling = simplejpeg.decode_jpeg_header(data)
         samp, factors = transcode._SUBSAMPLINGS[subsampling]
         (height, width), need = _jpeg_plan((h, w), 1, options)
